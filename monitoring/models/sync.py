@@ -1,0 +1,152 @@
+"""The three tables the n8n sync writes. Names are the spec's, column for column."""
+from __future__ import annotations
+
+from django.contrib.postgres.functions import RandomUUID
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Now
+
+from monitoring.choices import (
+    HistoryDirection,
+    HistoryStatus,
+    LeadSyncDirection,
+    LeadSyncStatus,
+    SyncType,
+)
+
+
+def _in(field: str, choices: type[models.TextChoices]) -> Q:
+    return Q(**{f"{field}__in": choices.values})
+
+
+class CustomerSegment(models.Model):
+    """A customer segment leads are classified into."""
+
+    id = models.UUIDField(primary_key=True, db_default=RandomUUID(), editable=False)
+    segment_name = models.CharField("segment", max_length=100, unique=True)
+    description = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(db_default=Now(), editable=False)
+
+    class Meta:
+        db_table = "customer_segments"
+        ordering = ["segment_name"]
+
+    def __str__(self) -> str:
+        return self.segment_name
+
+
+class Lead(models.Model):
+    """A lead as held in Supabase, with the state of its sync with Twenty CRM."""
+
+    id = models.UUIDField(primary_key=True, db_default=RandomUUID(), editable=False)
+    twenty_id = models.CharField(
+        "Twenty id", max_length=64, unique=True, null=True, blank=True, help_text="The lead's id in Twenty CRM."
+    )
+    first_name = models.CharField(max_length=100, blank=True, null=True)
+    last_name = models.CharField(max_length=100, blank=True, null=True)
+    email = models.EmailField(max_length=254, blank=True, null=True)
+    phone = models.CharField(max_length=50, blank=True, null=True)
+    company_name = models.CharField("company", max_length=200, blank=True, null=True)
+    job_title = models.CharField(max_length=200, blank=True, null=True)
+    lead_source = models.CharField("source", max_length=50, blank=True, null=True)
+    lead_score = models.IntegerField(
+        "score", null=True, blank=True, validators=[MinValueValidator(0), MaxValueValidator(100)], help_text="0-100."
+    )
+    segment = models.ForeignKey(
+        CustomerSegment, on_delete=models.SET_NULL, null=True, blank=True, db_column="segment_id", related_name="leads"
+    )
+    inferred_segment = models.CharField(max_length=100, blank=True, null=True)
+    segment_confidence = models.DecimalField(
+        max_digits=4,
+        decimal_places=3,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0), MaxValueValidator(1)],
+        help_text="0-1: how sure the classifier is of the segment.",
+    )
+    sync_status = models.CharField(
+        "status", max_length=20, choices=LeadSyncStatus.choices, default=LeadSyncStatus.PENDING,
+        db_default=LeadSyncStatus.PENDING,
+    )
+    sync_direction = models.CharField(
+        "direction", max_length=30, choices=LeadSyncDirection.choices, default=LeadSyncDirection.BIDIRECTIONAL,
+        db_default=LeadSyncDirection.BIDIRECTIONAL,
+    )
+    last_synced_at = models.DateTimeField("last synced", null=True, blank=True)
+    sync_started_at = models.DateTimeField(
+        "sync started",
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="Set by a database trigger when the lead enters 'syncing'; what 'stuck' is measured from.",
+    )
+    sync_error_count = models.IntegerField("errors", default=0, db_default=0)
+    sync_error_message = models.TextField("last error", blank=True, null=True)
+    created_at = models.DateTimeField(db_default=Now(), editable=False)
+    updated_at = models.DateTimeField(
+        db_default=Now(), editable=False, help_text="Bumped by a database trigger on every UPDATE."
+    )
+
+    class Meta:
+        db_table = "leads"
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=_in("sync_status", LeadSyncStatus), name="leads_sync_status_valid"),
+            models.CheckConstraint(
+                condition=_in("sync_direction", LeadSyncDirection), name="leads_sync_direction_valid"
+            ),
+            models.CheckConstraint(condition=Q(sync_error_count__gte=0), name="leads_sync_error_count_non_negative"),
+            models.CheckConstraint(
+                condition=Q(lead_score__isnull=True) | Q(lead_score__gte=0, lead_score__lte=100),
+                name="leads_lead_score_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(segment_confidence__isnull=True)
+                | Q(segment_confidence__gte=0, segment_confidence__lte=1),
+                name="leads_segment_confidence_range",
+            ),
+        ]
+        # Indexes live in migrations as SQL, each with a comment naming its reader.
+
+    def __str__(self) -> str:
+        return self.full_name or self.email or str(self.id)
+
+    @property
+    def full_name(self) -> str:
+        return " ".join(part for part in (self.first_name, self.last_name) if part)
+
+
+class LeadSyncHistory(models.Model):
+    """One sync attempt of one lead, in one direction."""
+
+    id = models.BigAutoField(primary_key=True)
+    # Indexed by idx_sync_history_lead_synced (lead_id, synced_at DESC) in migration 0002 instead.
+    lead = models.ForeignKey(
+        Lead, on_delete=models.CASCADE, db_column="lead_id", related_name="history", db_index=False
+    )
+    sync_type = models.CharField(max_length=30, choices=SyncType.choices)
+    sync_direction = models.CharField("direction", max_length=30, choices=HistoryDirection.choices)
+    sync_status = models.CharField("status", max_length=20, choices=HistoryStatus.choices)
+    fields_changed = models.JSONField(null=True, blank=True)
+    error_message = models.TextField(blank=True, null=True)
+    created_at = models.DateTimeField("started", db_default=Now(), help_text="When the attempt started.")
+    synced_at = models.DateTimeField("finished", db_default=Now(), help_text="When the attempt finished.")
+
+    class Meta:
+        db_table = "lead_sync_history"
+        ordering = ["-synced_at"]
+        verbose_name = "sync attempt"
+        verbose_name_plural = "sync history"
+        constraints = [
+            models.CheckConstraint(condition=_in("sync_type", SyncType), name="lead_sync_history_sync_type_valid"),
+            models.CheckConstraint(
+                condition=_in("sync_direction", HistoryDirection), name="lead_sync_history_sync_direction_valid"
+            ),
+            models.CheckConstraint(
+                condition=_in("sync_status", HistoryStatus), name="lead_sync_history_sync_status_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sync_type} {self.sync_direction} {self.sync_status} @ {self.synced_at:%Y-%m-%d %H:%M}"

@@ -1,0 +1,48 @@
+"""Dashboard selectors on the hand-built dataset: exact numbers."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from monitoring import selectors
+
+
+def test_health_summary_on_dataset(sync_dataset):
+    health = selectors.health_summary()
+    assert {k: health[k] for k in (
+        "total_leads", "synced_leads", "pending_leads", "error_leads", "recently_synced", "syncing_leads",
+        "conflict_leads", "stuck_leads", "stale_pending_leads", "never_synced_leads", "leads_with_errors",
+        "total_errors",
+    )} == {
+        "total_leads": 8, "synced_leads": 2, "pending_leads": 2, "error_leads": 2, "recently_synced": 4,
+        "syncing_leads": 1, "conflict_leads": 1, "stuck_leads": 1, "stale_pending_leads": 1,
+        "never_synced_leads": 2, "leads_with_errors": 2, "total_errors": 3,
+    }
+    assert health["sync_success_rate"] == Decimal("28.57")
+    assert health["error_rate"] == Decimal("25.00")
+    assert health["median_sync_time_seconds"] == pytest.approx(5.0)
+    assert health["overall_health"] == "critical"
+
+
+def test_health_summary_is_unknown_on_empty_tables(db):
+    health = selectors.health_summary()
+    assert health["total_leads"] == 0
+    assert health["overall_health"] == "unknown"
+    assert health["sync_success_rate"] is None
+
+
+def test_failure_rate_last_hour(sync_dataset):
+    assert selectors.failure_rate() == {"attempts": 5, "errors": 2, "rate": Decimal("40.00")}
+
+
+def test_failure_rate_without_attempts_is_none_not_a_division_error(db):
+    assert selectors.failure_rate() == {"attempts": 0, "errors": 0, "rate": None}
+
+
+def test_sync_monitoring_puts_error_third(sync_dataset):
+    rows = selectors.sync_monitoring()
+    assert [(r["sync_status"], r["count"]) for r in rows] == [
+        ("synced", 2), ("pending", 2), ("error", 2), ("syncing", 1), ("conflict", 1),
+    ]
+    assert rows[2]["count"] == 2
