@@ -1,4 +1,5 @@
 """Models of the monitoring app, one module per area; import from here."""
+from .jobs import JobOutcome, JobRun
 from .sync import CustomerSegment, Lead, LeadSyncHistory
 from .views import (
     LeadAnalytics,
@@ -9,6 +10,8 @@ from .views import (
 )
 
 __all__ = [
+    "JobOutcome",
+    "JobRun",
     "CustomerSegment",
     "Lead",
     "LeadSyncHistory",

@@ -1,0 +1,1 @@
+"""Every write. Import services from their modules (monitoring.services.<area>)."""

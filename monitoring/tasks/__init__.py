@@ -1,0 +1,4 @@
+"""Celery tasks (autodiscovered as monitoring.tasks): thin wrappers, one service each.
+
+Each area's tasks live in their own module and are imported here.
+"""
