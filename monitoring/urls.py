@@ -1,8 +1,9 @@
 from django.urls import path
-from django.views.generic import TemplateView
+
+from monitoring.views import dashboard
 
 app_name = "monitoring"
 
 urlpatterns = [
-    path("", TemplateView.as_view(template_name="monitoring/placeholder.html"), name="overview"),
+    path("", dashboard.OverviewView.as_view(), name="overview"),
 ]
