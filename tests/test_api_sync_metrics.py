@@ -130,8 +130,8 @@ def test_empty_database_still_has_five_metric_rows(client, viewer_secret):
 
 
 def test_query_budget(client, sync_dataset, viewer_secret, django_assert_max_num_queries):
-    # token (+ last-used write), two permission lookups, four selectors
-    with django_assert_max_num_queries(9):
+    # token, last-used write, two permission lookups, four selectors
+    with django_assert_max_num_queries(8):
         assert client.get(URL, **bearer(viewer_secret)).status_code == 200
 
 
@@ -202,6 +202,14 @@ def test_throttled_per_token_with_retry_after(client, settings, viewer, operator
 def test_post_is_refused_and_reads_nothing(client, sync_dataset, viewer_secret):
     response = client.post(URL, **bearer(viewer_secret))
     assert response.status_code == 405
+    assert b"metrics" not in response.content
+
+
+def test_csrf_protection_stays_on(sync_dataset, viewer_secret):
+    from django.test import Client
+
+    response = Client(enforce_csrf_checks=True).post(URL, **bearer(viewer_secret))
+    assert response.status_code == 403
 
 
 def test_last_used_is_recorded(client, viewer, viewer_secret):
