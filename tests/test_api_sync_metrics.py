@@ -181,7 +181,7 @@ def test_token_of_user_without_viewer_role_is_403(client, sync_dataset, persona,
 
 
 @pytest.mark.parametrize("persona", ["viewer", "operator", "superuser"])
-def test_every_role_with_view_permission_gets_200(client, request, persona):
+def test_every_role_with_view_permission_gets_200(db, client, request, persona):
     secret = create_api_token(user=request.getfixturevalue(persona), name="x")[1]
     assert client.get(URL, **bearer(secret)).status_code == 200
 
