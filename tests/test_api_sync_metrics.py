@@ -6,6 +6,7 @@ from datetime import datetime, timedelta, timezone as dt_timezone
 from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
+import time_machine
 from django.core.serializers.json import DjangoJSONEncoder
 from django.urls import reverse
 
@@ -190,13 +191,18 @@ def test_throttled_per_token_with_retry_after(client, settings, viewer, operator
     settings.API_THROTTLE_PER_MINUTE = 3
     first = create_api_token(user=viewer, name="first")[1]
     second = create_api_token(user=operator, name="second")[1]
-    assert [client.get(URL, **bearer(first)).status_code for _ in range(3)] == [200, 200, 200]
-    refused = client.get(URL, **bearer(first))
-    assert refused.status_code == 429
-    assert refused.json() == {"error": "Too many requests for this token; slow down."}
-    assert 1 <= int(refused["Retry-After"]) <= 60
-    # Another token has its own budget.
-    assert client.get(URL, **bearer(second)).status_code == 200
+    # Frozen 10 s into a minute, so the one-minute window cannot roll over mid-test.
+    with time_machine.travel(datetime(2026, 3, 2, 9, 30, 10, tzinfo=dt_timezone.utc), tick=False) as clock:
+        assert [client.get(URL, **bearer(first)).status_code for _ in range(3)] == [200, 200, 200]
+        refused = client.get(URL, **bearer(first))
+        assert refused.status_code == 429
+        assert refused.json() == {"error": "Too many requests for this token; slow down."}
+        assert refused["Retry-After"] == "50"
+        # Another token has its own budget.
+        assert client.get(URL, **bearer(second)).status_code == 200
+        # The next minute starts a fresh budget.
+        clock.shift(50)
+        assert client.get(URL, **bearer(first)).status_code == 200
 
 
 def test_post_is_refused_and_reads_nothing(client, sync_dataset, viewer_secret):

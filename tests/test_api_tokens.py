@@ -77,3 +77,44 @@ def test_admin_revoke_action_locks_the_token_out(client, superuser_client, viewe
 def test_admin_refuses_portal_viewers(viewer_client):
     # Viewers are staff but have no permission on tokens: the admin must not list anyone's.
     assert viewer_client.get(reverse("admin:monitoring_apitoken_changelist")).status_code == 403
+
+
+def test_admin_filters_live_and_revoked(superuser_client, viewer):
+    run_create("viewer", "--name", "kept")
+    run_create("viewer", "--name", "dropped")
+    from monitoring.services.api_tokens import revoke_api_tokens
+
+    revoke_api_tokens(ApiToken.objects.filter(name="dropped"))
+    url = reverse("admin:monitoring_apitoken_changelist")
+    live = superuser_client.get(url, {"state": "live"}).content.decode()
+    revoked = superuser_client.get(url, {"state": "revoked"}).content.decode()
+    assert ">kept<" in live and ">dropped<" not in live
+    assert ">dropped<" in revoked and ">kept<" not in revoked
+
+
+def test_revoking_twice_changes_nothing_the_second_time(viewer):
+    from monitoring.services.api_tokens import revoke_api_tokens
+
+    run_create("viewer")
+    assert revoke_api_tokens(ApiToken.objects.all()) == 1
+    first_revoked_at = ApiToken.objects.get().revoked_at
+    assert revoke_api_tokens(ApiToken.objects.all()) == 0
+    assert ApiToken.objects.get().revoked_at == first_revoked_at
+
+
+def test_last_used_is_written_at_most_once_a_minute(viewer):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from monitoring.services.api_tokens import authenticate_api_token
+
+    secret, _ = run_create("viewer")
+    recent = timezone.now() - timedelta(seconds=30)
+    ApiToken.objects.update(last_used_at=recent)
+    assert authenticate_api_token(secret) is not None
+    assert ApiToken.objects.get().last_used_at == recent
+    stale = timezone.now() - timedelta(minutes=2)
+    ApiToken.objects.update(last_used_at=stale)
+    assert authenticate_api_token(secret) is not None
+    assert ApiToken.objects.get().last_used_at > stale + timedelta(seconds=60)

@@ -10,13 +10,15 @@ from monitoring.services.api_tokens import revoke_api_tokens
 
 
 class RevokedFilter(admin.SimpleListFilter):
+    """Live or revoked tokens."""
+
     title = "state"
     parameter_name = "state"
 
-    def lookups(self, request, model_admin):
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
         return [("live", "Live"), ("revoked", "Revoked")]
 
-    def queryset(self, request, queryset):
+    def queryset(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> QuerySet[ApiToken]:
         if self.value() == "live":
             return queryset.filter(revoked_at__isnull=True)
         if self.value() == "revoked":
