@@ -8,10 +8,11 @@ from decimal import ROUND_HALF_UP, Decimal
 import pytest
 import time_machine
 from django.core.serializers.json import DjangoJSONEncoder
+from django.test import Client
 from django.urls import reverse
 
+from monitoring.models import ApiToken, LeadSyncHistory
 from monitoring.services.api_tokens import create_api_token, revoke_api_tokens
-from monitoring.models import ApiToken
 
 URL = reverse("monitoring:api-sync-metrics")
 
@@ -107,8 +108,6 @@ def test_sync_metrics_body_on_hand_built_dataset(client, sync_dataset, viewer_se
 
 
 def test_recent_syncs_keeps_the_ten_newest(client, sync_dataset, viewer_secret):
-    from monitoring.models import LeadSyncHistory
-
     for minutes in range(1, 6):  # five more attempts, all newer than the dataset's
         LeadSyncHistory.objects.create(
             lead=sync_dataset.grace, sync_type="manual", sync_direction="supabase_to_twenty", sync_status="synced",
@@ -212,8 +211,6 @@ def test_post_is_refused_and_reads_nothing(client, sync_dataset, viewer_secret):
 
 
 def test_csrf_protection_stays_on(sync_dataset, viewer_secret):
-    from django.test import Client
-
     response = Client(enforce_csrf_checks=True).post(URL, **bearer(viewer_secret))
     assert response.status_code == 403
 

@@ -2,13 +2,16 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import timedelta
 from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
 from django.urls import reverse
+from django.utils import timezone
 
 from monitoring.models import ApiToken
+from monitoring.services.api_tokens import authenticate_api_token, revoke_api_tokens
 
 API_URL = reverse("monitoring:api-sync-metrics")
 
@@ -82,8 +85,6 @@ def test_admin_refuses_portal_viewers(viewer_client):
 def test_admin_filters_live_and_revoked(superuser_client, viewer):
     run_create("viewer", "--name", "kept")
     run_create("viewer", "--name", "dropped")
-    from monitoring.services.api_tokens import revoke_api_tokens
-
     revoke_api_tokens(ApiToken.objects.filter(name="dropped"))
     url = reverse("admin:monitoring_apitoken_changelist")
     live = superuser_client.get(url, {"state": "live"}).content.decode()
@@ -93,8 +94,6 @@ def test_admin_filters_live_and_revoked(superuser_client, viewer):
 
 
 def test_revoking_twice_changes_nothing_the_second_time(viewer):
-    from monitoring.services.api_tokens import revoke_api_tokens
-
     run_create("viewer")
     assert revoke_api_tokens(ApiToken.objects.all()) == 1
     first_revoked_at = ApiToken.objects.get().revoked_at
@@ -103,12 +102,6 @@ def test_revoking_twice_changes_nothing_the_second_time(viewer):
 
 
 def test_last_used_is_written_at_most_once_a_minute(viewer):
-    from datetime import timedelta
-
-    from django.utils import timezone
-
-    from monitoring.services.api_tokens import authenticate_api_token
-
     secret, _ = run_create("viewer")
     recent = timezone.now() - timedelta(seconds=30)
     ApiToken.objects.update(last_used_at=recent)
