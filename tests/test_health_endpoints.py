@@ -94,3 +94,12 @@ def test_readyz_reveals_no_sync_data(client, sync_dataset):
     alert_check_finished(minutes_ago=1)
     content = client.get(READYZ).content.decode()
     assert "error_leads" not in content and "ada" not in content.lower()
+
+
+def test_probes_are_not_redirected_to_https(client, db, settings):
+    settings.SECURE_SSL_REDIRECT = True
+    alert_check_finished(minutes_ago=1)
+    assert client.get(reverse("monitoring:healthz")).status_code == 200
+    assert client.get(READYZ).status_code == 200
+    # Everything else still is.
+    assert client.get(reverse("monitoring:api-sync-metrics")).status_code == 301
