@@ -196,3 +196,12 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }
+
+# API tokens and health endpoints (README "Integrations")
+# Requests per API token per minute (get-sync-metrics and token-authenticated /metrics).
+API_THROTTLE_PER_MINUTE = env_int("API_THROTTLE_PER_MINUTE", 60)
+# /readyz fails when the last completed alert evaluation is older than this (3 x its 5-minute
+# schedule); 0 leaves the alert check out of readiness.
+READYZ_ALERT_CHECK_MAX_AGE = env_int("READYZ_ALERT_CHECK_MAX_AGE", 900)
+# Probes speak plain HTTP to the pod; redirecting them to HTTPS would hide a 503.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]

@@ -21,3 +21,6 @@ __all__ = [
     "RealTimeSyncActivity",
     "SyncMonitoring",
 ]
+from .api import ApiToken  # noqa: E402
+
+__all__ += ["ApiToken"]

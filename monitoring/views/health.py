@@ -1,0 +1,73 @@
+"""Health endpoints for load balancers, orchestrators and uptime checks (no login, no data)."""
+from __future__ import annotations
+
+from typing import Any
+
+import redis
+from django.conf import settings
+from django.db import connection
+from django.http import HttpRequest, JsonResponse
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_safe
+
+from monitoring.selectors.metrics import last_succeeded_run_finished_at
+
+# The beat task that evaluates alert rules; if it stops, nobody hears about a broken sync.
+ALERT_CHECK_TASK = "monitoring.evaluate_alerts"
+
+
+@require_safe
+@never_cache
+def healthz(request: HttpRequest) -> JsonResponse:
+    """GET /healthz: the process answers (liveness); touches neither the database nor Redis."""
+    return JsonResponse({"status": "ok"})
+
+
+def _check_database() -> dict[str, Any]:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except Exception as exc:  # any failure means "not ready"; the class name is enough to act on
+        return {"ok": False, "error": type(exc).__name__}
+    return {"ok": True}
+
+
+def _check_redis() -> dict[str, Any]:
+    # A client of its own with short timeouts: a hung Redis must not hang the probe.
+    client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=2)
+    try:
+        client.ping()
+    except Exception as exc:
+        return {"ok": False, "error": type(exc).__name__}
+    finally:
+        client.close()
+    return {"ok": True}
+
+
+def _check_alert_evaluation(database_ok: bool) -> dict[str, Any]:
+    max_age = settings.READYZ_ALERT_CHECK_MAX_AGE
+    if max_age <= 0:
+        return {"ok": True, "skipped": "READYZ_ALERT_CHECK_MAX_AGE is 0"}
+    if not database_ok:
+        return {"ok": False, "age_seconds": None, "max_age_seconds": max_age, "error": "database unavailable"}
+    finished_at = last_succeeded_run_finished_at(ALERT_CHECK_TASK)
+    if finished_at is None:
+        return {"ok": False, "age_seconds": None, "max_age_seconds": max_age, "error": "never completed"}
+    age = round((timezone.now() - finished_at).total_seconds(), 1)
+    return {"ok": age <= max_age, "age_seconds": age, "max_age_seconds": max_age, "last_completed_at": finished_at}
+
+
+@require_safe
+@never_cache
+def readyz(request: HttpRequest) -> JsonResponse:
+    """GET /readyz: database, Redis and a recent alert evaluation; 503 when any is not ok."""
+    database = _check_database()
+    checks = {
+        "database": database,
+        "redis": _check_redis(),
+        "alert_check": _check_alert_evaluation(database["ok"]),
+    }
+    ready = all(check["ok"] for check in checks.values())
+    return JsonResponse({"status": "ready" if ready else "not ready", "checks": checks}, status=200 if ready else 503)

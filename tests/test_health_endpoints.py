@@ -1,0 +1,105 @@
+"""/healthz (liveness, no database) and /readyz (database, Redis, a recent alert evaluation)."""
+from __future__ import annotations
+
+import socket
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from monitoring.models import JobRun
+from monitoring.views.health import ALERT_CHECK_TASK
+
+READYZ = reverse("monitoring:readyz")
+
+
+def closed_port() -> int:
+    # Bind and release: nothing listens there for the next few milliseconds.
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def alert_check_finished(minutes_ago: float, outcome: str = "succeeded") -> JobRun:
+    finished = timezone.now() - timedelta(minutes=minutes_ago)
+    return JobRun.objects.create(
+        task_name=ALERT_CHECK_TASK, started_at=finished - timedelta(seconds=2), finished_at=finished, outcome=outcome
+    )
+
+
+def test_healthz_answers_without_the_database(client):
+    # No db fixture: pytest-django blocks database access, so any query would fail this test.
+    response = client.get(reverse("monitoring:healthz"))
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+def test_ready_when_everything_answers(client, db):
+    alert_check_finished(minutes_ago=4)
+    response = client.get(READYZ)
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "ready"
+    assert body["checks"]["database"] == {"ok": True}
+    assert body["checks"]["redis"] == {"ok": True}
+    alert = body["checks"]["alert_check"]
+    assert alert["ok"] is True and alert["max_age_seconds"] == 900
+    assert 240 <= alert["age_seconds"] < 250
+
+
+def test_not_ready_when_redis_does_not_answer(client, db, settings):
+    alert_check_finished(minutes_ago=1)
+    settings.REDIS_URL = f"redis://127.0.0.1:{closed_port()}/0"
+    response = client.get(READYZ)
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "not ready"
+    assert body["checks"]["redis"] == {"ok": False, "error": "ConnectionError"}
+    assert body["checks"]["database"] == {"ok": True}
+
+
+def test_not_ready_when_the_alert_check_never_completed(client, db):
+    alert_check_finished(minutes_ago=1, outcome="failed")  # a failed run does not count
+    response = client.get(READYZ)
+    assert response.status_code == 503
+    assert response.json()["checks"]["alert_check"] == {
+        "ok": False, "age_seconds": None, "max_age_seconds": 900, "error": "never completed"}
+
+
+def test_not_ready_when_the_last_alert_check_is_too_old(client, db):
+    alert_check_finished(minutes_ago=16)  # older than 3 x 5 minutes
+    alert_check_finished(minutes_ago=1, outcome="failed")
+    response = client.get(READYZ)
+    assert response.status_code == 503
+    alert = response.json()["checks"]["alert_check"]
+    assert alert["ok"] is False and 960 <= alert["age_seconds"] < 970
+
+
+@pytest.mark.parametrize(("max_age", "status"), [(1200, 200), (600, 503)])
+def test_max_age_is_a_setting(client, db, settings, max_age, status):
+    settings.READYZ_ALERT_CHECK_MAX_AGE = max_age
+    alert_check_finished(minutes_ago=15)
+    assert client.get(READYZ).status_code == status
+
+
+def test_alert_check_can_be_left_out(client, db, settings):
+    settings.READYZ_ALERT_CHECK_MAX_AGE = 0
+    response = client.get(READYZ)
+    assert response.status_code == 200
+    assert response.json()["checks"]["alert_check"]["ok"] is True
+
+
+def test_readyz_reveals_no_sync_data(client, sync_dataset):
+    alert_check_finished(minutes_ago=1)
+    content = client.get(READYZ).content.decode()
+    assert "error_leads" not in content and "ada" not in content.lower()
+
+
+def test_probes_are_not_redirected_to_https(client, db, settings):
+    settings.SECURE_SSL_REDIRECT = True
+    alert_check_finished(minutes_ago=1)
+    assert client.get(reverse("monitoring:healthz")).status_code == 200
+    assert client.get(READYZ).status_code == 200
+    # Everything else still is.
+    assert client.get(reverse("monitoring:api-sync-metrics")).status_code == 301

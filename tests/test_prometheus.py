@@ -1,0 +1,140 @@
+"""GET /metrics: Prometheus exposition of the sync on hand-built data, and who may scrape it."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+from prometheus_client.parser import text_string_to_metric_families
+
+from monitoring.choices import LeadSyncStatus
+from monitoring.models import JobRun, Lead
+from monitoring.selectors import metrics as metric_selectors
+from monitoring.services.api_tokens import create_api_token
+
+URL = reverse("monitoring:prometheus-metrics")
+
+
+def scrape(client, **extra) -> dict[tuple[str, tuple], float]:
+    response = client.get(URL, **extra)
+    assert response.status_code == 200, response.content
+    assert response["Content-Type"].startswith("text/plain; version=0.0.4")
+    samples = {}
+    for family in text_string_to_metric_families(response.content.decode()):
+        for sample in family.samples:
+            samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return samples
+
+
+def value(samples, name: str, **labels: str) -> float:
+    return samples[(name, tuple(sorted(labels.items())))]
+
+
+def test_sync_numbers_on_hand_built_dataset(client, sync_dataset):
+    before = timezone.now()
+    samples = scrape(client)  # the test client is 127.0.0.1, in the default allow-list
+    after = timezone.now()
+
+    assert {status: value(samples, "leadsync_leads", status=status)
+            for status in ("synced", "pending", "error", "syncing", "conflict")} == {
+        "synced": 2, "pending": 2, "error": 2, "syncing": 1, "conflict": 1}
+    # Last hour: t->s ada 10m, alan 20m (error), donald 30m; s->t katherine 40m (error), ada 50m.
+    assert value(samples, "leadsync_sync_attempts_last_hour", direction="twenty_to_supabase") == 3
+    assert value(samples, "leadsync_sync_attempts_last_hour", direction="supabase_to_twenty") == 2
+    assert value(samples, "leadsync_sync_errors_last_hour", direction="twenty_to_supabase") == 1
+    assert value(samples, "leadsync_sync_errors_last_hour", direction="supabase_to_twenty") == 1
+    assert value(samples, "leadsync_sync_success_rate_percent") == 28.57
+    assert value(samples, "leadsync_lead_error_rate_percent") == 25.0
+    assert value(samples, "leadsync_overall_health", state="critical") == 1
+    assert value(samples, "leadsync_overall_health", state="healthy") == 0
+    assert value(samples, "leadsync_alerts_firing") == 0
+    # Newest attempt per direction: t->s ada 10 min ago, s->t katherine 40 min ago.
+    lag = (before - sync_dataset.now).total_seconds(), (after - sync_dataset.now).total_seconds()
+    assert 600 + lag[0] <= value(samples, "leadsync_seconds_since_last_sync", direction="twenty_to_supabase") <= 600 + lag[1]
+    assert 2400 + lag[0] <= value(samples, "leadsync_seconds_since_last_sync", direction="supabase_to_twenty") <= 2400 + lag[1]
+
+
+def test_empty_database(client, db):
+    samples = scrape(client)
+    assert value(samples, "leadsync_leads", status="error") == 0
+    assert value(samples, "leadsync_sync_attempts_last_hour", direction="twenty_to_supabase") == 0
+    assert value(samples, "leadsync_overall_health", state="unknown") == 1
+    # Unknown numbers are absent, never a made-up zero.
+    assert not any(name in ("leadsync_sync_success_rate_percent", "leadsync_seconds_since_last_sync",
+                            "leadsync_job_last_run_timestamp_seconds") for name, _ in samples)
+
+
+def test_job_runs_newest_per_task(client, db):
+    now = timezone.now()
+    JobRun.objects.create(task_name="monitoring.refresh_snapshots", started_at=now - timedelta(minutes=2),
+                          finished_at=now - timedelta(minutes=2), outcome="succeeded")
+    newest = JobRun.objects.create(task_name="monitoring.refresh_snapshots", started_at=now - timedelta(minutes=1),
+                                   finished_at=now - timedelta(seconds=50), outcome="failed")
+    alerts = JobRun.objects.create(task_name="monitoring.evaluate_alerts", started_at=now - timedelta(minutes=4),
+                                   outcome="running")
+
+    samples = scrape(client)
+
+    assert value(samples, "leadsync_job_last_run_timestamp_seconds", task="monitoring.refresh_snapshots") == \
+        pytest.approx(newest.started_at.timestamp(), abs=1e-3)
+    assert value(samples, "leadsync_job_last_run_timestamp_seconds", task="monitoring.evaluate_alerts") == \
+        pytest.approx(alerts.started_at.timestamp(), abs=1e-3)
+    outcomes = {outcome: value(samples, "leadsync_job_last_run_outcome", task="monitoring.refresh_snapshots",
+                               outcome=outcome) for outcome in ("running", "succeeded", "skipped", "failed")}
+    assert outcomes == {"running": 0, "succeeded": 0, "skipped": 0, "failed": 1}
+    assert value(samples, "leadsync_job_last_run_outcome", task="monitoring.evaluate_alerts", outcome="running") == 1
+
+
+def test_firing_alerts_gauge_counts_the_alert_selector(client, db, monkeypatch):
+    monkeypatch.setattr(metric_selectors, "firing_alerts", lambda: [{"rule": "a"}, {"rule": "b"}])
+    assert value(scrape(client), "leadsync_alerts_firing") == 2
+
+
+def test_each_scrape_reads_current_data(client, sync_dataset):
+    assert value(scrape(client), "leadsync_leads", status="error") == 2
+    Lead.objects.filter(pk=sync_dataset.linus.pk).update(sync_status=LeadSyncStatus.ERROR)
+    assert value(scrape(client), "leadsync_leads", status="error") == 3
+
+
+def test_outside_the_allow_list_needs_a_token(client, sync_dataset, settings):
+    settings.METRICS_ALLOWED_IPS = ["10.0.0.0/8"]
+    response = client.get(URL, REMOTE_ADDR="203.0.113.5")
+    assert response.status_code == 401
+    assert b"leadsync_leads" not in response.content
+
+
+def test_forwarded_for_header_does_not_pass_the_allow_list(client, db, settings):
+    settings.METRICS_ALLOWED_IPS = ["127.0.0.1"]
+    response = client.get(URL, REMOTE_ADDR="203.0.113.5", HTTP_X_FORWARDED_FOR="127.0.0.1")
+    assert response.status_code == 401
+
+
+def test_allow_list_accepts_networks(client, db, settings):
+    settings.METRICS_ALLOWED_IPS = ["10.0.0.0/8"]
+    assert client.get(URL, REMOTE_ADDR="10.1.2.3").status_code == 200
+
+
+def test_token_works_from_anywhere(client, sync_dataset, settings, viewer):
+    settings.METRICS_ALLOWED_IPS = []
+    secret = create_api_token(user=viewer, name="prometheus")[1]
+    samples = scrape(client, REMOTE_ADDR="203.0.113.5", HTTP_AUTHORIZATION=f"Bearer {secret}")
+    assert value(samples, "leadsync_leads", status="error") == 2
+
+
+def test_token_without_viewer_role_is_403(client, db, settings, non_staff):
+    settings.METRICS_ALLOWED_IPS = []
+    secret = create_api_token(user=non_staff, name="prometheus")[1]
+    assert client.get(URL, HTTP_AUTHORIZATION=f"Bearer {secret}").status_code == 403
+
+
+def test_openmetrics_on_request(client, db):
+    response = client.get(URL, HTTP_ACCEPT="application/openmetrics-text; version=1.0.0")
+    assert response["Content-Type"].startswith("application/openmetrics-text")
+    assert response.content.decode().rstrip().endswith("# EOF")
+
+
+def test_query_budget(client, sync_dataset, django_assert_max_num_queries):
+    # sync_monitoring, attempts by direction, health, last sync times, latest job runs
+    with django_assert_max_num_queries(5):
+        scrape(client)
