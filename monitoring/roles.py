@@ -1,4 +1,8 @@
-"""Role names and the permission each role check uses (groups are created by migration 0005)."""
+"""Role names, the permission each role check uses, and keeping the role groups in place.
+
+Migration 0005 creates the groups; `ensure_role_groups` (run after every migrate and flush via
+post_migrate) puts them back if a flush emptied auth_group, e.g. after transactional tests.
+"""
 from __future__ import annotations
 
 VIEWERS_GROUP = "Lead sync viewers"
@@ -8,3 +12,29 @@ OPERATORS_GROUP = "Lead sync operators"
 VIEW_PERMISSION = "monitoring.view_lead"
 # Repairs of leads (admin edits and actions).
 CHANGE_PERMISSION = "monitoring.change_lead"
+
+VIEWER_CODENAMES = [
+    "view_customersegment",
+    "view_lead",
+    "view_leadsynchistory",
+    "view_leadsynchealthdashboard",
+    "view_realtimesyncactivity",
+    "view_syncmonitoring",
+    "view_leadanalytics",
+    "view_leadsyncdailysummary",
+]
+OPERATOR_EXTRA_CODENAMES = ["change_lead"]
+
+
+def ensure_role_groups(**_kwargs: object) -> None:
+    """Create the two role groups with at least their base permissions, if missing."""
+    from django.contrib.auth.models import Group, Permission
+
+    if Group.objects.filter(name__in=[VIEWERS_GROUP, OPERATORS_GROUP]).count() == 2:
+        return
+    perms = Permission.objects.filter(content_type__app_label="monitoring")
+    view = list(perms.filter(codename__in=VIEWER_CODENAMES))
+    viewers, _ = Group.objects.get_or_create(name=VIEWERS_GROUP)
+    viewers.permissions.add(*view)
+    operators, _ = Group.objects.get_or_create(name=OPERATORS_GROUP)
+    operators.permissions.add(*view, *perms.filter(codename__in=OPERATOR_EXTRA_CODENAMES))

@@ -46,3 +46,10 @@ def test_sync_monitoring_puts_error_third(sync_dataset):
         ("synced", 2), ("pending", 2), ("error", 2), ("syncing", 1), ("conflict", 1),
     ]
     assert rows[2]["count"] == 2
+
+
+def test_raw_selectors_decode_jsonb_columns(sync_dataset):
+    newest = selectors.recent_history(limit=1)[0]
+    assert newest["fields_changed"] == {"email": ["old@example.com", "ada@example.com"]}
+    activity = {row["id"]: row for row in selectors.real_time_activity()}
+    assert activity[newest["id"]]["fields_changed"] == {"email": ["old@example.com", "ada@example.com"]}

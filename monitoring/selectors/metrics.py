@@ -39,21 +39,12 @@ def sync_metrics_payload() -> dict[str, Any]:
     health.pop("id", None)  # a constant key the view carries for Django's read-only model
     return {
         "metrics": dashboard.sync_monitoring(),
-        "recentSyncs": [_with_decoded_json(row) for row in dashboard.recent_history(limit=RECENT_SYNCS)],
+        "recentSyncs": dashboard.recent_history(limit=RECENT_SYNCS),
         "analytics": dashboard.lead_analytics(limit=ANALYTICS_DAYS),
         "timestamp": timezone.now(),
         "health": health,
         "alerts": firing_alerts(),
     }
-
-
-def _with_decoded_json(row: Row) -> Row:
-    # Django registers a text loader for jsonb (JSONField decodes it itself), so raw selector
-    # rows carry fields_changed as a JSON string; the API hands out the object.
-    value = row.get("fields_changed")
-    if isinstance(value, str):
-        return {**row, "fields_changed": json.loads(value)}
-    return row
 
 
 def json_ready(value: Any) -> Any:
