@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet, Subquery
 
 from monitoring.models import AlertRule, Channel, Delivery, Incident, IncidentState, JobOutcome, JobRun
 
@@ -98,8 +98,6 @@ def rule_evaluations() -> QuerySet[AlertRule]:
 
 def channel_health() -> QuerySet[Channel]:
     """Every channel with its state and the outcome of its latest delivery."""
-    from django.db.models import OuterRef, Subquery
-
     latest = Delivery.objects.filter(channel=OuterRef("pk")).order_by("-created_at", "-id")
     return Channel.objects.annotate(
         last_delivery_status=Subquery(latest.values("status")[:1]),
@@ -110,6 +108,8 @@ def channel_health() -> QuerySet[Channel]:
 
 def delivery_log(*, limit: int = 100) -> QuerySet[Delivery]:
     """The newest deliveries with channel and incident rule (alert_delivery_created index)."""
-    return Delivery.objects.select_related("channel", "incident__rule", "requested_by").order_by("-created_at", "-id")[
-        :limit
-    ]
+    return (
+        Delivery.objects.select_related("channel", "incident__rule", "requested_by")
+        .annotate(has_resend=Exists(Delivery.objects.filter(resend_of=OuterRef("pk"))))
+        .order_by("-created_at", "-id")[:limit]
+    )

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import logging
+
 from celery import shared_task
 from django.db import transaction
 
@@ -15,13 +17,24 @@ from monitoring.models import RuleKind
 from monitoring.services import alerts as alert_services
 from monitoring.services.jobs import record_job
 
+logger = logging.getLogger(__name__)
+
 DELIVER_TASK = "monitoring.deliver_notifications"
 
 
-def _deliver_soon(report: alert_services.EvaluationReport) -> None:
-    # New messages go out now rather than at the next minute's sweep; after commit, so the worker sees the rows.
-    if report.queued:
-        transaction.on_commit(deliver_notifications.delay)
+def deliver_soon() -> None:
+    """Ask a worker to send queued messages now rather than at the next minute's sweep.
+
+    After commit, so the worker sees the rows; a broker hiccup only delays them to that sweep.
+    """
+
+    def enqueue() -> None:
+        try:
+            deliver_notifications.delay()
+        except Exception:
+            logger.warning("could not enqueue %s; the beat sweep will send the messages", DELIVER_TASK, exc_info=True)
+
+    transaction.on_commit(enqueue)
 
 
 @shared_task(name=ALERT_CHECK_TASK)
@@ -32,7 +45,8 @@ def evaluate_alerts() -> dict[str, Any]:
         report = alert_services.evaluate_alerts()
         run.rows_touched = len(report.queued)
         run.detail = report.as_dict()
-        _deliver_soon(report)
+        if report.queued:
+            deliver_soon()
     return run.detail
 
 
@@ -43,7 +57,8 @@ def check_deadman() -> dict[str, Any]:
         report = alert_services.evaluate_alerts(kinds=[RuleKind.DEADMAN])
         run.rows_touched = len(report.queued)
         run.detail = report.as_dict()
-        _deliver_soon(report)
+        if report.queued:
+            deliver_soon()
     return run.detail
 
 
