@@ -102,3 +102,28 @@ class RecordingServer:
     def __exit__(self, *exc) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+def only_rule(kind: str, **changes) -> AlertRule:
+    """Switch every other rule off, so a test sees only this rule's messages."""
+    chosen = rule(kind)
+    AlertRule.objects.exclude(pk=chosen.pk).update(enabled=False)
+    for name, value in changes.items():
+        setattr(chosen, name, value)
+    chosen.save()
+    return chosen
+
+
+def make_channels(server_url: str) -> dict:
+    """An e-mail, a Slack and a Telegram channel; Slack and Telegram point at the local server."""
+    from monitoring.models import Channel, ChannelKind
+
+    return {
+        "email": Channel.objects.create(name="ops mail", kind=ChannelKind.EMAIL, config={"to": ["ops@example.com"]}),
+        "slack": Channel.objects.create(
+            name="ops slack", kind=ChannelKind.SLACK, config={"webhook_url": f"{server_url}/services/T000/B000/XXXX"}
+        ),
+        "telegram": Channel.objects.create(
+            name="ops telegram", kind=ChannelKind.TELEGRAM, config={"bot_token": "123456:SECRET-token", "chat_id": "-100200"}
+        ),
+    }
