@@ -127,3 +127,25 @@ def make_channels(server_url: str) -> dict:
             name="ops telegram", kind=ChannelKind.TELEGRAM, config={"bot_token": "123456:SECRET-token", "chat_id": "-100200"}
         ),
     }
+
+
+class RefusingEmailBackend:
+    """An e-mail backend whose SMTP server refuses the login (a permanent failure)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        pass
+
+    def send_messages(self, messages) -> int:
+        import smtplib
+
+        raise smtplib.SMTPAuthenticationError(535, b"5.7.8 Username and Password not accepted")
+
+
+class DownEmailBackend:
+    """An e-mail backend whose SMTP server does not answer (a transient failure)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        pass
+
+    def send_messages(self, messages) -> int:
+        raise ConnectionRefusedError(111, "Connection refused")
