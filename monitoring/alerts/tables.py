@@ -1,13 +1,15 @@
 """Tables of the Alerts page (django-tables2); the rows come from monitoring.selectors.alerts."""
 from __future__ import annotations
 
+from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 import django_tables2 as tables
 from django.utils import timezone
 
 from monitoring.alerts.messages import format_duration
-from monitoring.models import AlertRule, Channel, Delivery, Incident
+from monitoring.models import AlertRule, Channel, Delivery, DeliveryStatus, Incident
 
 
 class _Plain(tables.Table):
@@ -73,6 +75,12 @@ class AlertRuleTable(_Plain):
         )
         sequence = (*fields, "channels")
 
+    def render_threshold(self, value: Decimal) -> str:
+        return f"{value.normalize():f}"
+
+    def render_window(self, value: timedelta) -> str:
+        return format_duration(value)
+
     def render_last_breached(self, record: AlertRule) -> str:
         if record.last_error:
             return f"evaluation failed: {record.last_error}"
@@ -97,10 +105,13 @@ class ChannelTable(_Plain):
     def render_enabled(self, record: Channel) -> str:
         return "enabled" if record.enabled else "DISABLED"
 
+    def render_last_delivery_status(self, value: str) -> str:
+        return DeliveryStatus(value).label
+
 
 class DeliveryTable(_Plain):
     rule = tables.Column(accessor="incident__rule__name", verbose_name="Rule")
-    channel = tables.Column(accessor="channel__name")
+    channel = tables.Column(accessor="channel__name", verbose_name="Channel")
     created_at = tables.DateTimeColumn(verbose_name="Queued")
     completed_at = tables.DateTimeColumn(verbose_name="Completed")
     next_retry_at = tables.DateTimeColumn(verbose_name="Next retry")

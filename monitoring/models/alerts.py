@@ -156,9 +156,23 @@ class AlertRule(models.Model):
                 condition=Q(kind=RuleKind.DIRECTION_STALLED, direction__in=HistoryDirection.values)
                 | (~Q(kind=RuleKind.DIRECTION_STALLED) & Q(direction="")),
                 name="alert_rule_direction_only_for_direction_stall",
+                violation_error_message="Choose a direction for a one-direction stall rule, and only for that kind.",
             ),
-            models.CheckConstraint(condition=Q(consecutive_checks__gte=1), name="alert_rule_consecutive_checks_min_1"),
-            models.CheckConstraint(condition=Q(clear_checks__gte=1), name="alert_rule_clear_checks_min_1"),
+            models.CheckConstraint(
+                condition=Q(consecutive_checks__gte=1),
+                name="alert_rule_consecutive_checks_min_1",
+                violation_error_message="Consecutive checks must be at least 1.",
+            ),
+            models.CheckConstraint(
+                condition=Q(clear_checks__gte=1),
+                name="alert_rule_clear_checks_min_1",
+                violation_error_message="Clear checks must be at least 1.",
+            ),
+            models.CheckConstraint(
+                condition=Q(window__gt=timedelta(0)),
+                name="alert_rule_window_positive",
+                violation_error_message="The window must be longer than zero.",
+            ),
         ]
 
     def __str__(self) -> str:
