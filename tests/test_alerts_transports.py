@@ -120,6 +120,11 @@ def test_refused_connection_is_transient():
         post_json(f"http://127.0.0.1:{port}/hook", {"text": "x"})
 
 
+def test_only_http_urls_are_opened():
+    with pytest.raises(PermanentError, match="only http"):
+        post_json("file:///etc/passwd", {"text": "x"})
+
+
 def test_telegram_errors_never_show_the_bot_token(server, channels):
     server.statuses = [401]
     with pytest.raises(PermanentError) as caught:

@@ -58,6 +58,9 @@ def post_json(url: str, payload: dict[str, Any], *, redact: str = "") -> HttpRes
     other 4xx raise PermanentError. `redact` (a secret inside the URL, e.g. a bot token) never
     appears in an error message, because errors are stored and shown on the Alerts page.
     """
+    if not url.startswith(("http://", "https://")):
+        # urllib would also open file:// and ftp:// URLs; a channel only ever talks HTTP.
+        raise PermanentError("only http(s) URLs are allowed")
     request = urllib.request.Request(
         url,
         data=json.dumps(payload).encode(),

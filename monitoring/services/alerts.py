@@ -87,7 +87,15 @@ def evaluate_alerts(*, kinds: Iterable[str] | None = None) -> EvaluationReport:
         kinds = [kind for kind in RuleKind.values if kind != RuleKind.DEADMAN]
     kinds = list(kinds)
     report = EvaluationReport()
-    for rule_id, name in AlertRule.objects.filter(kind__in=kinds).order_by("pk").values_list("pk", "name"):
+    # Disabled rules are visited only while they still have an open incident, to close it.
+    candidates = (
+        AlertRule.objects.filter(kind__in=kinds)
+        .filter(Q(enabled=True) | Q(incidents__state=IncidentState.FIRING))
+        .distinct()
+        .order_by("pk")
+        .values_list("pk", "name")
+    )
+    for rule_id, name in candidates:
         try:
             with transaction.atomic():
                 # SKIP LOCKED: a parallel check evaluating this rule owns it; counting the check twice
@@ -208,6 +216,7 @@ def _close_for_disabled_rule(rule: AlertRule, report: EvaluationReport) -> None:
     if incident is not None:
         # A disabled rule will never be checked again: close its incident and say so, rather than leave it open forever.
         _resolve(incident, incident.last_values, "The rule was disabled.", timezone.now(), report)
+    # Re-enabled later, it starts counting consecutive checks afresh.
     AlertRule.objects.filter(pk=rule.pk).update(consecutive_breaches=0, consecutive_clears=0)
 
 
