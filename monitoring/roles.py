@@ -22,8 +22,13 @@ VIEWER_CODENAMES = [
     "view_syncmonitoring",
     "view_leadanalytics",
     "view_leadsyncdailysummary",
+    # alerting (migration 0041)
+    "view_alertrule",
+    "view_incident",
+    "view_channel",
+    "view_delivery",
 ]
-OPERATOR_EXTRA_CODENAMES = ["change_lead"]
+OPERATOR_EXTRA_CODENAMES = ["change_lead", "manage_alerts"]
 
 
 def ensure_role_groups(**_kwargs: object) -> None:

@@ -130,8 +130,8 @@ def test_empty_database_still_has_five_metric_rows(client, viewer_secret):
 
 
 def test_query_budget(client, sync_dataset, viewer_secret, django_assert_max_num_queries):
-    # token, last-used write, two permission lookups, four selectors
-    with django_assert_max_num_queries(8):
+    # token, last-used write, two permission lookups, four selectors, firing alerts
+    with django_assert_max_num_queries(9):
         assert client.get(URL, **bearer(viewer_secret)).status_code == 200
 
 
@@ -221,3 +221,20 @@ def test_last_used_is_recorded(client, viewer, viewer_secret):
     client.get(URL, **bearer(viewer_secret))
     token.refresh_from_db()
     assert token.last_used_at is not None
+
+
+def test_firing_alerts_are_in_the_payload(client, sync_dataset, viewer_secret):
+    from monitoring.services.alerts import evaluate_alerts
+
+    evaluate_alerts()
+    body = client.get(URL, **bearer(viewer_secret)).json()
+    # On the dataset: alan has 7 errors, barbara is stale pending, edsger stuck, health critical;
+    # Supabase -> Twenty last ran 40 min ago while Twenty -> Supabase ran 10 min ago;
+    # 5 attempts in the last hour stay under the failure-rate rule's 20-attempt minimum.
+    assert sorted((alert["rule"], alert["severity"]) for alert in body["alerts"]) == [
+        ("Leads stuck in syncing over 10 min", "warning"),
+        ("Leads with more than 5 sync errors", "warning"),
+        ("Overall sync health not healthy", "warning"),
+        ("Stale pending leads (older than 1 h)", "warning"),
+        ("Supabase → Twenty stalled for 30 min", "critical"),
+    ]

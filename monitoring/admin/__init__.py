@@ -1,2 +1,3 @@
 """Admin registrations, one module per area (imported here so Django's autodiscover finds them)."""
 from . import api  # noqa: E402,F401
+from . import alerts  # noqa: E402,F401

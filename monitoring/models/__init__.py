@@ -1,4 +1,16 @@
 """Models of the monitoring app, one module per area; import from here."""
+from .alerts import (
+    AlertRule,
+    Channel,
+    ChannelKind,
+    Delivery,
+    DeliveryStatus,
+    Incident,
+    IncidentState,
+    MessageKind,
+    RuleKind,
+    Severity,
+)
 from .jobs import JobOutcome, JobRun
 from .sync import CustomerSegment, Lead, LeadSyncHistory
 from .views import (
@@ -10,6 +22,16 @@ from .views import (
 )
 
 __all__ = [
+    "AlertRule",
+    "Channel",
+    "ChannelKind",
+    "Delivery",
+    "DeliveryStatus",
+    "Incident",
+    "IncidentState",
+    "MessageKind",
+    "RuleKind",
+    "Severity",
     "JobOutcome",
     "JobRun",
     "CustomerSegment",

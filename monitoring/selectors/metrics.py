@@ -15,18 +15,13 @@ from monitoring.choices import HistoryDirection
 from monitoring.models import JobOutcome, JobRun
 
 from . import dashboard
+from .alerts import firing_alerts  # noqa: F401  (re-exported: /metrics reads it from here)
 from ._sql import fetch_all
 
 Row = dict[str, Any]
 
 RECENT_SYNCS = 10
 ANALYTICS_DAYS = 7
-
-
-def firing_alerts() -> list[Row]:
-    """Alerts firing now (for the API payload and the /metrics gauge)."""
-    # wired to selectors.alerts.firing_alerts at merge
-    return []
 
 
 def sync_metrics_payload() -> dict[str, Any]:

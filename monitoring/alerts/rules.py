@@ -1,0 +1,198 @@
+"""Alert rules: one evaluator per rule kind, each reading the shared selectors (one place per number).
+
+An evaluator answers "is the condition breached now, with which numbers?" and nothing else: the
+firing/reminder/recovery lifecycle lives in monitoring.services.alerts.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.utils import timezone
+
+from monitoring import selectors
+from monitoring.choices import HistoryDirection, OverallHealth
+from monitoring.models import AlertRule, RuleKind
+from monitoring.selectors import alerts as alert_selectors
+
+# The dead-man rule watches this task's JobRun rows.
+ALERT_CHECK_TASK = "monitoring.evaluate_alerts"
+DEADMAN_TASK = "monitoring.check_deadman"
+# How many leads a message lists; the count is always complete.
+LISTED_LEADS = 10
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    breached: bool
+    summary: str
+    values: dict[str, Any] = field(default_factory=dict)
+    affected_count: int | None = None
+
+
+def _minutes(delta: timedelta) -> str:
+    minutes = delta.total_seconds() / 60
+    return f"{minutes:g} min"
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def _number(value: Decimal | float | int) -> str:
+    return f"{Decimal(value).normalize():f}"
+
+
+def failure_rate(rule: AlertRule) -> Evaluation:
+    row = selectors.failure_rate(window=rule.window)
+    attempts, errors, rate = int(row["attempts"]), int(row["errors"]), row["rate"]
+    values = {
+        "rate": float(rate) if rate is not None else None,
+        "attempts": attempts,
+        "errors": errors,
+        "window_minutes": rule.window.total_seconds() / 60,
+        "threshold": float(rule.threshold),
+    }
+    span = f"in the last {_minutes(rule.window)}"
+    if attempts < rule.min_attempts:
+        # Too few attempts to judge a rate: 2 errors out of 3 is not an outage (the stall rules cover silence).
+        return Evaluation(False, f"Only {attempts} attempts {span} (minimum {rule.min_attempts}); rate not judged.", values, errors)
+    breached = rate is not None and rate > rule.threshold
+    return Evaluation(
+        breached,
+        f"Failure rate {_number(rate)} % over {attempts} attempts {span} ({errors} failed; threshold {_number(rule.threshold)} %).",
+        values,
+        errors,
+    )
+
+
+def sync_stalled(rule: AlertRule) -> Evaluation:
+    stalled = selectors.sync_stalled(quiet_for=rule.window)
+    last = selectors.last_sync_times()["last_sync"]
+    values = {"last_sync": _iso(last), "quiet_minutes": rule.window.total_seconds() / 60}
+    if last is None:
+        return Evaluation(stalled, "No sync attempt has ever been recorded.", values)
+    state = "No" if stalled else "Latest"
+    return Evaluation(stalled, f"{state} sync attempt within {_minutes(rule.window)}: last one finished {last:%Y-%m-%d %H:%M:%S %Z}.", values)
+
+
+def direction_stalled(rule: AlertRule) -> Evaluation:
+    direction = HistoryDirection(rule.direction)
+    other = next(d for d in HistoryDirection if d != direction)
+    times = selectors.last_sync_times()
+    since = alert_selectors.database_now() - rule.window
+    mine, theirs = times[direction.value], times[other.value]
+    mine_quiet = mine is None or mine < since
+    theirs_running = theirs is not None and theirs >= since
+    values = {
+        "direction": direction.value,
+        "last_sync": _iso(mine),
+        "other_direction_last_sync": _iso(theirs),
+        "quiet_minutes": rule.window.total_seconds() / 60,
+    }
+    # Both directions quiet is the whole-sync stall rule's alert, not this one's.
+    breached = mine_quiet and theirs_running
+    last = f"last {mine:%Y-%m-%d %H:%M:%S %Z}" if mine else "never"
+    summary = (
+        f"No {direction.label} attempt within {_minutes(rule.window)} ({last}) "
+        f"while {other.label} still runs."
+        if breached
+        else f"{direction.label}: {last}; {other.label}: {'running' if theirs_running else 'quiet too'}."
+    )
+    return Evaluation(breached, summary, values)
+
+
+def high_error_leads(rule: AlertRule) -> Evaluation:
+    threshold = int(rule.threshold)
+    leads = selectors.high_error_leads(threshold=threshold)
+    listed = [
+        {"id": str(lead["id"]), "name": lead["lead_name"], "sync_error_count": lead["sync_error_count"]}
+        for lead in leads[:LISTED_LEADS]
+    ]
+    values = {"count": len(leads), "threshold": threshold, "leads": listed}
+    names = ", ".join(f"{lead['name'] or lead['id']} ({lead['sync_error_count']})" for lead in listed)
+    more = f" and {len(leads) - len(listed)} more" if len(leads) > len(listed) else ""
+    summary = (
+        f"{len(leads)} leads with more than {threshold} sync errors: {names}{more}."
+        if leads
+        else f"No lead has more than {threshold} sync errors."
+    )
+    return Evaluation(bool(leads), summary, values, len(leads))
+
+
+def stale_leads(rule: AlertRule) -> Evaluation:
+    row = selectors.stale_leads()
+    count = int(row["stale_count"])
+    values = {"count": count, "oldest_pending": _iso(row["oldest_pending"]), "threshold": float(rule.threshold)}
+    oldest = f"; oldest created {row['oldest_pending']:%Y-%m-%d %H:%M %Z}" if row["oldest_pending"] else ""
+    return Evaluation(count > rule.threshold, f"{count} pending leads older than 1 h{oldest}.", values, count)
+
+
+def stuck_leads(rule: AlertRule) -> Evaluation:
+    leads = selectors.stuck_leads(older_than=rule.window)
+    listed = [{"id": str(lead["id"]), "name": lead["lead_name"], "since": _iso(lead["sync_started_at"])} for lead in leads[:LISTED_LEADS]]
+    values = {"count": len(leads), "older_than_minutes": rule.window.total_seconds() / 60, "leads": listed}
+    names = ", ".join(lead["name"] or lead["id"] for lead in listed)
+    summary = f"{len(leads)} leads in syncing for more than {_minutes(rule.window)}" + (f": {names}." if names else ".")
+    return Evaluation(len(leads) > rule.threshold, summary, values, len(leads))
+
+
+def overall_health(rule: AlertRule) -> Evaluation:
+    # Live, not the Redis snapshot: an alert must not wait out a snapshot's TTL.
+    row = selectors.health_summary.uncached()  # type: ignore[attr-defined]
+    health = row["overall_health"]
+    values = {
+        "overall_health": health,
+        "error_leads": row["error_leads"],
+        "error_rate": float(row["error_rate"]) if row["error_rate"] is not None else None,
+        "sync_success_rate": float(row["sync_success_rate"]) if row["sync_success_rate"] is not None else None,
+        "stuck_leads": row["stuck_leads"],
+        "stale_pending_leads": row["stale_pending_leads"],
+    }
+    # 'unknown' (no leads, or none due yet) has nothing to judge; an empty sync is the stall rule's alert.
+    breached = health in (OverallHealth.WARNING, OverallHealth.CRITICAL)
+    rate = f"{values['sync_success_rate']:.2f} %" if values["sync_success_rate"] is not None else "n/a"
+    summary = f"Overall health {health}: {row['error_leads']} leads in error, success rate {rate}."
+    return Evaluation(breached, summary, values, row["error_leads"])
+
+
+def deadman(rule: AlertRule) -> Evaluation:
+    # The beat schedule is the truth about the interval; the rule's window is the fallback.
+    interval = alert_selectors.scheduled_interval(ALERT_CHECK_TASK) or rule.window
+    allowed = interval * int(rule.threshold)
+    now = timezone.now()
+    last = alert_selectors.last_completed_run(ALERT_CHECK_TASK)
+    # Never completed: count from when the scheduler first ran this watchdog, so a fresh install
+    # does not page before the first check had a chance.
+    reference = last or alert_selectors.first_run(DEADMAN_TASK) or now
+    overdue = now - reference
+    values = {
+        "last_completed": _iso(last),
+        "interval_minutes": interval.total_seconds() / 60,
+        "missed_intervals_allowed": int(rule.threshold),
+        "minutes_since": round(overdue.total_seconds() / 60, 1),
+    }
+    breached = overdue > allowed
+    when = f"last completed {last:%Y-%m-%d %H:%M:%S %Z}" if last else "never completed"
+    summary = f"The alert check ({ALERT_CHECK_TASK}) {when}; allowed {_minutes(allowed)} ({int(rule.threshold)} intervals)."
+    return Evaluation(breached, summary, values)
+
+
+# One evaluator per rule kind.
+EVALUATORS: dict[str, Callable[[AlertRule], Evaluation]] = {
+    RuleKind.FAILURE_RATE: failure_rate,
+    RuleKind.SYNC_STALLED: sync_stalled,
+    RuleKind.DIRECTION_STALLED: direction_stalled,
+    RuleKind.HIGH_ERROR_LEADS: high_error_leads,
+    RuleKind.STALE_LEADS: stale_leads,
+    RuleKind.STUCK_LEADS: stuck_leads,
+    RuleKind.OVERALL_HEALTH: overall_health,
+    RuleKind.DEADMAN: deadman,
+}
+
+
+def evaluate_rule(rule: AlertRule) -> Evaluation:
+    return EVALUATORS[rule.kind](rule)

@@ -1,0 +1,11 @@
+"""Joins the feature areas' migration branches (each area numbered its own range off 0006)."""
+from django.db import migrations
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("monitoring", "0041_alert_defaults"),
+        ("monitoring", "0050_api_tokens"),
+    ]
+
+    operations = []

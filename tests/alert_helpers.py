@@ -1,0 +1,151 @@
+"""Builders for the alerting tests: rows placed relative to the database clock.
+
+Inside a pytest-django `db` test everything runs in one transaction, so PostgreSQL's NOW() is the
+transaction's start and stays fixed: rows built at exactly "NOW() - 30 min" sit exactly on a
+threshold, which lets the tests check at / just under / just over without races.
+"""
+from __future__ import annotations
+
+import json
+import threading
+from datetime import datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from monitoring.choices import HistoryDirection, HistoryStatus, LeadSyncStatus, SyncType
+from monitoring.models import AlertRule, Lead, LeadSyncHistory
+from monitoring.selectors.alerts import database_now
+
+T2S = HistoryDirection.TWENTY_TO_SUPABASE
+S2T = HistoryDirection.SUPABASE_TO_TWENTY
+
+
+def db_now() -> datetime:
+    return database_now()
+
+
+def make_lead(**fields) -> Lead:
+    updated_at = fields.pop("updated_at", None)
+    fields.setdefault("sync_status", LeadSyncStatus.SYNCED)
+    lead = Lead.objects.create(**fields)
+    if updated_at is not None:
+        Lead.objects.filter(pk=lead.pk).update(updated_at=updated_at)
+    lead.refresh_from_db()
+    return lead
+
+
+def add_attempts(
+    count: int,
+    *,
+    finished: datetime,
+    status: str = HistoryStatus.SYNCED,
+    direction: str = T2S,
+    lead: Lead | None = None,
+) -> None:
+    lead = lead or make_lead(email=None)
+    LeadSyncHistory.objects.bulk_create(
+        LeadSyncHistory(
+            lead=lead,
+            sync_type=SyncType.SCHEDULED,
+            sync_direction=direction,
+            sync_status=status,
+            created_at=finished - timedelta(seconds=1),
+            synced_at=finished,
+            error_message="boom" if status == HistoryStatus.ERROR else None,
+        )
+        for _ in range(count)
+    )
+
+
+def rule(kind: str) -> AlertRule:
+    """The migration's default rule of `kind` (the first, for per-direction stalls use rule_named)."""
+    return AlertRule.objects.filter(kind=kind).order_by("pk").first()
+
+
+class RecordingServer:
+    """A real HTTP server on 127.0.0.1 in a thread: records JSON bodies, answers with queued statuses."""
+
+    def __init__(self) -> None:
+        self.requests: list[dict] = []
+        self.statuses: list[int] = []  # answered in order; 200 once empty
+        self.delay = 0.0
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (http.server API)
+                length = int(self.headers.get("Content-Length", 0))
+                body = self.rfile.read(length)
+                outer.requests.append({"path": self.path, "json": json.loads(body), "headers": dict(self.headers)})
+                if outer.delay:
+                    threading.Event().wait(outer.delay)
+                status = outer.statuses.pop(0) if outer.statuses else 200
+                answer = b'{"ok": true}' if status < 400 else b'{"ok": false, "description": "nope"}'
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(answer)))
+                    self.end_headers()
+                    self.wfile.write(answer)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+
+    def __enter__(self) -> RecordingServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def only_rule(kind: str, **changes) -> AlertRule:
+    """Switch every other rule off, so a test sees only this rule's messages."""
+    chosen = rule(kind)
+    AlertRule.objects.exclude(pk=chosen.pk).update(enabled=False)
+    for name, value in changes.items():
+        setattr(chosen, name, value)
+    chosen.save()
+    return chosen
+
+
+def make_channels(server_url: str) -> dict:
+    """An e-mail, a Slack and a Telegram channel; Slack and Telegram point at the local server."""
+    from monitoring.models import Channel, ChannelKind
+
+    return {
+        "email": Channel.objects.create(name="ops mail", kind=ChannelKind.EMAIL, config={"to": ["ops@example.com"]}),
+        "slack": Channel.objects.create(
+            name="ops slack", kind=ChannelKind.SLACK, config={"webhook_url": f"{server_url}/services/T000/B000/XXXX"}
+        ),
+        "telegram": Channel.objects.create(
+            name="ops telegram", kind=ChannelKind.TELEGRAM, config={"bot_token": "123456:SECRET-token", "chat_id": "-100200"}
+        ),
+    }
+
+
+class RefusingEmailBackend:
+    """An e-mail backend whose SMTP server refuses the login (a permanent failure)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        pass
+
+    def send_messages(self, messages) -> int:
+        import smtplib
+
+        raise smtplib.SMTPAuthenticationError(535, b"5.7.8 Username and Password not accepted")
+
+
+class DownEmailBackend:
+    """An e-mail backend whose SMTP server does not answer (a transient failure)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        pass
+
+    def send_messages(self, messages) -> int:
+        raise ConnectionRefusedError(111, "Connection refused")

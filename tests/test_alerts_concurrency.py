@@ -1,0 +1,101 @@
+"""Two checks (or two senders) running at once, each on its own database connection, send one message.
+
+These tests commit for real (transaction=True), so the threads see each other's rows and locks;
+serialized_rollback restores the migrations' rows (default rules, roles, schedules) afterwards.
+"""
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from django.core import mail
+from django.db import connection
+
+from monitoring.alerts import rules as alert_rules
+from monitoring.models import Delivery, DeliveryStatus, Incident, MessageKind, RuleKind
+from monitoring.services import alerts as alert_services
+from tests.alert_helpers import RecordingServer, make_channels, only_rule
+
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+
+
+def run_in_threads(count: int, work) -> list:
+    """Start `count` threads at the same instant; each runs `work()` on its own connection."""
+    barrier = threading.Barrier(count)
+    results: list = []
+    errors: list = []
+
+    def target() -> None:
+        try:
+            barrier.wait(timeout=10)
+            results.append(work())
+        except Exception as exc:  # surfaced by the assertion below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=target) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert errors == []
+    return results
+
+
+@pytest.fixture
+def server(settings):
+    with RecordingServer() as srv:
+        settings.ALERTS_TELEGRAM_API_URL = srv.url
+        yield srv
+
+
+def test_two_parallel_checks_open_one_incident_and_send_one_message_per_channel(server, monkeypatch):
+    channels = make_channels(server.url)
+    only_rule(RuleKind.SYNC_STALLED)
+    real = alert_rules.EVALUATORS[RuleKind.SYNC_STALLED]
+
+    def slow(rule):
+        time.sleep(1.0)  # holds the rule lock long enough that the other check surely meets it
+        return real(rule)
+
+    monkeypatch.setitem(alert_rules.EVALUATORS, RuleKind.SYNC_STALLED, slow)
+
+    def check():
+        report = alert_services.evaluate_alerts()
+        alert_services.deliver_due_notifications()
+        return report
+
+    reports = run_in_threads(2, check)
+
+    assert sorted(len(r.fired) for r in reports) == [0, 1]
+    assert sorted(len(r.skipped) for r in reports) == [0, 1]  # the second found the rule locked
+    assert Incident.objects.count() == 1
+    assert Delivery.objects.filter(kind=MessageKind.FIRING).count() == len(channels)
+    assert len(server.requests) == 2 and len(mail.outbox) == 1
+
+
+def test_parallel_checks_after_one_another_still_send_once(server):
+    make_channels(server.url)
+    only_rule(RuleKind.SYNC_STALLED)
+    reports = run_in_threads(4, alert_services.evaluate_alerts)
+    alert_services.deliver_due_notifications()
+
+    assert sum(len(r.fired) for r in reports) == 1
+    assert Incident.objects.count() == 1
+    assert Delivery.objects.count() == 3
+    assert len(server.requests) == 2 and len(mail.outbox) == 1
+
+
+def test_two_parallel_senders_send_each_message_once(server):
+    make_channels(server.url)
+    only_rule(RuleKind.SYNC_STALLED)
+    alert_services.evaluate_alerts()
+    server.delay = 0.3  # a slow Slack/Telegram keeps the first sender busy while the second looks
+
+    outcomes = run_in_threads(2, alert_services.deliver_due_notifications)
+
+    assert Delivery.objects.filter(status=DeliveryStatus.SENT).count() == 3
+    assert len(server.requests) == 2 and len(mail.outbox) == 1
+    assert sum(o.get(DeliveryStatus.SENT, 0) for o in outcomes) == 3
