@@ -135,6 +135,6 @@ def test_openmetrics_on_request(client, db):
 
 
 def test_query_budget(client, sync_dataset, django_assert_max_num_queries):
-    # sync_monitoring, attempts by direction, health, last sync times, latest job runs
-    with django_assert_max_num_queries(5):
+    # sync_monitoring, attempts by direction, health, last sync times, latest job runs, firing alerts
+    with django_assert_max_num_queries(6):
         scrape(client)
