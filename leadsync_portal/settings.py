@@ -196,3 +196,8 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }
+
+# Operator repairs (admin actions, issue 4): leads with more sync errors than this are quarantined
+# (retry needs an explicit extra confirmation), and one action touches at most this many leads.
+RETRY_QUARANTINE_ERRORS = env_int("RETRY_QUARANTINE_ERRORS", 5)
+ADMIN_ACTION_BATCH_CAP = env_int("ADMIN_ACTION_BATCH_CAP", 10_000)
