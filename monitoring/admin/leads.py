@@ -472,7 +472,7 @@ class LeadAdmin(admin.ModelAdmin):
             quarantined = queryset.filter(quarantined_q(), ~Q(sync_status=LeadSyncStatus.SYNCING))
             context["quarantined_count"] = quarantined.count()
             context["quarantined"] = list(
-                quarantined.order_by("-sync_error_count", "pk").only(
+                quarantined.select_related(None).order_by("-sync_error_count", "pk").only(
                     "id", "first_name", "last_name", "email", "sync_status", "sync_error_count", "sync_error_message"
                 )[:QUARANTINE_LIST_LIMIT]
             )
