@@ -208,7 +208,7 @@ class LeadAdminForm(forms.ModelForm):
             seen = datetime.fromisoformat(cleaned.get("seen_updated_at") or "")
         except ValueError:
             raise ValidationError("This form has no valid version stamp; reload the lead and edit it again.")
-        current = Lead.objects.select_for_update().select_related("segment").get(pk=self.instance.pk)
+        current = Lead.objects.select_for_update(of=("self",)).select_related("segment").get(pk=self.instance.pk)
         if current.updated_at != seen:
             raise ValidationError(
                 "Not saved: this lead was changed at %(when)s (by the sync or another user) after you opened it. "
