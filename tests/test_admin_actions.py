@@ -49,7 +49,9 @@ def test_retry_confirmed_changes_eligible_leads_and_records_reason_and_user(oper
     assert history.lead_id == d.katherine.pk
     assert history.fields_changed["reason"] == "Twenty back up" and history.fields_changed["user"] == "operator"
     log = LogEntry.objects.get()
-    assert (log.user_id, log.object_id, log.change_message) == (operator.pk, str(d.katherine.pk), "Retry sync: Twenty back up")
+    assert (log.user_id, log.object_id, log.change_message) == (
+        operator.pk, str(d.katherine.pk), "Retry sync: Twenty back up (1 changed, 2 skipped of 3 selected)"
+    )
 
 
 def test_retrying_quarantined_leads_needs_the_extra_checkbox(operator_client, sync_dataset):
