@@ -178,3 +178,51 @@ def test_changelist_date_hierarchy_drills_down_and_hides_on_search(viewer_client
     assert len(response.context["cl"].result_list) == Lead.objects.filter(created_at__year=year).count()
     response = viewer_client.get(LEAD_CHANGELIST + "?q=ada")
     assert response.context["cl"].date_hierarchy is None
+
+
+def test_search_matches_name_email_company_parts_and_exact_ids(viewer_client, sync_dataset):
+    def names(term: str) -> set[str]:
+        response = viewer_client.get(LEAD_CHANGELIST, {"q": term})
+        assert response.status_code == 200
+        return {lead.first_name for lead in response.context["cl"].result_list}
+
+    assert names("LOVELACE") == {"Ada"}  # any case
+    assert names("grace@exam") == {"Grace"}  # part of an e-mail
+    assert names("engines") == {"Ada"}  # part of a company
+    assert names("ada engines") == {"Ada"}  # every word must match
+    assert names("ada navy") == set()
+    assert names("tw-edsger") == {"Edsger"}  # Twenty id, exact
+    assert names("tw-eds") == set()
+    assert names(str(sync_dataset.donald.pk)) == {"Donald"}  # lead id, exact
+    assert names("100%_") == set()  # LIKE wildcards are escaped, not a 500
+
+
+def test_search_uses_the_trigram_index(sync_dataset):
+    from django.contrib import admin
+    from django.db import connection
+
+    queryset, _ = admin.site._registry[Lead].get_search_results(None, Lead.objects.order_by(), "lovelace")
+    sql, params = queryset.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("EXPLAIN " + sql, params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "idx_leads_search_trgm" in plan, plan
+
+
+def test_unfiltered_big_list_pages_by_the_planner_estimate(viewer_client, sync_dataset, monkeypatch):
+    from django.db import connection
+
+    from monitoring.admin.leads import EstimatedCountPaginator
+
+    Lead.objects.bulk_create(Lead(first_name=f"Bulk {i}") for i in range(30))
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE leads")
+    monkeypatch.setattr(EstimatedCountPaginator, "exact_below", 10)  # "big" = 10+ rows for this test
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE pg_class SET reltuples = 5000 WHERE oid = 'leads'::regclass")  # rolled back
+
+    unfiltered = viewer_client.get(LEAD_CHANGELIST).context["cl"]
+    assert unfiltered.result_count == 5000  # the estimate, no COUNT(*)
+    filtered = viewer_client.get(LEAD_CHANGELIST + "?sync_status__exact=pending").context["cl"]
+    assert filtered.result_count == 32  # exact: 2 from the dataset + 30 bulk (pending by default)

@@ -97,6 +97,11 @@ def stuck_q(*, now: datetime | None = None) -> Q:
     )
 
 
+def stale_pending_q(*, now: datetime | None = None) -> Q:
+    """Same rule as check_stale_leads(): pending and created more than an hour ago."""
+    return Q(sync_status=LeadSyncStatus.PENDING, created_at__lt=(now or timezone.now()) - timedelta(hours=1))
+
+
 def check_batch_size(leads: QuerySet[Lead]) -> int:
     """How many leads the selection holds, counting at most cap + 1 rows; raises BatchTooLarge over the cap."""
     cap = batch_cap()
