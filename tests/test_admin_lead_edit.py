@@ -127,3 +127,29 @@ def test_change_page_shows_only_the_last_20_attempts_in_one_query(
     page = response.content.decode()
     assert f"?lead__id__exact={ada.pk}" in page  # link to all of the lead's attempts
     assert 'name="seen_updated_at"' not in page  # view-only: no form
+
+
+def test_change_page_links_to_the_portal_timeline_when_it_exists(viewer_client, sync_dataset, settings):
+    ada = sync_dataset.ada
+    settings.ROOT_URLCONF = "tests.urls_with_lead_timeline"
+    page = viewer_client.get(_change_url(ada)).content.decode()
+    assert f'href="/leads/{ada.pk}/timeline-stand-in/">Lead timeline</a>' in page
+
+
+def test_change_page_works_without_the_timeline_page(viewer_client, sync_dataset, settings):
+    from django.urls import NoReverseMatch
+
+    settings.ROOT_URLCONF = "leadsync_portal.urls"
+    try:
+        reverse("monitoring:lead-detail", args=[sync_dataset.ada.pk])
+        has_timeline = True  # merged with the issue that builds it
+    except NoReverseMatch:
+        has_timeline = False
+    page = viewer_client.get(_change_url(sync_dataset.ada)).content.decode()
+    assert response_ok(page)
+    assert ("Lead timeline</a>" in page) is has_timeline
+    assert "All sync attempts</a>" in page
+
+
+def response_ok(page: str) -> bool:
+    return "Change lead" in page or "View lead" in page
