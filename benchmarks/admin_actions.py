@@ -171,6 +171,8 @@ def main() -> None:
                 ("changelist: quarantined", "?errors=quarantined"),
                 ("changelist: source=referral", "?source=referral"),
                 ("changelist: search e-mail", "?q=bg4242@example.com"),
+                ("changelist: search broad (most rows)", "?q=company"),
+                ("changelist: search Twenty id", "?q=tw-bg-4242"),
                 ("changelist: date hierarchy year", f"?created_at__year={time.gmtime().tm_year}"),
             ]:
                 client.get(changelist + query)  # warm caches
