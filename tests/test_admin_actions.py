@@ -227,3 +227,16 @@ def test_big_lists_page_by_the_planner_estimate_small_ones_by_count(viewer_clien
     assert unfiltered > 1000  # the estimate, no COUNT(*): the table has 308 rows
     small = viewer_client.get(LEAD_CHANGELIST + "?sync_status__exact=error").context["cl"].result_count
     assert small == 2  # exact
+
+
+def test_select_across_a_search_and_date_drilldown_touches_only_the_matches(operator_client, sync_dataset):
+    d = sync_dataset
+    query = f"?q=example.com+alan&created_at__year={d.alan.created_at.year}"
+    response = confirm_action(
+        operator_client, "retry_sync", [d.alan], query=query, select_across=True, reason="search", include_quarantined="on"
+    )
+    assert "Retry sync: 1 lead changed, 0 skipped, of 1 selected." in messages_of(response)[-1]
+    assert _statuses() == {
+        "Ada": "synced", "Grace": "synced", "Alan": "pending", "Katherine": "error", "Linus": "pending",
+        "Barbara": "pending", "Edsger": "syncing", "Donald": "conflict",
+    }
