@@ -21,7 +21,7 @@ from django.db.models import Func, Q, QuerySet, TextField
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
-from django.urls import NoReverseMatch, path, reverse
+from django.urls import NoReverseMatch, URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.html import format_html
@@ -154,10 +154,10 @@ class InTwentyFilter(admin.SimpleListFilter):
     title = "in Twenty"
     parameter_name = "in_twenty"
 
-    def lookups(self, request, model_admin):
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
         return [("yes", "Has a Twenty id"), ("no", "Not in Twenty yet")]
 
-    def queryset(self, request, queryset):
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
         if self.value() == "yes":
             return queryset.filter(twenty_id__isnull=False)
         if self.value() == "no":
@@ -171,7 +171,7 @@ class ErrorCountBandFilter(admin.SimpleListFilter):
     title = "error count"
     parameter_name = "errors"
 
-    def lookups(self, request, model_admin):
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
         threshold = quarantine_threshold()
         return [
             ("0", "None"),
@@ -179,7 +179,7 @@ class ErrorCountBandFilter(admin.SimpleListFilter):
             ("quarantined", f"Over {threshold} (quarantined)"),
         ]
 
-    def queryset(self, request, queryset):
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
         threshold = quarantine_threshold()
         if self.value() == "0":
             return queryset.filter(sync_error_count=0)
@@ -194,10 +194,10 @@ class StuckSyncingFilter(admin.SimpleListFilter):
     title = "stuck in syncing"
     parameter_name = "stuck"
 
-    def lookups(self, request, model_admin):
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
         return [("yes", "Syncing for more than 10 min")]
 
-    def queryset(self, request, queryset):
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
         return queryset.filter(stuck_q()) if self.value() == "yes" else queryset
 
 
@@ -207,10 +207,10 @@ class StalePendingFilter(admin.SimpleListFilter):
     title = "stale pending"
     parameter_name = "stale"
 
-    def lookups(self, request, model_admin):
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
         return [("yes", "Pending for more than 1 h")]
 
-    def queryset(self, request, queryset):
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
         if self.value() == "yes":
             return queryset.filter(stale_pending_q())
         return queryset
@@ -222,10 +222,10 @@ class LeadSourceFilter(admin.SimpleListFilter):
     title = "source"
     parameter_name = "source"
 
-    def lookups(self, request, model_admin):
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
         return [(source, source) for source in lead_sources()]
 
-    def queryset(self, request, queryset):
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
         return queryset.filter(lead_source=self.value()) if self.value() else queryset
 
 
@@ -478,9 +478,9 @@ class LeadAdmin(admin.ModelAdmin):
         return False  # leads come from the sync
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False  # deleting would also delete the lead's history (ON DELETE CASCADE)
+        return False  # deleting would also delete the lead's history (on_delete=CASCADE)
 
-    def get_fieldsets(self, request: HttpRequest, obj: Any = None):
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> list[tuple[str | None, dict[str, Any]]]:
         fieldsets = super().get_fieldsets(request, obj)
         if not self.has_change_permission(request, obj):
             # View-only users get no form, so the hidden version stamp has nothing to render.
@@ -622,7 +622,7 @@ class ViewListOnlyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     show_facets = admin.ShowFacets.NEVER
     actions = None
 
-    def get_urls(self):
+    def get_urls(self) -> list[URLPattern]:
         info = self.opts.app_label, self.opts.model_name
         return [path("", self.admin_site.admin_view(self.changelist_view), name="%s_%s_changelist" % info)]
 
@@ -634,10 +634,10 @@ class SyncedWithinFilter(admin.SimpleListFilter):
     parameter_name = "within"
     windows = {"1h": timedelta(hours=1), "24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
 
-    def lookups(self, request, model_admin):
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
         return [("1h", "Last hour"), ("24h", "Last 24 hours"), ("7d", "Last 7 days"), ("30d", "Last 30 days")]
 
-    def queryset(self, request, queryset):
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
         window = self.windows.get(self.value() or "")
         return queryset.filter(synced_at__gte=timezone.now() - window) if window else queryset
 
