@@ -334,7 +334,7 @@ class RepairForm(forms.Form):
 
 class RetryForm(RepairForm):
     include_quarantined = forms.BooleanField(
-        required=False, label="Also retry the quarantined leads listed below (over the error threshold)"
+        required=False, label="Also retry the quarantined leads listed above (over the error threshold)"
     )
 
 
