@@ -5,7 +5,6 @@ LeadAdmin.get_search_results); the expression here and there must stay identical
 use the index. The function is IMMUTABLE (plain || and lower()), which an index expression needs.
 The pg_trgm extension is left installed on reverse: other objects may use it.
 """
-from django.contrib.postgres.operations import TrigramExtension
 from django.db import migrations
 
 CREATE = """
@@ -30,4 +29,7 @@ DROP FUNCTION IF EXISTS leads_search_text(text, text, text, text);
 class Migration(migrations.Migration):
     dependencies = [("monitoring", "0030_lead_source_index")]
 
-    operations = [TrigramExtension(), migrations.RunSQL(CREATE, DROP)]
+    operations = [
+        migrations.RunSQL("CREATE EXTENSION IF NOT EXISTS pg_trgm;", migrations.RunSQL.noop),
+        migrations.RunSQL(CREATE, DROP),
+    ]
