@@ -64,7 +64,7 @@ class BatchTooLarge(Exception):
 
 @dataclass(frozen=True)
 class RepairResult:
-    """What one repair changed: leads updated (each got a history row and a log entry) and leads skipped."""
+    """What one repair changed: leads updated (each got a history row) and leads skipped, of those selected."""
 
     action: str
     selected: int
