@@ -205,3 +205,7 @@ API_THROTTLE_PER_MINUTE = env_int("API_THROTTLE_PER_MINUTE", 60)
 READYZ_ALERT_CHECK_MAX_AGE = env_int("READYZ_ALERT_CHECK_MAX_AGE", 900)
 # Probes speak plain HTTP to the pod; redirecting them to HTTPS would hide a 503.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+# Operator repairs (admin actions, issue 4): leads with more sync errors than this are quarantined
+# (retry needs an explicit extra confirmation), and one action touches at most this many leads.
+RETRY_QUARANTINE_ERRORS = env_int("RETRY_QUARANTINE_ERRORS", 5)
+ADMIN_ACTION_BATCH_CAP = env_int("ADMIN_ACTION_BATCH_CAP", 10_000)

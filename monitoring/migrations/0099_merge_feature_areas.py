@@ -4,6 +4,7 @@ from django.db import migrations
 
 class Migration(migrations.Migration):
     dependencies = [
+        ("monitoring", "0031_lead_search_index"),
         ("monitoring", "0041_alert_defaults"),
         ("monitoring", "0050_api_tokens"),
     ]

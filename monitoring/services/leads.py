@@ -1,0 +1,310 @@
+"""Operator repairs of leads: put leads back in the sync's queue, with an audit row per lead.
+
+Each repair is ONE SQL statement built from data-modifying CTEs: it locks the eligible rows of the
+selection, UPDATEs them set-based and INSERT ... SELECTs one `lead_sync_history` row per changed
+lead (sync_type 'manual'; action, reason, user and the old/new values in fields_changed). One
+summarising admin LogEntry (user, reason, counts) follows in the same transaction. The selection is
+a queryset compiled into the statement as a subquery: "select all matching" never loads rows into
+Python.
+
+History direction rule: a manual repair is recorded in the direction the lead will sync next. Leads
+whose direction is one-way keep it; bidirectional leads are recorded as supabase_to_twenty, because
+the repair happened on the Supabase side and reaches Twenty from there. Resolving a conflict records
+the winning side. The history status is 'synced' (the repair itself succeeded; the CHECK constraint
+allows only synced/error/conflict).
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.contrib.admin.models import CHANGE, LogEntry
+from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.contenttypes.models import ContentType
+from django.db import connection, transaction
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from monitoring.choices import HistoryDirection, HistoryStatus, LeadSyncDirection, LeadSyncStatus, SyncType
+from monitoring.models import Lead
+
+STUCK_AFTER_MINUTES = 10
+
+
+class RepairAction:
+    """The four repairs; the value is what history rows and log entries call them."""
+
+    RETRY = "retry_sync"
+    RESET_STUCK = "reset_stuck"
+    CLEAR_ERRORS = "clear_error_count"
+    RESOLVE_CONFLICT = "resolve_conflict"
+
+    LABELS = {
+        RETRY: "Retry sync",
+        RESET_STUCK: "Reset stuck",
+        CLEAR_ERRORS: "Clear error count",
+        RESOLVE_CONFLICT: "Resolve conflict",
+    }
+
+
+class BatchTooLarge(Exception):
+    """The selection holds more leads than ADMIN_ACTION_BATCH_CAP allows in one repair."""
+
+    def __init__(self, *, cap: int) -> None:
+        self.cap = cap
+        super().__init__(
+            f"More than {cap:,} leads are selected; repairs are capped at {cap:,} leads per batch. "
+            "Narrow the selection with the filters and run the action again."
+        )
+
+
+@dataclass(frozen=True)
+class RepairResult:
+    """What one repair changed: leads updated (each got a history row) and leads skipped, of those selected."""
+
+    action: str
+    selected: int
+    updated: int
+    skipped: int
+    lead_ids: list[Any] = field(default_factory=list)
+
+
+def quarantine_threshold() -> int:
+    """Leads with MORE errors than this are quarantined: retry leaves them alone unless told otherwise."""
+    return int(getattr(settings, "RETRY_QUARANTINE_ERRORS", 5))
+
+
+def batch_cap() -> int:
+    return int(getattr(settings, "ADMIN_ACTION_BATCH_CAP", 10_000))
+
+
+def quarantined_q() -> Q:
+    return Q(sync_error_count__gt=quarantine_threshold())
+
+
+def stuck_q(*, now: datetime | None = None) -> Q:
+    """In 'syncing' for more than 10 minutes, measured from sync_started_at (set by the leads_touch trigger).
+
+    Rows from before the trigger have no sync_started_at; updated_at stands in, as in selectors.stuck_leads.
+    """
+    cutoff = (now or timezone.now()) - timedelta(minutes=STUCK_AFTER_MINUTES)
+    return Q(sync_status=LeadSyncStatus.SYNCING) & (
+        Q(sync_started_at__lt=cutoff) | Q(sync_started_at__isnull=True, updated_at__lt=cutoff)
+    )
+
+
+def stale_pending_q(*, now: datetime | None = None) -> Q:
+    """Same rule as check_stale_leads(): pending and created more than an hour ago."""
+    return Q(sync_status=LeadSyncStatus.PENDING, created_at__lt=(now or timezone.now()) - timedelta(hours=1))
+
+
+def check_batch_size(leads: QuerySet[Lead]) -> int:
+    """How many leads the selection holds, counting at most cap + 1 rows; raises BatchTooLarge over the cap."""
+    cap = batch_cap()
+    count = leads.order_by().values("pk")[: cap + 1].count()
+    if count > cap:
+        raise BatchTooLarge(cap=cap)
+    return count
+
+
+def retry_eligible_q(*, include_quarantined: bool) -> Q:
+    q = ~Q(sync_status=LeadSyncStatus.SYNCING)
+    return q if include_quarantined else q & ~quarantined_q()
+
+
+def retry_leads(
+    *, leads: QuerySet[Lead], user: AbstractBaseUser, reason: str, include_quarantined: bool = False
+) -> RepairResult:
+    """Status -> pending and the error message cleared; the error count is kept (it measures the lead's history).
+
+    Skipped: leads in 'syncing' (in flight; reset_stuck_leads is the repair for those) and, unless
+    include_quarantined, leads over the quarantine threshold.
+    """
+    return _repair(
+        action=RepairAction.RETRY,
+        leads=leads,
+        user=user,
+        reason=reason,
+        eligible=retry_eligible_q(include_quarantined=include_quarantined),
+        assignments="sync_status = %(pending)s, sync_error_message = NULL",
+        extra={"include_quarantined": include_quarantined},
+    )
+
+
+def reset_stuck_leads(*, leads: QuerySet[Lead], user: AbstractBaseUser, reason: str) -> RepairResult:
+    """Only leads stuck in 'syncing' for more than 10 minutes go back to 'pending'; the rest are skipped."""
+    return _repair(
+        action=RepairAction.RESET_STUCK,
+        leads=leads,
+        user=user,
+        reason=reason,
+        eligible=stuck_q(),
+        assignments="sync_status = %(pending)s",
+    )
+
+
+CLEAR_ERRORS_ELIGIBLE = Q(sync_error_count__gt=0)
+RESOLVE_ELIGIBLE = Q(sync_status=LeadSyncStatus.CONFLICT)
+
+
+def clear_error_counts(*, leads: QuerySet[Lead], user: AbstractBaseUser, reason: str) -> RepairResult:
+    """sync_error_count -> 0; leads already at 0 are skipped (nothing to record)."""
+    return _repair(
+        action=RepairAction.CLEAR_ERRORS,
+        leads=leads,
+        user=user,
+        reason=reason,
+        eligible=CLEAR_ERRORS_ELIGIBLE,
+        assignments="sync_error_count = 0",
+    )
+
+
+def resolve_conflicts(
+    *, leads: QuerySet[Lead], user: AbstractBaseUser, reason: str, winner: str
+) -> RepairResult:
+    """Leads in 'conflict': the winning side becomes the direction, status -> pending. Others are skipped."""
+    if winner not in HistoryDirection.values:
+        raise ValueError(f"winner must be one of {', '.join(HistoryDirection.values)}, not {winner!r}")
+    return _repair(
+        action=RepairAction.RESOLVE_CONFLICT,
+        leads=leads,
+        user=user,
+        reason=reason,
+        eligible=RESOLVE_ELIGIBLE,
+        assignments="sync_status = %(pending)s, sync_direction = %(winner)s",
+        params={"winner": winner},
+        extra={"winner": winner},
+    )
+
+
+def _repair(
+    *,
+    action: str,
+    leads: QuerySet[Lead],
+    user: AbstractBaseUser,
+    reason: str,
+    eligible: Q,
+    assignments: str,
+    params: dict[str, Any] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> RepairResult:
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValueError("A reason is required for every repair.")
+    selection_sql, selection_params = _selection_sql(leads)
+    eligible_sql, eligible_params = _where_sql(eligible)
+    label = RepairAction.LABELS[action]
+    audit = {"action": action, "reason": reason, "user": user.get_username(), "user_id": user.pk, **(extra or {})}
+    sql = f"""
+    WITH old AS (
+        SELECT leads.id, leads.sync_status, leads.sync_direction, leads.sync_error_count, leads.sync_error_message
+        FROM leads
+        -- The selection stays a plain IN (subquery) on leads: whatever the row estimates (stale
+        -- statistics right after an outage), the planner can probe leads_pkey per row instead of
+        -- rescanning a materialised list. Eligibility is a condition on the locked row itself, so
+        -- READ COMMITTED re-checks it against a concurrent sync's newer version before the UPDATE.
+        WHERE leads.id IN ({selection_sql}) AND ({eligible_sql})
+        -- Locks the rows so the old values recorded below are the ones this UPDATE replaces.
+        FOR UPDATE OF leads
+    ),
+    changed AS (
+        UPDATE leads l SET {assignments}
+        FROM old
+        WHERE l.id = old.id
+        RETURNING l.id, l.sync_status, l.sync_direction, l.sync_error_count, l.sync_error_message,
+                  old.sync_status AS old_status, old.sync_direction AS old_direction,
+                  old.sync_error_count AS old_error_count, old.sync_error_message AS old_error_message
+    ),
+    history AS (
+        INSERT INTO lead_sync_history (lead_id, sync_type, sync_direction, sync_status, fields_changed,
+                                       created_at, synced_at)
+        SELECT c.id, %(manual)s,
+               CASE WHEN c.sync_direction = %(bidirectional)s THEN %(supabase_to_twenty)s ELSE c.sync_direction END,
+               %(synced)s,
+               %(audit)s::jsonb || jsonb_build_object('changes', jsonb_strip_nulls(jsonb_build_object(
+                   'sync_status', CASE WHEN c.sync_status IS DISTINCT FROM c.old_status
+                                       THEN jsonb_build_array(c.old_status, c.sync_status) END,
+                   'sync_direction', CASE WHEN c.sync_direction IS DISTINCT FROM c.old_direction
+                                          THEN jsonb_build_array(c.old_direction, c.sync_direction) END,
+                   'sync_error_count', CASE WHEN c.sync_error_count IS DISTINCT FROM c.old_error_count
+                                            THEN jsonb_build_array(c.old_error_count, c.sync_error_count) END,
+                   'sync_error_message', CASE WHEN c.sync_error_message IS DISTINCT FROM c.old_error_message
+                                              THEN jsonb_build_array(c.old_error_message, c.sync_error_message) END
+               ))),
+               now(), now()
+        FROM changed c
+        RETURNING lead_id
+    )
+    SELECT ARRAY(SELECT lead_id FROM history)
+    """
+    named = {
+        "manual": SyncType.MANUAL.value,
+        "bidirectional": LeadSyncDirection.BIDIRECTIONAL.value,
+        "supabase_to_twenty": HistoryDirection.SUPABASE_TO_TWENTY.value,
+        "synced": HistoryStatus.SYNCED.value,
+        "pending": LeadSyncStatus.PENDING.value,
+        "audit": json.dumps(audit),
+        **(params or {}),
+    }
+    named.update(selection_params)
+    named.update(eligible_params)
+    with transaction.atomic():
+        # Also enforced here, not only on the admin's confirmation page: the cap protects the database.
+        selected = check_batch_size(leads)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, named)
+            (lead_ids,) = cursor.fetchone()
+        result = RepairResult(
+            action=action, selected=selected, updated=len(lead_ids), skipped=max(selected - len(lead_ids), 0),
+            lead_ids=lead_ids,
+        )
+        _log_summary(user=user, result=result, label=label, reason=reason)
+    return result
+
+
+def _log_summary(*, user: AbstractBaseUser, result: RepairResult, label: str, reason: str) -> None:
+    """One admin LogEntry per repair (per-lead detail is in lead_sync_history, which carries user and reason).
+
+    A LogEntry per lead would cost ~0.4 s per 10,000 leads (two foreign-key checks per row).
+    A repair of exactly one lead is logged on that lead, so it shows in the lead's admin History.
+    """
+    single = result.lead_ids[0] if len(result.lead_ids) == 1 else None
+    LogEntry.objects.create(
+        user_id=user.pk,
+        content_type=ContentType.objects.get_for_model(Lead),
+        object_id=str(single) if single else None,
+        object_repr=f"{result.updated} lead{'s' if result.updated != 1 else ''}",
+        action_flag=CHANGE,
+        change_message=(
+            f"{label}: {reason} ({result.updated} changed, {result.skipped} skipped of {result.selected} selected)"
+        ),
+    )
+
+
+def _where_sql(condition: Q) -> tuple[str, dict[str, Any]]:
+    """A Q on Lead compiled to a bare SQL condition on the unaliased table `leads`, params named %(eligible_N)s."""
+    query = Lead.objects.filter(condition).query
+    compiler = query.get_compiler(using="default")
+    sql, params = compiler.compile(query.where)
+    return _named(sql, params, prefix="eligible")
+
+
+def _named(sql: str, params: Any, *, prefix: str) -> tuple[str, dict[str, Any]]:
+    """Django compiles positional %s; the repair statement uses named params and the styles can't mix."""
+    names = iter(range(len(params)))
+
+    def rename(match: re.Match[str]) -> str:
+        return "%%" if match.group() == "%%" else f"%({prefix}_{next(names)})s"
+
+    return re.sub(r"%%|%s", rename, sql), {f"{prefix}_{i}": value for i, value in enumerate(params)}
+
+
+def _selection_sql(leads: QuerySet[Lead]) -> tuple[str, dict[str, Any]]:
+    """The selection as `SELECT id FROM leads WHERE ...`; ordering dropped (it only feeds an IN list)."""
+    query = leads.order_by().values("pk").query
+    sql, params = query.get_compiler(using=leads.db).as_sql()
+    return _named(sql, params, prefix="selection")

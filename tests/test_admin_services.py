@@ -1,0 +1,156 @@
+"""The repair services on the hand-built dataset: exact rows changed, history and log rows, untouched leads."""
+from __future__ import annotations
+
+import pytest
+from django.contrib.admin.models import CHANGE, LogEntry
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from monitoring.choices import HistoryDirection, HistoryStatus, LeadSyncDirection, LeadSyncStatus, SyncType
+from monitoring.models import Lead, LeadSyncHistory
+from monitoring.services.leads import (
+    BatchTooLarge,
+    clear_error_counts,
+    reset_stuck_leads,
+    resolve_conflicts,
+    retry_leads,
+)
+
+FIELDS = ("sync_status", "sync_direction", "sync_error_count", "sync_error_message", "updated_at", "sync_started_at")
+
+
+def _snapshot() -> dict:
+    return {lead.pk: tuple(getattr(lead, f) for f in FIELDS) for lead in Lead.objects.all()}
+
+
+def _manual_history() -> list[LeadSyncHistory]:
+    return list(LeadSyncHistory.objects.filter(sync_type=SyncType.MANUAL).order_by("lead__first_name"))
+
+
+def test_retry_sets_pending_clears_message_keeps_count_and_skips_quarantined_and_syncing(sync_dataset, operator):
+    d = sync_dataset
+    before = _snapshot()
+    leads = Lead.objects.filter(pk__in=[d.alan.pk, d.katherine.pk, d.edsger.pk, d.donald.pk])
+
+    result = retry_leads(leads=leads, user=operator, reason="Twenty outage over")
+
+    assert (result.selected, result.updated, result.skipped) == (4, 2, 2)  # alan quarantined (7), edsger syncing
+    assert set(result.lead_ids) == {d.katherine.pk, d.donald.pk}
+    katherine = Lead.objects.get(pk=d.katherine.pk)
+    assert (katherine.sync_status, katherine.sync_error_message, katherine.sync_error_count) == ("pending", None, 2)
+    assert Lead.objects.get(pk=d.donald.pk).sync_status == LeadSyncStatus.PENDING
+    after = _snapshot()
+    for untouched in (d.ada, d.grace, d.alan, d.linus, d.barbara, d.edsger):
+        assert after[untouched.pk] == before[untouched.pk]
+    history = _manual_history()
+    assert [(h.lead_id, h.sync_direction, h.sync_status) for h in history] == [
+        (d.donald.pk, HistoryDirection.SUPABASE_TO_TWENTY, HistoryStatus.SYNCED),  # bidirectional -> s2t
+        (d.katherine.pk, HistoryDirection.SUPABASE_TO_TWENTY, HistoryStatus.SYNCED),
+    ]
+    assert history[1].fields_changed == {
+        "action": "retry_sync",
+        "reason": "Twenty outage over",
+        "user": "operator",
+        "user_id": operator.pk,
+        "include_quarantined": False,
+        "changes": {
+            "sync_status": ["error", "pending"],
+            "sync_error_message": ["Twenty API 500: internal error", None],
+        },
+    }
+    log = LogEntry.objects.get()  # one summarising entry; per-lead detail is the history above
+    assert (log.object_id, log.object_repr, log.user_id, log.action_flag) == (None, "2 leads", operator.pk, CHANGE)
+    assert log.get_change_message() == "Retry sync: Twenty outage over (2 changed, 2 skipped of 4 selected)"
+
+
+def test_retry_includes_quarantined_only_when_asked(sync_dataset, operator):
+    result = retry_leads(
+        leads=Lead.objects.filter(pk=sync_dataset.alan.pk), user=operator, reason="API key rotated",
+        include_quarantined=True,
+    )
+    assert result.updated == 1
+    alan = Lead.objects.get(pk=sync_dataset.alan.pk)
+    assert (alan.sync_status, alan.sync_error_count, alan.sync_error_message) == ("pending", 7, None)
+    assert _manual_history()[0].sync_direction == HistoryDirection.TWENTY_TO_SUPABASE  # the lead's own one-way direction
+
+
+def test_reset_stuck_only_touches_syncing_leads_stuck_over_ten_minutes(sync_dataset, superuser):
+    d = sync_dataset
+    fresh = Lead.objects.create(first_name="Fresh", sync_status=LeadSyncStatus.SYNCING)  # started just now
+    before = _snapshot()
+
+    result = reset_stuck_leads(leads=Lead.objects.all(), user=superuser, reason="n8n worker crashed")
+
+    assert (result.selected, result.updated, result.skipped) == (9, 1, 8)
+    edsger = Lead.objects.get(pk=d.edsger.pk)
+    assert edsger.sync_status == LeadSyncStatus.PENDING
+    assert edsger.sync_started_at is None  # the trigger clears it on leaving 'syncing'
+    after = _snapshot()
+    assert all(after[pk] == before[pk] for pk in before if pk != d.edsger.pk)
+    assert Lead.objects.get(pk=fresh.pk).sync_status == LeadSyncStatus.SYNCING
+    (history,) = _manual_history()
+    assert history.lead_id == d.edsger.pk
+    assert history.fields_changed["changes"] == {"sync_status": ["syncing", "pending"]}
+    assert history.fields_changed["reason"] == "n8n worker crashed"
+    log = LogEntry.objects.get()
+    assert log.object_id == str(d.edsger.pk)  # a one-lead repair is logged on that lead
+    assert log.change_message == "Reset stuck: n8n worker crashed (1 changed, 8 skipped of 9 selected)"
+
+
+def test_clear_error_counts_skips_leads_without_errors(sync_dataset, operator):
+    d = sync_dataset
+    result = clear_error_counts(leads=Lead.objects.filter(pk__in=[d.alan.pk, d.ada.pk]), user=operator, reason="fixed")
+    assert (result.updated, result.skipped) == (1, 1)
+    alan = Lead.objects.get(pk=d.alan.pk)
+    assert (alan.sync_error_count, alan.sync_status, alan.sync_error_message) == (
+        0, LeadSyncStatus.ERROR, "Twenty API 429: rate limit exceeded"
+    )
+    assert _manual_history()[0].fields_changed["changes"] == {"sync_error_count": [7, 0]}
+
+
+@pytest.mark.parametrize("winner", [HistoryDirection.TWENTY_TO_SUPABASE, HistoryDirection.SUPABASE_TO_TWENTY])
+def test_resolve_conflicts_sets_winner_direction_and_pending(sync_dataset, operator, winner):
+    d = sync_dataset
+    result = resolve_conflicts(leads=Lead.objects.all(), user=operator, reason="Twenty is right", winner=winner)
+    assert (result.updated, result.skipped) == (1, 7)
+    donald = Lead.objects.get(pk=d.donald.pk)
+    assert (donald.sync_status, donald.sync_direction) == (LeadSyncStatus.PENDING, winner)
+    (history,) = _manual_history()
+    assert history.sync_direction == winner
+    assert history.fields_changed["winner"] == winner
+    assert history.fields_changed["changes"] == {
+        "sync_status": ["conflict", "pending"],
+        "sync_direction": [LeadSyncDirection.BIDIRECTIONAL, winner],
+    }
+
+
+def test_resolve_conflicts_rejects_an_unknown_side(sync_dataset, operator):
+    with pytest.raises(ValueError):
+        resolve_conflicts(leads=Lead.objects.all(), user=operator, reason="x", winner="bidirectional")
+
+
+def test_a_reason_is_required(sync_dataset, operator):
+    with pytest.raises(ValueError, match="reason"):
+        retry_leads(leads=Lead.objects.all(), user=operator, reason="   ")
+    assert not _manual_history()
+
+
+def test_batch_cap_refuses_larger_selections_without_changes(sync_dataset, operator, settings):
+    settings.ADMIN_ACTION_BATCH_CAP = 7
+    with pytest.raises(BatchTooLarge, match="More than 7 leads"):
+        retry_leads(leads=Lead.objects.all(), user=operator, reason="all of them")
+    assert not _manual_history()
+    assert Lead.objects.filter(sync_status=LeadSyncStatus.PENDING).count() == 2
+
+
+def test_repair_is_one_update_statement_between_the_cap_check_and_the_log_entry(sync_dataset, operator):
+    with CaptureQueriesContext(connection) as queries:
+        retry_leads(leads=Lead.objects.filter(sync_status=LeadSyncStatus.ERROR), user=operator, reason="r")
+    statements = [q["sql"] for q in queries.captured_queries if not q["sql"].startswith(("SAVEPOINT", "RELEASE"))]
+    # bounded count (cap check), the repair statement (UPDATE + INSERT ... SELECT), the LogEntry
+    # (the content type is cached after the first lookup)
+    statements = [sql for sql in statements if "django_content_type" not in sql]
+    assert len(statements) == 3, statements
+    assert "LIMIT 10001" in statements[0]
+    assert "UPDATE leads" in statements[1] and "INSERT INTO lead_sync_history" in statements[1]
+    assert statements[2].startswith('INSERT INTO "django_admin_log"')
