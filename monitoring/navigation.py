@@ -3,4 +3,13 @@ from __future__ import annotations
 
 NAVIGATION: list[tuple[str, str]] = [
     ("monitoring:overview", "Overview"),
+    ("monitoring:performance", "Performance"),
+    ("monitoring:lead_flow", "Lead flow"),
+    ("monitoring:errors", "Errors"),
+    ("monitoring:error_groups", "Error groups"),
+    ("monitoring:segments", "Segments"),
+    ("monitoring:activity", "Activity"),
+    ("monitoring:daily_summary", "Daily summary"),
+    ("monitoring:debug", "Debug"),
+    ("monitoring:leads", "Leads"),
 ]

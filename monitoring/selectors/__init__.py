@@ -44,3 +44,6 @@ __all__ = [
     "sync_status_overview",
     "webhook_updates_per_minute",
 ]
+from .errors import error_groups, fingerprint, leads_in_error_group  # noqa: E402
+
+__all__ += ["error_groups", "fingerprint", "leads_in_error_group"]
