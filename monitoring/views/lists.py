@@ -122,7 +122,7 @@ class PortalTablesView(PortalAccessMixin, TemplateView):
         table.portal_total = None if isinstance(table.paginator, LazyPaginator) else table.paginator.count
         # Evaluate the page once, so the hook and the template share one query.
         table.page.object_list = list(table.page.object_list)
-        self.prepare_rows(table.portal_name, table, table.page.object_list)
+        self.prepare_rows(table.portal_name, table, [row.record for row in table.page.object_list])
         return errors
 
     def export(self, export_format: str) -> HttpResponse:
@@ -176,4 +176,5 @@ class ObjectListView(PortalTablesView):
         return {"rows": self.table_class(rows)}
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        return super().get_context_data(filterset=self.filterset, title=self.title, **kwargs)
+        kwargs.setdefault("title", self.title)
+        return super().get_context_data(filterset=self.filterset, **kwargs)
