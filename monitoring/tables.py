@@ -65,11 +65,13 @@ class UtcDayColumn(tables.Column):
 class BadgeColumn(tables.Column):
     """A status/direction/type code shown as its label in a coloured badge; exported as the raw code."""
 
-    def render(self, value: str) -> str:
-        return format_html('<span class="badge badge-{}">{}</span>', value, LABELS.get(value, value))
+    def render(self, value: str, record: Any, bound_column: tables.columns.BoundColumn) -> str:
+        # Model rows hand over the choice label as value; the CSS class needs the raw code.
+        code = bound_column.accessor.resolve(record, quiet=True)
+        return format_html('<span class="badge badge-{}">{}</span>', code, LABELS.get(code, value))
 
     def value(self, value: str | None) -> str:
-        return value or ""
+        return LABELS.get(value, value) if value else ""
 
 
 class JsonColumn(tables.Column):

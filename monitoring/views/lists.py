@@ -56,20 +56,23 @@ class PortalTablesView(PortalAccessMixin, TemplateView):
     # --- request handling -------------------------------------------------------------------
 
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        self.input_errors: list[str] = []
+        self.input_errors: list[str] = []  # every problem with the request: any -> HTTP 400
+        self.page_errors: list[str] = []  # those not tied to a table or a filter field
         self.tables = self.get_tables()
         for index, (name, table) in enumerate(self.tables.items()):
             table.prefix = "" if index == 0 else f"{name}-"
             table.portal_name = name
-            table.portal_errors = self._configure_sort(table)
+            table.portal_errors = []
+            self._configure_sort(table)
         export_format = request.GET.get(EXPORT_PARAM)
         if export_format is not None and not self.input_errors:
-            return self.export(export_format)
+            response = self.export(export_format)
+            if response is not None:
+                return response
         for table in self.tables.values():
-            table.portal_errors += self._configure_pagination(table)
+            self._configure_pagination(table)
         context = self.get_context_data(**kwargs)
-        status = 400 if self.input_errors else 200
-        return self.render_to_response(context, status=status)
+        return self.render_to_response(context, status=400 if self.input_errors else 200)
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
@@ -77,29 +80,29 @@ class PortalTablesView(PortalAccessMixin, TemplateView):
             tables=self.tables,
             table=next(iter(self.tables.values()), None),
             input_errors=self.input_errors,
+            page_errors=self.page_errors,
             export_formats=self.export_formats,
             per_page_choices=PER_PAGE_CHOICES,
         )
         return context
 
-    def _error(self, message: str) -> list[str]:
+    def _error(self, message: str, table: tables.Table | None = None) -> None:
         self.input_errors.append(message)
-        return [message]
+        (table.portal_errors if table is not None else self.page_errors).append(message)
 
-    def _configure_sort(self, table: tables.Table) -> list[str]:
+    def _configure_sort(self, table: tables.Table) -> None:
         keys = [k for raw in self.request.GET.getlist(table.prefixed_order_by_field) for k in raw.split(",") if k]
         orderable = [c.name for c in table.columns if c.orderable]
         for key in keys:
             if key.lstrip("-") not in orderable:
-                return self._error(
-                    f"Unknown sort column “{key.lstrip('-')}”; sortable columns: {', '.join(orderable)}."
+                self._error(
+                    f"Unknown sort column “{key.lstrip('-')}”; sortable columns: {', '.join(orderable)}.", table
                 )
+                return
         if keys:
             table.order_by = keys
-        return []
 
-    def _configure_pagination(self, table: tables.Table) -> list[str]:
-        errors: list[str] = []
+    def _configure_pagination(self, table: tables.Table) -> None:
         per_page = self.per_page
         raw_per_page = self.request.GET.get(table.prefixed_per_page_field)
         if raw_per_page is not None:
@@ -107,42 +110,39 @@ class PortalTablesView(PortalAccessMixin, TemplateView):
                 per_page = int(raw_per_page)
             else:
                 choices = ", ".join(map(str, PER_PAGE_CHOICES))
-                errors += self._error(f"Rows per page must be one of {choices}, not “{raw_per_page}”.")
+                self._error(f"Rows per page must be one of {choices}, not “{raw_per_page}”.", table)
         raw_page = self.request.GET.get(table.prefixed_page_field, "1")
         page = 1
         if not raw_page.isdigit() or not 1 <= int(raw_page) <= MAX_PAGE:
-            errors += self._error(f"Page must be a whole number from 1, not “{raw_page}”.")
+            self._error(f"Page must be a whole number from 1, not “{raw_page}”.", table)
         else:
             page = int(raw_page)
         try:
             table.paginate(paginator_class=self.paginator_class, per_page=per_page, page=page)
         except (EmptyPage, PageNotAnInteger):
-            errors += self._error(f"Page {page} is past the last page of results.")
+            self._error(f"Page {page} is past the last page of results.", table)
             table.paginate(paginator_class=self.paginator_class, per_page=per_page, page=1)
         table.portal_total = None if isinstance(table.paginator, LazyPaginator) else table.paginator.count
         # Evaluate the page once, so the hook and the template share one query.
         table.page.object_list = list(table.page.object_list)
         self.prepare_rows(table.portal_name, table, [row.record for row in table.page.object_list])
-        return errors
 
-    def export(self, export_format: str) -> HttpResponse:
+    def export(self, export_format: str) -> HttpResponse | None:
+        """The export response, or None after recording why the request cannot be exported."""
         if export_format not in self.export_formats or not TableExport.is_valid_format(export_format):
             self._error(f"Unknown export format “{export_format}”; use one of {', '.join(self.export_formats)}.")
-            for table in self.tables.values():
-                self._configure_pagination(table)
-            return self.render_to_response(self.get_context_data(), status=400)
-        name = self.request.GET.get(EXPORT_TABLE_PARAM) or next(iter(self.tables))
+            return None
+        main = next(iter(self.tables))
+        name = self.request.GET.get(EXPORT_TABLE_PARAM) or main
         if name not in self.tables:
             self._error(f"Unknown table “{name}”; this page has {', '.join(self.tables)}.")
-            for table in self.tables.values():
-                self._configure_pagination(table)
-            return self.render_to_response(self.get_context_data(), status=400)
+            return None
         table = self.tables[name]
         # Rows in the table's current order, capped; a fresh table over them keeps that order.
         records = list(_head(table.data.data, self.export_max_rows))
         export_table = type(table)(records)
         self.prepare_rows(name, export_table, records)
-        filename = f"{self.export_name}{'' if name == next(iter(self.tables)) else '-' + name}.{export_format}"
+        filename = f"{self.export_name}{'' if name == main else '-' + name}.{export_format}"
         return TableExport(export_format, export_table, dataset_kwargs={"title": name[:31]}).response(filename)
 
 
