@@ -42,6 +42,10 @@ def format_timestamp(value: datetime | None) -> str:
 class TimestampColumn(tables.Column):
     """A timestamptz shown in the display zone with the zone's name; exported as ISO 8601 with offset."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("attrs", {"td": {"class": "ts"}})
+        super().__init__(*args, **kwargs)
+
     def render(self, value: datetime) -> str:
         return format_timestamp(value)
 

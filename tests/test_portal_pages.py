@@ -106,7 +106,8 @@ def test_overview_is_unknown_and_grey_on_an_empty_database(viewer_client):
 def test_performance_numbers(viewer_client, sync_dataset):
     response = viewer_client.get(reverse("monitoring:performance"))
     chart = chart_config(response, "hourly")
-    attempts, errors, seconds = chart["data"]["datasets"]
+    seconds, attempts, errors = chart["data"]["datasets"]
+    assert len(attempts["data"]) == 24  # every hour on the axis, empty ones as 0
     assert sum(attempts["data"]) == 7  # every attempt but edsger's 25 h old one
     assert sum(errors["data"]) == 3
     rows = rows_of(response, "hours")

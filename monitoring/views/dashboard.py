@@ -6,7 +6,7 @@ table next to it.
 """
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -50,6 +50,7 @@ GAUGE_MAX = 20  # the dial shows 0-20 %; anything above pins at the end, still r
 BAND_COLOURS = {"green": "#2f9e44", "yellow": "#f0b400", "red": "#e03131"}
 
 STUCK_LIMIT = 100
+HOURS_SHOWN = 24  # hourly_performance()'s default window
 
 
 def _num(value: Any) -> float | int | None:
@@ -171,23 +172,29 @@ class PerformanceView(DashboardView):
     def get_charts(self) -> dict[str, dict[str, Any]]:
         if not self.rows:
             return {}
-        rows = list(reversed(self.rows))  # oldest hour first, left to right
+        # Every hour of the window on the axis, empty ones included, oldest first (display zone).
+        by_hour = {timezone.localtime(r["sync_hour"]): r for r in self.rows}
+        current = timezone.localtime().replace(minute=0, second=0, microsecond=0)
+        hours = [current - timedelta(hours=h) for h in range(HOURS_SHOWN - 1, -1, -1)]
+        empty: dict[str, Any] = {"syncs_completed": 0, "sync_errors": 0, "avg_sync_time_seconds": None}
+        rows = [by_hour.get(hour, empty) for hour in hours]
         return {
             "hourly": {
                 "type": "bar",
                 "data": {
-                    "labels": [timezone.localtime(r["sync_hour"]).strftime("%H:%M") for r in rows],
+                    "labels": [hour.strftime("%H:%M") for hour in hours],
                     "datasets": [
-                        {"type": "bar", "label": "Attempts", "data": [r["syncs_completed"] for r in rows],
-                         "backgroundColor": "#1c7ed6", "yAxisID": "y"},
-                        {"type": "bar", "label": "Errors", "data": [r["sync_errors"] for r in rows],
-                         "backgroundColor": "#e03131", "yAxisID": "y"},
                         {"type": "line", "label": "Avg time (s)", "data": [_num(r["avg_sync_time_seconds"]) for r in rows],
-                         "borderColor": "#f08c00", "backgroundColor": "#f08c00", "yAxisID": "seconds"},
+                         "borderColor": "#f08c00", "backgroundColor": "#f08c00", "yAxisID": "seconds",
+                         "spanGaps": True, "order": 0},
+                        {"type": "bar", "label": "Attempts", "data": [r["syncs_completed"] for r in rows],
+                         "backgroundColor": "#1c7ed6", "yAxisID": "y", "order": 1},
+                        {"type": "bar", "label": "Errors", "data": [r["sync_errors"] for r in rows],
+                         "backgroundColor": "#e03131", "yAxisID": "y", "order": 1},
                     ],
                 },
                 "options": {"scales": {
-                    "y": {"beginAtZero": True, "title": {"display": True, "text": "attempts"}},
+                    "y": {"beginAtZero": True, "ticks": {"precision": 0}, "title": {"display": True, "text": "attempts"}},
                     "seconds": {"beginAtZero": True, "position": "right", "grid": {"drawOnChartArea": False},
                                 "title": {"display": True, "text": "seconds"}},
                 }},
