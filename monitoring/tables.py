@@ -78,14 +78,27 @@ class BadgeColumn(tables.Column):
         return LABELS.get(value, value) if value else ""
 
 
+def json_text(value: Any) -> str:
+    """Compact JSON text of a jsonb value. Raw-SQL rows carry jsonb as its text (Django's psycopg
+    loader leaves decoding to JSONField), ORM rows as Python objects: both end up the same."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return value
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
 class JsonColumn(tables.Column):
     """JSON (fields_changed) as compact text, escaped like any sync-provided text."""
 
     def render(self, value: Any) -> str:
-        return format_html('<code class="json">{}</code>', json.dumps(value, ensure_ascii=False, default=str))
+        return format_html('<code class="json">{}</code>', json_text(value))
 
     def value(self, value: Any) -> str:
-        return json.dumps(value, ensure_ascii=False, default=str) if value is not None else ""
+        return json_text(value)
 
 
 class SparklineColumn(tables.Column):

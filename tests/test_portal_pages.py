@@ -176,6 +176,8 @@ def test_activity_page_and_json(viewer_client, sync_dataset):
     assert data["count"] == 5
     assert [row["lead_name"] for row in data["rows"]] == ["Ada Lovelace", "Alan Turing", "Donald Knuth", "Katherine", "Ada Lovelace"]
     assert data["updated_at_display"].endswith("UTC")
+    assert data["rows"][0]["fields_changed"] == '{"email": ["old@example.com", "ada@example.com"]}'
+    assert '<code class="json">{&quot;email&quot;: [&quot;old@example.com&quot;, &quot;ada@example.com&quot;]}</code>' in html(response)
 
 
 def test_daily_summary_with_refresh_time(viewer_client, sync_dataset):

@@ -29,6 +29,7 @@ from monitoring.tables import (
     SyncStatusTable,
     WebhookRateTable,
     format_timestamp,
+    json_text,
 )
 
 from .base import PortalAccessMixin
@@ -297,7 +298,7 @@ def activity_rows_json(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "sync_direction": r["sync_direction"],
             "sync_direction_label": LABELS.get(r["sync_direction"], r["sync_direction"]),
             "sync_status": r["sync_status"], "sync_status_label": LABELS.get(r["sync_status"], r["sync_status"]),
-            "fields_changed": r["fields_changed"],
+            "fields_changed": json_text(r["fields_changed"]) or None,
         }
         for r in rows
     ]

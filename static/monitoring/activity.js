@@ -49,7 +49,7 @@
       tr.appendChild(badge(row.sync_type, row.sync_type_label));
       tr.appendChild(badge(row.sync_direction, row.sync_direction_label));
       tr.appendChild(badge(row.sync_status, row.sync_status_label));
-      tr.appendChild(cell(row.fields_changed === null ? "—" : JSON.stringify(row.fields_changed), "json"));
+      tr.appendChild(cell(row.fields_changed === null ? "—" : row.fields_changed, "json"));
       fresh.appendChild(tr);
     });
     if (!data.rows.length) {
