@@ -33,7 +33,9 @@ def test_sixth_bad_password_is_refused_with_a_clear_message(client, viewer):
         client.post(reverse("login"), {"username": "viewer", "password": "wrong"})
     response = client.post(reverse("login"), {"username": "viewer", "password": "wrong"})
     assert response.status_code == 429
-    assert "Account locked: too many login attempts" in response.content.decode()
+    body = response.content.decode()
+    assert "Account locked: too many login attempts." in body
+    assert "5 wrong passwords in a row for “viewer”" in body and "Try again in 15 minutes" in body
     # Locked means locked: even the right password is refused until the cool-off ends.
     response = client.post(reverse("login"), {"username": "viewer", "password": PASSWORD})
     assert response.status_code == 429

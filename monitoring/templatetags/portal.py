@@ -1,7 +1,8 @@
 """Template helpers of the portal pages."""
 from __future__ import annotations
 
-from datetime import datetime
+import math
+from datetime import datetime, timedelta
 from typing import Any
 
 from django import template
@@ -31,3 +32,9 @@ def chart(charts: dict[str, Any] | None, name: str, label: str = "") -> SafeStri
 def timestamp(value: datetime | None) -> str:
     """A timestamp in the display zone with the zone's name; "never" for None."""
     return format_timestamp(value) if value is not None else "never"
+
+
+@register.filter
+def minutes(value: timedelta) -> int:
+    """Whole minutes of a duration, rounded up (a lockout of 14.5 minutes says 15)."""
+    return math.ceil(value.total_seconds() / 60)
