@@ -263,7 +263,7 @@ class HourlyPerformanceTable(PortalTable):
 class LeadFlowTable(PortalTable):
     """Spec §3: leads created per day, source and direction."""
 
-    date = tables.Column("Day")
+    date = tables.DateColumn(format="Y-m-d", verbose_name="Day")
     lead_source = tables.Column("Source")
     sync_direction = BadgeColumn("Direction")
     lead_count = tables.Column("Leads", attrs={"td": {"class": "num"}})

@@ -64,6 +64,10 @@ def test_every_page_in_headless_chromium(browser, live_server, sync_dataset, vie
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
+    from django.db import connection
+
+    with connection.cursor() as cursor:  # so the daily summary page has rows to show
+        cursor.execute("SELECT refresh_daily_summary()")
     SCREENSHOTS.mkdir(exist_ok=True)
     print(f"\nscreenshots: {SCREENSHOTS}")
     wait = WebDriverWait(browser, 10)
