@@ -74,3 +74,25 @@ def test_leads_in_error_group(sync_dataset):
     leads = selectors.leads_in_error_group(Lead.objects.all(), "Twenty API 429: rate limit exceeded for lead <n>")
     assert list(leads) == [sync_dataset.alan]
     assert not selectors.leads_in_error_group(Lead.objects.all(), "no such group").exists()
+
+
+def test_fingerprint_index_expression_matches_the_selector():
+    """The migration freezes the expression; it must stay identical to fingerprint_sql or the index goes unused."""
+    from importlib import import_module
+
+    from monitoring.selectors.errors import fingerprint_sql
+
+    migration = import_module("monitoring.migrations.0020_error_fingerprint_index")
+    assert migration.FINGERPRINT == fingerprint_sql("error_message")
+
+
+def test_error_group_filter_can_use_the_fingerprint_index(sync_dataset):
+    from django.db import connection
+
+    query = selectors.leads_in_error_group(Lead.objects.all(), "Twenty API 500: internal error")
+    sql, params = query.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute(f"EXPLAIN {sql}", params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "idx_sync_history_error_fingerprint" in plan
