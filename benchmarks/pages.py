@@ -33,7 +33,7 @@ from django.core.cache import cache  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.db.backends.signals import connection_created  # noqa: E402
 from django.test import RequestFactory, override_settings  # noqa: E402
-from django.test.utils import CaptureQueriesContext, setup_test_environment  # noqa: E402
+from django.test.utils import CaptureQueriesContext  # noqa: E402
 from django.urls import resolve, reverse  # noqa: E402
 
 from monitoring.navigation import NAVIGATION  # noqa: E402
@@ -87,7 +87,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--ttl", type=int, default=int(os.environ.get("SELECTOR_SNAPSHOT_TTL", 180)))
     args = parser.parse_args()
-    setup_test_environment()
+    settings.ALLOWED_HOSTS = ["*"]  # RequestFactory host; no test instrumentation of templates
     factory = RequestFactory()
     user = User(username="bench", is_staff=True, is_superuser=True, is_active=True)
     with override_settings(SELECTOR_SNAPSHOT_TTL=args.ttl):

@@ -10,7 +10,7 @@ from typing import Any
 
 import django_filters
 from django import forms
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
 from monitoring import selectors
 from monitoring.choices import HistoryDirection, HistoryStatus, LeadSyncDirection, LeadSyncStatus, SyncType
@@ -48,16 +48,7 @@ class LeadFilterSet(django_filters.FilterSet):
         fields: list[str] = []
 
     def search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
-        value = value.strip()
-        if not value:
-            return queryset
-        return queryset.filter(
-            Q(first_name__icontains=value)
-            | Q(last_name__icontains=value)
-            | Q(email__icontains=value)
-            | Q(company_name__icontains=value)
-            | Q(sync_error_message__icontains=value)
-        )
+        return selectors.search_leads(queryset, value)
 
     def in_error_group(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         return selectors.leads_in_error_group(queryset, value) if value else queryset

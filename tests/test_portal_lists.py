@@ -244,3 +244,32 @@ def test_errors_page_query_count_does_not_grow_with_rows(viewer_client, sync_dat
 def test_lead_detail_query_budget(viewer_client, sync_dataset, django_assert_max_num_queries):
     with django_assert_max_num_queries(8):
         viewer_client.get(reverse("monitoring:lead_detail", args=[sync_dataset.ada.pk]))
+
+
+# --- search index ------------------------------------------------------------------------------------
+
+
+def test_search_takes_like_wildcards_literally(viewer_client, sync_dataset):
+    assert names(viewer_client.get(reverse(ERRORS), {"q": "%"})) == []
+    assert names(viewer_client.get(reverse(ERRORS), {"q": "_"})) == []
+
+
+def test_search_expression_matches_its_index():
+    from importlib import import_module
+
+    from monitoring.selectors.search import LEAD_SEARCH_TEXT
+
+    assert import_module("monitoring.migrations.0021_lead_search_index").LEAD_SEARCH_TEXT == LEAD_SEARCH_TEXT
+
+
+def test_search_can_use_the_trigram_index(sync_dataset):
+    from django.db import connection
+
+    from monitoring import selectors
+
+    sql, params = selectors.search_leads(Lead.objects.order_by(), "rate limit").query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute(f"EXPLAIN {sql}", params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "idx_leads_search_trgm" in plan

@@ -47,3 +47,6 @@ __all__ = [
 from .errors import error_groups, fingerprint, leads_in_error_group  # noqa: E402
 
 __all__ += ["error_groups", "fingerprint", "leads_in_error_group"]
+from .search import search_leads  # noqa: E402
+
+__all__ += ["search_leads"]
