@@ -53,17 +53,25 @@ class TimestampColumn(tables.Column):
         return timezone.localtime(value).isoformat() if value is not None else ""
 
 
-class UtcDayColumn(tables.Column):
-    """A day bucket computed in UTC (lead_sync_daily_summary, lead_analytics)."""
+class DayColumn(tables.Column):
+    """A day bucket as YYYY-MM-DD; exported the same."""
+
+    suffix = ""
 
     def render(self, value: date | datetime) -> str:
         day = value.date() if isinstance(value, datetime) else value
-        return f"{day:%Y-%m-%d} (UTC)"
+        return f"{day:%Y-%m-%d}{self.suffix}"
 
     def value(self, value: date | datetime | None) -> str:
         if value is None:
             return ""
         return (value.date() if isinstance(value, datetime) else value).isoformat()
+
+
+class UtcDayColumn(DayColumn):
+    """A day bucket computed in UTC (lead_sync_daily_summary, lead_analytics)."""
+
+    suffix = " (UTC)"
 
 
 class BadgeColumn(tables.Column):
@@ -263,7 +271,7 @@ class HourlyPerformanceTable(PortalTable):
 class LeadFlowTable(PortalTable):
     """Spec §3: leads created per day, source and direction."""
 
-    date = tables.DateColumn(format="Y-m-d", verbose_name="Day")
+    date = DayColumn("Day")
     lead_source = tables.Column("Source")
     sync_direction = BadgeColumn("Direction")
     lead_count = tables.Column("Leads", attrs={"td": {"class": "num"}})
