@@ -5,12 +5,15 @@ zone, and exports plain values (no HTML, timestamps as ISO 8601 with offset) to 
 """
 from __future__ import annotations
 
+import functools
 import json
-from urllib.parse import urlencode
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
+from urllib.parse import urlencode
 
 import django_tables2 as tables
+from django_tables2 import utils as tables2_utils
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateformat import format as date_format
@@ -19,6 +22,35 @@ from django.utils.html import format_html, format_html_join
 from monitoring.choices import HistoryDirection, HistoryStatus, LeadSyncDirection, LeadSyncStatus, SyncType
 
 TIMESTAMP_FORMAT = "Y-m-d H:i:s T"
+
+
+def _memoize_tables2_signatures() -> None:
+    """django-tables2 runs inspect.signature() on a render method for every cell; at 100 rows that
+    was a third of a page's time (benchmarks/pages.py). A bound method's signature is its
+    function's minus the first parameter, so cache per function."""
+    original: Callable[[Any], tuple[tuple[str, ...], str | None]] = tables2_utils.signature
+    if getattr(original, "memoized", False):
+        return
+
+    @functools.lru_cache(maxsize=2048)
+    def of_function(func: Callable[..., Any], bound: bool) -> tuple[tuple[str, ...], str | None]:
+        args, keywords = original(func)
+        return (args[1:] if bound else args), keywords
+
+    def signature(fn: Any) -> tuple[tuple[str, ...], str | None]:
+        func = getattr(fn, "__func__", None)
+        try:
+            if func is not None and getattr(fn, "__self__", None) is not None:
+                return of_function(func, True)
+            return of_function(fn, False)
+        except TypeError:  # unhashable callable
+            return original(fn)
+
+    signature.memoized = True  # type: ignore[attr-defined]
+    tables2_utils.signature = signature
+
+
+_memoize_tables2_signatures()
 
 # Raw value -> label for every status/direction/type, for rows that come from selectors as dicts.
 LABELS: dict[str, str] = {
