@@ -235,3 +235,15 @@ def test_snapshot_age_is_shown_when_served_from_a_snapshot(viewer_client, sync_d
 
 def test_live_numbers_show_no_snapshot_age(viewer_client, sync_dataset):
     assert "Numbers as of" not in html(viewer_client.get(reverse("monitoring:overview")))
+
+
+@override_settings(TIME_ZONE="Asia/Kolkata")
+def test_display_zone_is_named_and_used_for_hours(viewer_client, sync_dataset):
+    response = viewer_client.get(reverse("monitoring:performance"))
+    assert "Times in Asia/Kolkata" in html(response)
+    rows = rows_of(response, "hours")
+    assert rows and all(" IST " in row for row in rows)
+    # Kolkata is UTC+5:30, so its hour buckets start at :00 local = :30 UTC.
+    labels = chart_config(response, "hourly")["data"]["labels"]
+    assert all(label.endswith(":00") for label in labels)
+    assert sum(int(row.split()[3]) for row in rows) == 7
