@@ -67,6 +67,11 @@ def test_lead_list_status_filter(viewer_client, sync_dataset, params, status_fil
     assert {" ".join(r.split()[:2]) for r in rows_of(response)} == expected
 
 
+def test_lead_list_sorts_by_creation(viewer_client, sync_dataset):
+    oldest_first = viewer_client.get(reverse("monitoring:leads"), {"sort": "created_at"})
+    assert [" ".join(r.split()[:2]) for r in rows_of(oldest_first)][:2] == ["Donald Knuth", "Edsger Dijkstra"]
+
+
 def test_lead_timeline_filters(viewer_client, sync_dataset):
     url = reverse("monitoring:lead_detail", args=[sync_dataset.ada.pk])
     assert len(rows_of(viewer_client.get(url))) == 2
@@ -157,6 +162,7 @@ def test_every_page_exports(viewer_client, sync_dataset, page, fmt, content_type
         (ERRORS, {"per_page": "7"}, "Rows per page must be one of 25, 50, 100, 250, not “7”."),
         (ERRORS, {"_export": "pdf"}, "Unknown export format “pdf”"),
         ("monitoring:leads", {"page": "5"}, "Page 5 is past the last page of results."),
+        ("monitoring:leads", {"sort": "email"}, "Unknown sort column “email”; sortable columns: created_at."),
         ("monitoring:daily_summary", {"date_from": "2026-13-45"}, "Enter a valid date."),
         ("monitoring:daily_summary", {"date_from": "2026-02-02", "date_to": "2026-01-01"},
          "Must be on or after the start date."),
