@@ -96,6 +96,14 @@ def test_every_page_in_headless_chromium(browser, live_server, sync_dataset, vie
     # Overview (pie + gauge), performance, lead flow, segments, debug (webhooks).
     assert charts_seen == 6
 
+    # Lead detail, reached the way an operator does: from the Errors page.
+    browser.get(live_server.url + reverse("monitoring:errors"))
+    browser.find_element(By.LINK_TEXT, "Alan Turing").click()
+    wait.until(lambda d: "Lead: Alan Turing" in d.find_element(By.TAG_NAME, "h1").text)
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#table-rows tbody tr")) == 2
+    browser.save_screenshot(str(SCREENSHOTS / f"{len(nav_links) + 1:02d}-lead-detail.png"))
+    assert console_errors(browser) == []
+
     # The activity page refreshes itself without a reload, and pauses.
     browser.get(live_server.url + reverse("monitoring:activity"))
     before = browser.find_element(By.ID, "updated-at").get_attribute("datetime")

@@ -208,7 +208,8 @@ def test_lead_detail_shows_fields_and_timeline_newest_first(viewer_client, sync_
     assert response.status_code == 200
     text = text_of(response)
     assert "Lead: Alan Turing" in text
-    for value in ("alan@example.com", "Bletchley", "Enterprise", "Twenty API 429: rate limit exceeded", "website"):
+    for value in ("alan@example.com", "Bletchley", "Enterprise", "Twenty API 429: rate limit exceeded", "website",
+                  "Status Error", "Direction Twenty → Supabase", "Errors 7", "Score 50"):
         assert value in text
     rows = rows_of(response)
     assert len(rows) == 2

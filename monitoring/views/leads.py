@@ -65,7 +65,10 @@ class LeadDetailView(ObjectListView):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         fields = [
-            (field.verbose_name, getattr(self.lead, field.name))
+            (
+                field.verbose_name,
+                getattr(self.lead, f"get_{field.name}_display")() if field.choices else getattr(self.lead, field.name),
+            )
             for field in Lead._meta.get_fields()
             if field.concrete
         ]
