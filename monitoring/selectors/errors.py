@@ -67,10 +67,16 @@ def error_groups(*, limit: int = 100) -> list[Row]:
     return fetch_all(
         f"""
         WITH errs AS (
-            SELECT lead_id, synced_at, error_message, {FINGERPRINT_OF_ERROR_MESSAGE} AS fingerprint
+            SELECT lead_id, synced_at, COALESCE(error_message, '(no message)') AS error_message
             FROM lead_sync_history
             WHERE sync_status = %(error)s
             AND synced_at > NOW() - make_interval(days => %(days)s)
+        ),
+        -- The regexes run once per distinct message, not once per failed attempt: the same
+        -- message repeats thousands of times during an outage.
+        fingerprints AS (
+            SELECT error_message, {fingerprint_sql("error_message")} AS fingerprint
+            FROM (SELECT DISTINCT error_message FROM errs) AS messages
         )
         SELECT fingerprint,
                COUNT(*) FILTER (WHERE synced_at > NOW() - INTERVAL '1 hour') AS count_1h,
@@ -81,7 +87,7 @@ def error_groups(*, limit: int = 100) -> list[Row]:
                COUNT(DISTINCT lead_id) AS affected_leads,
                (ARRAY_AGG(error_message ORDER BY synced_at DESC))[1] AS sample_message,
                {_trend_columns(GROUP_WINDOW_DAYS)} AS trend
-        FROM errs
+        FROM errs JOIN fingerprints USING (error_message)
         GROUP BY fingerprint
         ORDER BY count_24h DESC, count_7d DESC, last_seen DESC, fingerprint
         LIMIT %(limit)s
