@@ -53,6 +53,9 @@ def test_errors_page_segment_filter(viewer_client, sync_dataset):
 def test_errors_page_sorts_by_column(viewer_client, sync_dataset):
     assert names(viewer_client.get(reverse(ERRORS), {"sort": "sync_error_count"})) == ["Katherine", "Alan Turing"]
     assert names(viewer_client.get(reverse(ERRORS), {"sort": "-sync_error_count"})) == ["Alan Turing", "Katherine"]
+    # alan synced 20 min ago, katherine 40 min ago
+    assert names(viewer_client.get(reverse(ERRORS), {"sort": "last_synced_at"})) == ["Katherine", "Alan Turing"]
+    assert names(viewer_client.get(reverse(ERRORS), {"sort": "-last_synced_at"})) == ["Alan Turing", "Katherine"]
 
 
 @pytest.mark.parametrize(
@@ -155,6 +158,7 @@ def test_every_page_exports(viewer_client, sync_dataset, page, fmt, content_type
         (ERRORS, {"segment": "not-a-uuid"}, "“not-a-uuid” is not a valid UUID."),
         (ERRORS, {"sort": "password"}, "Unknown sort column “password”"),
         (ERRORS, {"sort": "last_error_detail"}, "Unknown sort column “last_error_detail”"),
+        (ERRORS, {"sort": "email"}, "Unknown sort column “email”; sortable columns: sync_error_count, last_synced_at."),
         (ERRORS, {"page": "abc"}, "Page must be a whole number from 1, not “abc”."),
         (ERRORS, {"page": "0"}, "Page must be a whole number from 1, not “0”."),
         (ERRORS, {"page": "99"}, "Page 99 is past the last page of results."),

@@ -137,6 +137,7 @@ def test_segment_numbers(viewer_client, sync_dataset):
 
 def test_errors_page_orders_as_the_spec_with_last_error_detail(viewer_client, sync_dataset):
     response = viewer_client.get(reverse("monitoring:errors"))
+    assert "2 leads in error in total." in text_of(response)
     rows = rows_of(response)
     assert len(rows) == 2
     assert rows[0].startswith("Alan Turing alan@example.com Twenty API 429: rate limit exceeded 7 ")
@@ -197,6 +198,7 @@ def test_debug_numbers(viewer_client, sync_dataset):
     response = viewer_client.get(reverse("monitoring:debug"))
     text = text_of(response)
     assert "Stale pending leads 1 pending for more than an hour" in text
+    assert "oldest created " + sync_dataset.barbara.created_at.strftime("%Y-%m-%d %H:%M:%S") + " UTC" in text
     stuck = rows_of(response, "stuck")
     assert len(stuck) == 1 and stuck[0].startswith("Edsger Dijkstra edsger@example.com")
     assert sum(int(row.split()[-1]) for row in rows_of(response, "webhooks")) == 3

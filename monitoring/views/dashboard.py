@@ -335,7 +335,7 @@ class DebugView(DashboardView):
     export_name = "stuck-leads"
 
     def get_tables(self) -> dict[str, tables.Table]:
-        self.webhook_rows = selectors.webhook_updates_per_minute()
+        self.webhook_rows = selectors.webhook_rate()
         return {
             "stuck": StuckLeadTable(selectors.stuck_leads(limit=STUCK_LIMIT)),
             "webhooks": WebhookRateTable(self.webhook_rows),
@@ -358,4 +358,9 @@ class DebugView(DashboardView):
         }
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        return super().get_context_data(stale=selectors.stale_leads(), stuck_limit=STUCK_LIMIT, **kwargs)
+        return super().get_context_data(
+            stale=selectors.stale_leads_summary(),
+            stuck_limit=STUCK_LIMIT,
+            snapshot=snapshot_age(selectors.webhook_rate.taken_at()),
+            **kwargs,
+        )

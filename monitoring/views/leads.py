@@ -14,6 +14,7 @@ from monitoring.filters import ErrorLeadFilterSet, LeadFilterSet, LeadHistoryFil
 from monitoring.models import Lead
 from monitoring.tables import ErrorLeadTable, LeadHistoryTable, LeadTable
 
+from .dashboard import snapshot_age
 from .lists import ObjectListView
 
 
@@ -42,6 +43,16 @@ class ErrorListView(ObjectListView):
     template_name = "monitoring/errors.html"
     export_name = "leads-in-error"
     title = "Errors"
+    # Counting the leads in error reads one heap page per lead (120 ms at 30 000); the page shows
+    # the snapshotted count from the health summary instead.
+    paginator_class = LazyPaginator
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        return super().get_context_data(
+            health=selectors.health_summary(),
+            snapshot=snapshot_age(selectors.health_summary.taken_at()),
+            **kwargs,
+        )
 
     def prepare_rows(self, name: str, table: ErrorLeadTable, records: list[Lead]) -> None:
         # Only the leads shown (or exported) get their newest failed attempt looked up.
