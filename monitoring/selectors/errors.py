@@ -73,8 +73,9 @@ def error_groups(*, limit: int = 100) -> list[Row]:
             AND synced_at > NOW() - make_interval(days => %(days)s)
         ),
         -- The regexes run once per distinct message, not once per failed attempt: the same
-        -- message repeats thousands of times during an outage.
-        fingerprints AS (
+        -- message repeats thousands of times during an outage. MATERIALIZED, or the planner
+        -- inlines this and evaluates the expression again for every joined row.
+        fingerprints AS MATERIALIZED (
             SELECT error_message, {fingerprint_sql("error_message")} AS fingerprint
             FROM (SELECT DISTINCT error_message FROM errs) AS messages
         )
