@@ -250,3 +250,21 @@ def test_display_zone_is_named_and_used_for_hours(viewer_client, sync_dataset):
     labels = chart_config(response, "hourly")["data"]["labels"]
     assert all(label.endswith(":00") for label in labels)
     assert sum(int(row.split()[3]) for row in rows) == 7
+
+
+@pytest.mark.parametrize(
+    ("rate", "band"),
+    [("0", "green"), ("5.00", "green"), ("5.01", "yellow"), ("10.00", "yellow"), ("10.01", "red"), (None, "unknown")],
+)
+def test_error_rate_bands_are_the_specs(rate, band):
+    from decimal import Decimal
+
+    from monitoring.views.dashboard import error_rate_band
+
+    assert error_rate_band(Decimal(rate) if rate is not None else None) == band
+
+
+def test_activity_page_polls_every_15_seconds(viewer_client, db):
+    body = html(viewer_client.get(reverse("monitoring:activity")))
+    assert f'data-url="{reverse("monitoring:activity_data")}" data-interval="15000"' in body
+    assert "/static/monitoring/activity.js" in body

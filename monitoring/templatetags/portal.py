@@ -21,7 +21,7 @@ def chart(charts: dict[str, Any] | None, name: str, label: str = "") -> SafeStri
     """A canvas drawn by static/monitoring/charts.js from the config embedded next to it (json_script)."""
     config = (charts or {}).get(name)
     if not config:
-        return format_html('<p class="empty">No data to chart yet.</p>')
+        return format_html('<p class="empty">{}</p>', "No data to chart yet.")
     element_id = f"chart-{name}"
     return format_html(
         '<figure class="chart"><div class="chart-box"><canvas data-chart="{}" role="img" aria-label="{}"></canvas></div>'
