@@ -3,5 +3,14 @@ from __future__ import annotations
 
 NAVIGATION: list[tuple[str, str]] = [
     ("monitoring:overview", "Overview"),
+    ("monitoring:performance", "Performance"),
+    ("monitoring:lead-flow", "Lead flow"),
+    ("monitoring:errors", "Errors"),
+    ("monitoring:error-groups", "Error groups"),
+    ("monitoring:segments", "Segments"),
+    ("monitoring:activity", "Activity"),
+    ("monitoring:daily-summary", "Daily summary"),
+    ("monitoring:debug", "Debug"),
+    ("monitoring:leads", "Leads"),
     ("monitoring:alerts", "Alerts"),
 ]

@@ -1,7 +1,7 @@
 """Role names, the permission each role check uses, and keeping the role groups in place.
 
-Migration 0005 creates the groups; `ensure_role_groups` (run after every migrate and flush via
-post_migrate) puts them back if a flush emptied auth_group, e.g. after transactional tests.
+Migrations 0005 and 0041 create the groups; `ensure_role_groups` puts them back where a flush
+emptied auth_group (the test personas call it: transactional tests flush the tables).
 """
 from __future__ import annotations
 

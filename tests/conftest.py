@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from monitoring.choices import HistoryDirection, HistoryStatus, LeadSyncDirection, LeadSyncStatus, SyncType
 from monitoring.models import CustomerSegment, Lead, LeadSyncHistory
-from monitoring.roles import OPERATORS_GROUP, VIEWERS_GROUP
+from monitoring.roles import OPERATORS_GROUP, VIEWERS_GROUP, ensure_role_groups
 
 PASSWORD = "correct horse battery staple"
 
@@ -36,6 +36,7 @@ def _user(username: str, *, staff: bool = False, superuser: bool = False, group:
     user.is_superuser = superuser
     user.save()
     if group:
+        ensure_role_groups()  # a transactional test before this one may have flushed them
         user.groups.add(Group.objects.get(name=group))
     return user
 

@@ -4,7 +4,8 @@ from django.db import migrations
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("monitoring", "0031_lead_search_index"),
+        ("monitoring", "0030_lead_source_index"),
+        ("monitoring", "0021_lead_search_index"),
         ("monitoring", "0041_alert_defaults"),
         ("monitoring", "0050_api_tokens"),
     ]

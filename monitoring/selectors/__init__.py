@@ -44,3 +44,12 @@ __all__ = [
     "sync_status_overview",
     "webhook_updates_per_minute",
 ]
+from .errors import error_groups, fingerprint, leads_in_error_group  # noqa: E402
+
+__all__ += ["error_groups", "fingerprint", "leads_in_error_group"]
+from .search import search_leads  # noqa: E402
+
+__all__ += ["search_leads"]
+from .portal import stale_leads_summary, webhook_rate  # noqa: E402
+
+__all__ += ["stale_leads_summary", "webhook_rate"]

@@ -3,13 +3,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import django_tables2 as tables
+
 from django.contrib import messages
 from django.core.exceptions import ObjectDoesNotExist
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.views import View
-from django.views.generic import TemplateView
 
 from monitoring.alerts import MANAGE_ALERTS_PERMISSION
 from monitoring.alerts.tables import AlertRuleTable, ChannelTable, DeliveryTable, FiringIncidentTable, IncidentTable
@@ -18,23 +19,37 @@ from monitoring.services import alerts as alert_services
 from monitoring.tasks.alerts import deliver_soon
 
 from .base import PortalAccessMixin
+from .lists import PortalTablesView
 
 
-class AlertsView(PortalAccessMixin, TemplateView):
+class AlertsView(PortalTablesView):
+    """Five tables on the shared base, so each paginates and exports (`?_export=csv&_table=deliveries`)."""
+
     template_name = "monitoring/alerts.html"
+    export_name = "alerts"
+    per_page = 100  # the selectors already bound each table (50 incidents, 100 deliveries)
+
+    def get_tables(self) -> dict[str, tables.Table]:
+        self.firing = list(alert_selectors.firing_incidents())
+        self.channels = list(alert_selectors.channel_health())
+        return {
+            "firing": FiringIncidentTable(self.firing),
+            "incidents": IncidentTable(alert_selectors.recent_incidents()),
+            "rules": AlertRuleTable(alert_selectors.rule_evaluations()),
+            "channels": ChannelTable(self.channels),
+            "deliveries": DeliveryTable(alert_selectors.delivery_log()),
+        }
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        firing = list(alert_selectors.firing_incidents())
-        channels = list(alert_selectors.channel_health())
         return super().get_context_data(
             can_manage=self.request.user.has_perm(MANAGE_ALERTS_PERMISSION),
-            firing_count=len(firing),
-            firing_table=FiringIncidentTable(firing, prefix="firing-"),
-            incident_table=IncidentTable(alert_selectors.recent_incidents(), prefix="incidents-"),
-            rule_table=AlertRuleTable(alert_selectors.rule_evaluations(), prefix="rules-"),
-            channel_table=ChannelTable(channels, prefix="channels-"),
-            disabled_channels=[channel for channel in channels if not channel.enabled],
-            delivery_table=DeliveryTable(alert_selectors.delivery_log(), prefix="deliveries-"),
+            firing_count=len(self.firing),
+            firing_table=self.tables["firing"],
+            incident_table=self.tables["incidents"],
+            rule_table=self.tables["rules"],
+            channel_table=self.tables["channels"],
+            disabled_channels=[channel for channel in self.channels if not channel.enabled],
+            delivery_table=self.tables["deliveries"],
             **kwargs,
         )
 

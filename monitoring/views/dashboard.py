@@ -1,17 +1,366 @@
-"""The spec's dashboards as pages."""
+"""The spec's dashboards as pages: selector rows + tables + charts, on the shared tables base.
+
+Charts are built here as Chart.js configs and embedded with json_script (no second request);
+static/monitoring/charts.js draws every <canvas data-chart>. Each chart's numbers are also in the
+table next to it.
+"""
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
-from django.views.generic import TemplateView
+import django_tables2 as tables
+from django.http import HttpRequest, JsonResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.views import View
 
 from monitoring import selectors
+from monitoring.choices import LeadSyncStatus, OverallHealth
+from monitoring.tables import (
+    LABELS,
+    ActivityTable,
+    ErrorGroupTable,
+    HourlyPerformanceTable,
+    LeadFlowTable,
+    SegmentTable,
+    StuckLeadTable,
+    SyncStatusTable,
+    WebhookRateTable,
+    format_timestamp,
+    json_text,
+)
 
 from .base import PortalAccessMixin
+from .lists import PortalTablesView
+
+# One colour per status, the same in badges (CSS) and charts.
+STATUS_COLOURS = {
+    LeadSyncStatus.SYNCED: "#2f9e44",
+    LeadSyncStatus.PENDING: "#868e96",
+    LeadSyncStatus.ERROR: "#e03131",
+    LeadSyncStatus.SYNCING: "#1c7ed6",
+    LeadSyncStatus.CONFLICT: "#f08c00",
+}
+PALETTE = ["#1c7ed6", "#2f9e44", "#f08c00", "#ae3ec9", "#e03131", "#0c8599", "#5c940d", "#868e96"]
+
+# The spec's error-rate gauge bands (Grafana panel 3): green 0-5 %, yellow 5-10 %, red > 10 %.
+GAUGE_BANDS = ((Decimal(5), "green"), (Decimal(10), "yellow"))
+GAUGE_MAX = 20  # the dial shows 0-20 %; anything above pins at the end, still red
+BAND_COLOURS = {"green": "#2f9e44", "yellow": "#f0b400", "red": "#e03131"}
+
+STUCK_LIMIT = 100
+HOURS_SHOWN = 24  # hourly_performance()'s default window
 
 
-class OverviewView(PortalAccessMixin, TemplateView):
-    template_name = "monitoring/overview.html"
+def _num(value: Any) -> float | int | None:
+    """JSON numbers for Chart.js (Decimal would serialise as a string)."""
+    if value is None:
+        return None
+    return value if isinstance(value, int) else float(value)
+
+
+def error_rate_band(rate: Decimal | None) -> str:
+    """green / yellow / red for an error rate in %, as the spec's gauge thresholds; 'unknown' when None."""
+    if rate is None:
+        return "unknown"
+    for upper, band in GAUGE_BANDS:
+        if rate <= upper:
+            return band
+    return "red"
+
+
+def snapshot_age(taken_at: datetime | None) -> dict[str, Any] | None:
+    """What the page says about a snapshotted number: when it was computed and how old it is."""
+    if taken_at is None:
+        return None
+    return {"taken_at": taken_at, "age_seconds": int((timezone.now() - taken_at).total_seconds())}
+
+
+class DashboardView(PortalTablesView):
+    """A dashboard page: tables from selectors plus charts and figures in the context."""
+
+    def get_charts(self) -> dict[str, dict[str, Any]]:
+        return {}
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        return super().get_context_data(health=selectors.health_summary(), **kwargs)
+        return super().get_context_data(charts=self.get_charts(), **kwargs)
+
+
+class OverviewView(DashboardView):
+    template_name = "monitoring/overview.html"
+    export_name = "sync-status"
+
+    def get_tables(self) -> dict[str, tables.Table]:
+        self.health = selectors.health_summary()
+        self.status_rows = selectors.sync_status_overview()
+        return {"status": SyncStatusTable(self.status_rows)}
+
+    def error_rate(self) -> Decimal | None:
+        """The error share of leads from the sync-status breakdown (the spec's gauge source)."""
+        if not self.status_rows:
+            return None
+        for row in self.status_rows:
+            if row["sync_status"] == LeadSyncStatus.ERROR:
+                return row["percentage"]
+        return Decimal("0.00")
+
+    def get_charts(self) -> dict[str, dict[str, Any]]:
+        if not self.status_rows:
+            return {}
+        rate = self.error_rate()
+        shown = min(float(rate or 0), GAUGE_MAX)
+        band = error_rate_band(rate)
+        return {
+            "status_pie": {
+                "type": "pie",
+                "data": {
+                    "labels": [LABELS[r["sync_status"]] for r in self.status_rows],
+                    "datasets": [{
+                        "data": [r["lead_count"] for r in self.status_rows],
+                        "backgroundColor": [STATUS_COLOURS.get(r["sync_status"], "#adb5bd") for r in self.status_rows],
+                    }],
+                },
+                "options": {"plugins": {"legend": {"position": "right"}}},
+            },
+            "error_gauge": {
+                "type": "doughnut",
+                "data": {
+                    "labels": ["0-5 % (green)", "5-10 % (yellow)", "> 10 % (red)"],
+                    "datasets": [
+                        {
+                            "label": "Bands",
+                            "data": [5, 5, GAUGE_MAX - 10],
+                            "backgroundColor": [BAND_COLOURS["green"], BAND_COLOURS["yellow"], BAND_COLOURS["red"]],
+                            "weight": 1,
+                        },
+                        {
+                            "label": "Error rate",
+                            "data": [shown, GAUGE_MAX - shown],
+                            "backgroundColor": [BAND_COLOURS.get(band, "#adb5bd"), "#e9ecef"],
+                            "weight": 2,
+                        },
+                    ],
+                },
+                "options": {
+                    "rotation": -90, "circumference": 180, "cutout": "55%",
+                    "plugins": {"legend": {"display": False}, "tooltip": {"enabled": False}},
+                },
+            },
+        }
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        rate = self.error_rate()
+        return super().get_context_data(
+            health=self.health,
+            health_known=self.health["overall_health"] != OverallHealth.UNKNOWN,
+            error_rate=rate,
+            error_band=error_rate_band(rate),
+            snapshot=snapshot_age(selectors.health_summary.taken_at()),
+            **kwargs,
+        )
+
+
+class PerformanceView(DashboardView):
+    template_name = "monitoring/performance.html"
+    export_name = "hourly-performance"
+
+    def get_tables(self) -> dict[str, tables.Table]:
+        self.rows = selectors.hourly_performance()
+        return {"hours": HourlyPerformanceTable(self.rows)}
+
+    def get_charts(self) -> dict[str, dict[str, Any]]:
+        if not self.rows:
+            return {}
+        # Every hour of the window on the axis, empty ones included, oldest first (display zone).
+        by_hour = {timezone.localtime(r["sync_hour"]): r for r in self.rows}
+        current = timezone.localtime().replace(minute=0, second=0, microsecond=0)
+        hours = [current - timedelta(hours=h) for h in range(HOURS_SHOWN - 1, -1, -1)]
+        empty: dict[str, Any] = {"syncs_completed": 0, "sync_errors": 0, "avg_sync_time_seconds": None}
+        rows = [by_hour.get(hour, empty) for hour in hours]
+        return {
+            "hourly": {
+                "type": "bar",
+                "data": {
+                    "labels": [hour.strftime("%H:%M") for hour in hours],
+                    "datasets": [
+                        {"type": "line", "label": "Avg time (s)", "data": [_num(r["avg_sync_time_seconds"]) for r in rows],
+                         "borderColor": "#f08c00", "backgroundColor": "#f08c00", "yAxisID": "seconds",
+                         "spanGaps": True, "order": 0},
+                        {"type": "bar", "label": "Attempts", "data": [r["syncs_completed"] for r in rows],
+                         "backgroundColor": "#1c7ed6", "yAxisID": "y", "order": 1},
+                        {"type": "bar", "label": "Errors", "data": [r["sync_errors"] for r in rows],
+                         "backgroundColor": "#e03131", "yAxisID": "y", "order": 1},
+                    ],
+                },
+                "options": {"scales": {
+                    "y": {"beginAtZero": True, "ticks": {"precision": 0}, "title": {"display": True, "text": "attempts"}},
+                    "seconds": {"beginAtZero": True, "position": "right", "grid": {"drawOnChartArea": False},
+                                "title": {"display": True, "text": "seconds"}},
+                }},
+            }
+        }
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        return super().get_context_data(snapshot=snapshot_age(selectors.hourly_performance.taken_at()), **kwargs)
+
+
+class LeadFlowView(DashboardView):
+    template_name = "monitoring/lead_flow.html"
+    export_name = "lead-flow"
+
+    def get_tables(self) -> dict[str, tables.Table]:
+        self.rows = selectors.lead_flow()
+        return {"flow": LeadFlowTable(self.rows)}
+
+    def get_charts(self) -> dict[str, dict[str, Any]]:
+        if not self.rows:
+            return {}
+        days = sorted({r["date"] for r in self.rows})
+        sources = sorted({r["lead_source"] or "(none)" for r in self.rows})
+        counts: dict[tuple[Any, str], int] = {}
+        for r in self.rows:
+            key = (r["date"], r["lead_source"] or "(none)")
+            counts[key] = counts.get(key, 0) + r["lead_count"]
+        return {
+            "flow": {
+                "type": "bar",
+                "data": {
+                    "labels": [d.isoformat() for d in days],
+                    "datasets": [
+                        {"label": s, "data": [counts.get((d, s), 0) for d in days],
+                         "backgroundColor": PALETTE[i % len(PALETTE)]}
+                        for i, s in enumerate(sources)
+                    ],
+                },
+                "options": {"scales": {"x": {"stacked": True}, "y": {"stacked": True, "beginAtZero": True}}},
+            }
+        }
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        return super().get_context_data(snapshot=snapshot_age(selectors.lead_flow.taken_at()), **kwargs)
+
+
+class SegmentsView(DashboardView):
+    template_name = "monitoring/segments.html"
+    export_name = "segments"
+
+    def get_tables(self) -> dict[str, tables.Table]:
+        self.rows = selectors.segment_distribution()
+        return {"segments": SegmentTable(self.rows)}
+
+    def get_charts(self) -> dict[str, dict[str, Any]]:
+        if not self.rows:
+            return {}
+        labels = [r["segment_name"] or "(no segment)" for r in self.rows]
+        return {
+            "segments": {
+                "type": "bar",
+                "data": {
+                    "labels": labels,
+                    "datasets": [
+                        {"label": "Leads", "data": [r["total_leads"] for r in self.rows], "backgroundColor": "#1c7ed6"},
+                        {"label": "Synced", "data": [r["synced_leads"] for r in self.rows], "backgroundColor": "#2f9e44"},
+                        {"label": "In Twenty", "data": [r["in_twenty"] for r in self.rows], "backgroundColor": "#ae3ec9"},
+                    ],
+                },
+                "options": {"scales": {"y": {"beginAtZero": True}}},
+            }
+        }
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        return super().get_context_data(snapshot=snapshot_age(selectors.segment_distribution.taken_at()), **kwargs)
+
+
+class ErrorGroupsView(DashboardView):
+    template_name = "monitoring/error_groups.html"
+    export_name = "error-groups"
+
+    def get_tables(self) -> dict[str, tables.Table]:
+        return {"groups": ErrorGroupTable(selectors.error_groups())}
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        return super().get_context_data(snapshot=snapshot_age(selectors.error_groups.taken_at()), **kwargs)
+
+
+def activity_rows_json(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Activity rows as the page's script renders them (text only: the script sets textContent)."""
+    return [
+        {
+            "synced_at": format_timestamp(r["synced_at"]),
+            "lead_name": r["lead_name"] or "—",
+            "lead_url": reverse("monitoring:lead-detail", kwargs={"pk": r["lead_id"]}),
+            "email": r["email"] or "—",
+            "company_name": r["company_name"] or "—",
+            "segment_name": r["segment_name"] or "—",
+            "sync_type": r["sync_type"], "sync_type_label": LABELS.get(r["sync_type"], r["sync_type"]),
+            "sync_direction": r["sync_direction"],
+            "sync_direction_label": LABELS.get(r["sync_direction"], r["sync_direction"]),
+            "sync_status": r["sync_status"], "sync_status_label": LABELS.get(r["sync_status"], r["sync_status"]),
+            "fields_changed": json_text(r["fields_changed"]) or None,
+        }
+        for r in rows
+    ]
+
+
+class ActivityView(DashboardView):
+    template_name = "monitoring/activity.html"
+    export_name = "activity"
+    per_page = 100  # the view holds at most 100 rows: one page, so the live refresh replaces it whole
+
+    def get_tables(self) -> dict[str, tables.Table]:
+        return {"activity": ActivityTable(selectors.real_time_activity())}
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        return super().get_context_data(updated_at=timezone.now(), **kwargs)
+
+
+class ActivityDataView(PortalAccessMixin, View):
+    """JSON for the activity page's 15-second refresh."""
+
+    def get(self, request: HttpRequest) -> JsonResponse:
+        now = timezone.now()
+        rows = selectors.real_time_activity()
+        return JsonResponse({
+            "updated_at": now.isoformat(),
+            "updated_at_display": format_timestamp(now),
+            "count": len(rows),
+            "rows": activity_rows_json(rows),
+        })
+
+
+class DebugView(DashboardView):
+    template_name = "monitoring/debug.html"
+    export_name = "stuck-leads"
+
+    def get_tables(self) -> dict[str, tables.Table]:
+        self.webhook_rows = selectors.webhook_rate()
+        return {
+            "stuck": StuckLeadTable(selectors.stuck_leads(limit=STUCK_LIMIT)),
+            "webhooks": WebhookRateTable(self.webhook_rows),
+        }
+
+    def get_charts(self) -> dict[str, dict[str, Any]]:
+        if not self.webhook_rows:
+            return {}
+        rows = list(reversed(self.webhook_rows))
+        return {
+            "webhooks": {
+                "type": "bar",
+                "data": {
+                    "labels": [timezone.localtime(r["minute"]).strftime("%H:%M") for r in rows],
+                    "datasets": [{"label": "Webhook updates", "data": [r["webhook_count"] for r in rows],
+                                  "backgroundColor": "#0c8599"}],
+                },
+                "options": {"scales": {"y": {"beginAtZero": True, "ticks": {"precision": 0}}}},
+            }
+        }
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        return super().get_context_data(
+            stale=selectors.stale_leads_summary(),
+            stuck_limit=STUCK_LIMIT,
+            snapshot=snapshot_age(selectors.webhook_rate.taken_at()),
+            **kwargs,
+        )

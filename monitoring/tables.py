@@ -1,0 +1,401 @@
+"""django-tables2 tables of the portal pages; columns are declared only where they need customising.
+
+Every table works on model rows and on selector rows (dicts) alike, renders timestamps with their
+zone, and exports plain values (no HTML, timestamps as ISO 8601 with offset) to CSV/XLSX.
+"""
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import Any
+from urllib.parse import urlencode
+
+import django_tables2 as tables
+from django_tables2 import utils as tables2_utils
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.dateformat import format as date_format
+from django.utils.html import format_html, format_html_join
+
+from monitoring.choices import HistoryDirection, HistoryStatus, LeadSyncDirection, LeadSyncStatus, SyncType
+
+TIMESTAMP_FORMAT = "Y-m-d H:i:s T"
+
+
+def _memoize_tables2_signatures() -> None:
+    """django-tables2 runs inspect.signature() on a render method for every cell; at 100 rows that
+    was a third of a page's time (benchmarks/pages.py). A bound method's signature is its
+    function's minus the first parameter, so cache per function."""
+    original: Callable[[Any], tuple[tuple[str, ...], str | None]] = tables2_utils.signature
+    if getattr(original, "memoized", False):
+        return
+
+    @functools.lru_cache(maxsize=2048)
+    def of_function(func: Callable[..., Any], bound: bool) -> tuple[tuple[str, ...], str | None]:
+        args, keywords = original(func)
+        return (args[1:] if bound else args), keywords
+
+    def signature(fn: Any) -> tuple[tuple[str, ...], str | None]:
+        func = getattr(fn, "__func__", None)
+        try:
+            if func is not None and getattr(fn, "__self__", None) is not None:
+                return of_function(func, True)
+            return of_function(fn, False)
+        except TypeError:  # unhashable callable
+            return original(fn)
+
+    signature.memoized = True  # type: ignore[attr-defined]
+    tables2_utils.signature = signature
+
+
+_memoize_tables2_signatures()
+
+# Raw value -> label for every status/direction/type, for rows that come from selectors as dicts.
+LABELS: dict[str, str] = {
+    **dict(LeadSyncStatus.choices),
+    **dict(HistoryStatus.choices),
+    **dict(LeadSyncDirection.choices),
+    **dict(HistoryDirection.choices),
+    **dict(SyncType.choices),
+}
+
+
+def format_timestamp(value: datetime | None) -> str:
+    """A timestamp in the display zone with the zone's name, e.g. "2026-11-28 18:20:05 UTC"."""
+    if value is None:
+        return ""
+    if timezone.is_naive(value):  # the daily summary's UTC day buckets come back naive
+        value = timezone.make_aware(value, timezone.UTC)
+    return date_format(timezone.localtime(value), TIMESTAMP_FORMAT)
+
+
+class TimestampColumn(tables.Column):
+    """A timestamptz shown in the display zone with the zone's name; exported as ISO 8601 with offset."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("attrs", {"td": {"class": "ts"}})
+        super().__init__(*args, **kwargs)
+
+    def render(self, value: datetime) -> str:
+        return format_timestamp(value)
+
+    def value(self, value: datetime | None) -> str:
+        return timezone.localtime(value).isoformat() if value is not None else ""
+
+
+class DayColumn(tables.Column):
+    """A day bucket as YYYY-MM-DD; exported the same."""
+
+    suffix = ""
+
+    def render(self, value: date | datetime) -> str:
+        day = value.date() if isinstance(value, datetime) else value
+        return f"{day:%Y-%m-%d}{self.suffix}"
+
+    def value(self, value: date | datetime | None) -> str:
+        if value is None:
+            return ""
+        return (value.date() if isinstance(value, datetime) else value).isoformat()
+
+
+class UtcDayColumn(DayColumn):
+    """A day bucket computed in UTC (lead_sync_daily_summary, lead_analytics)."""
+
+    suffix = " (UTC)"
+
+
+class BadgeColumn(tables.Column):
+    """A status/direction/type code shown as its label in a coloured badge; exported as the raw code."""
+
+    def render(self, value: str, record: Any, bound_column: tables.columns.BoundColumn) -> str:
+        # Model rows hand over the choice label as value; the CSS class needs the raw code.
+        code = bound_column.accessor.resolve(record, quiet=True)
+        return format_html('<span class="badge badge-{}">{}</span>', code, LABELS.get(code, value))
+
+    def value(self, value: str | None) -> str:
+        return LABELS.get(value, value) if value else ""
+
+
+def json_text(value: Any) -> str:
+    """Compact JSON text of a jsonb value. Raw-SQL rows carry jsonb as its text (Django's psycopg
+    loader leaves decoding to JSONField), ORM rows as Python objects: both end up the same."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return value
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+class JsonColumn(tables.Column):
+    """JSON (fields_changed) as compact text, escaped like any sync-provided text."""
+
+    def render(self, value: Any) -> str:
+        return format_html('<code class="json">{}</code>', json_text(value))
+
+    def value(self, value: Any) -> str:
+        return json_text(value)
+
+
+class SparklineColumn(tables.Column):
+    """A list of counts as a tiny inline SVG bar chart (no JavaScript); exported as "1,0,3"."""
+
+    WIDTH, HEIGHT, GAP = 70, 18, 2
+
+    def render(self, value: list[int]) -> str:
+        counts = [int(v) for v in value]
+        peak = max(counts) or 1
+        bar = (self.WIDTH - self.GAP * (len(counts) - 1)) / max(len(counts), 1)
+        rects = format_html_join(
+            "",
+            '<rect x="{}" y="{}" width="{}" height="{}"><title>{}</title></rect>',
+            (
+                (
+                    f"{i * (bar + self.GAP):.1f}",
+                    f"{self.HEIGHT - max(1.0, self.HEIGHT * c / peak):.1f}",
+                    f"{bar:.1f}",
+                    f"{max(1.0, self.HEIGHT * c / peak):.1f}",
+                    c,
+                )
+                for i, c in enumerate(counts)
+            ),
+        )
+        return format_html(
+            '<svg class="sparkline" width="{}" height="{}" viewBox="0 0 {} {}" role="img" aria-label="{}">{}</svg>',
+            self.WIDTH, self.HEIGHT, self.WIDTH, self.HEIGHT, "per day: " + ", ".join(map(str, counts)), rects,
+        )
+
+    def value(self, value: list[int] | None) -> str:
+        return ",".join(str(v) for v in value or [])
+
+
+def lead_link() -> tuple[str, dict[str, Any]]:
+    return ("monitoring:lead-detail", {"pk": tables.A("id")})
+
+
+class PortalTable(tables.Table):
+    """Shared defaults: our CSS class, an explicit empty state."""
+
+    class Meta:
+        attrs = {"class": "table"}
+        empty_text = "No rows match."
+        template_name = "django_tables2/table.html"
+
+
+# --- Leads -------------------------------------------------------------------------------------
+
+
+class LeadTable(PortalTable):
+    """All leads, newest first (the lead list; error groups link here).
+
+    Sortable by creation time only: that is the one order an index serves over a million leads
+    (idx_leads_created_at); any other sort is a full sort of the table on every page view.
+    Narrower lists (Errors) sort by any column.
+    """
+
+    full_name = tables.Column("Name", linkify=lead_link(), order_by=("first_name", "last_name"), empty_values=())
+    email = tables.Column()
+    company_name = tables.Column()
+    lead_source = tables.Column()
+    segment = tables.Column(accessor="segment__segment_name", verbose_name="Segment")
+    sync_status = BadgeColumn("Status")
+    sync_direction = BadgeColumn("Direction")
+    sync_error_count = tables.Column("Errors", attrs={"td": {"class": "num"}})
+    last_synced_at = TimestampColumn("Last synced")
+    created_at = TimestampColumn("Created", orderable=True)
+
+    def render_full_name(self, record: Any) -> str:
+        return record.full_name or record.email or str(record.pk)
+
+    class Meta(PortalTable.Meta):
+        empty_text = "No leads match these filters."
+        orderable = False
+
+
+class ErrorLeadTable(PortalTable):
+    """Leads in 'error', the spec's §4 columns plus where they come from.
+
+    Sortable by the indexed columns only (error count: idx_leads_error_ranking, last synced:
+    idx_leads_sync_monitoring); tens of thousands of leads can be in error during an outage.
+
+    last_error_detail is filled by the view for the rows it shows (table.last_errors), one index
+    probe per shown lead instead of a LATERAL over every lead in error.
+    """
+
+    full_name = tables.Column("Lead", linkify=lead_link(), empty_values=())
+    email = tables.Column()
+    sync_error_message = tables.Column("Error message")
+    sync_error_count = tables.Column("Errors", attrs={"td": {"class": "num"}}, orderable=True)
+    last_synced_at = TimestampColumn("Last synced", orderable=True)
+    last_error_detail = tables.Column("Last error detail", empty_values=(), orderable=False)
+    sync_direction = BadgeColumn("Direction")
+    lead_source = tables.Column("Source")
+    segment = tables.Column(accessor="segment__segment_name", verbose_name="Segment")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.last_errors: dict[Any, str | None] = {}
+
+    def render_full_name(self, record: Any) -> str:
+        return record.full_name or record.email or str(record.pk)
+
+    def render_last_error_detail(self, record: Any) -> str:
+        return self.last_errors.get(record.pk) or "—"
+
+    def value_last_error_detail(self, record: Any) -> str:
+        return self.last_errors.get(record.pk) or ""
+
+    class Meta(PortalTable.Meta):
+        empty_text = "No leads are in error."
+        orderable = False
+
+
+class LeadHistoryTable(PortalTable):
+    """One lead's sync attempts (its timeline), newest first."""
+
+    synced_at = TimestampColumn("Finished")
+    created_at = TimestampColumn("Started")
+    sync_direction = BadgeColumn("Direction")
+    sync_type = BadgeColumn("Type")
+    sync_status = BadgeColumn("Status")
+    fields_changed = JsonColumn("Changed fields", orderable=False)
+    error_message = tables.Column("Error", orderable=False)
+
+    class Meta(PortalTable.Meta):
+        empty_text = "This lead has no sync attempts yet."
+
+
+class DailySummaryTable(PortalTable):
+    """Rows of lead_sync_daily_summary."""
+
+    sync_date = UtcDayColumn("Day")
+    sync_direction = BadgeColumn("Direction")
+    sync_status = BadgeColumn("Status")
+    sync_count = tables.Column("Attempts", attrs={"td": {"class": "num"}})
+    unique_leads = tables.Column("Leads", attrs={"td": {"class": "num"}})
+
+    class Meta(PortalTable.Meta):
+        empty_text = "The daily summary is empty (no history yet, or it has never been refreshed)."
+
+
+# --- Selector rows (dicts) ---------------------------------------------------------------------
+
+
+class SyncStatusTable(PortalTable):
+    """Spec §1: leads per sync status."""
+
+    sync_status = BadgeColumn("Status")
+    lead_count = tables.Column("Leads", attrs={"td": {"class": "num"}})
+    percentage = tables.Column("%", attrs={"td": {"class": "num"}})
+    last_sync_time = TimestampColumn("Last sync")
+    avg_errors = tables.Column("Avg errors", attrs={"td": {"class": "num"}})
+
+    class Meta(PortalTable.Meta):
+        empty_text = "No leads yet."
+
+
+class HourlyPerformanceTable(PortalTable):
+    """Spec §2: attempts per hour of the last 24 h."""
+
+    sync_hour = TimestampColumn("Hour")
+    syncs_completed = tables.Column("Attempts", attrs={"td": {"class": "num"}})
+    sync_errors = tables.Column("Errors", attrs={"td": {"class": "num"}})
+    avg_sync_time_seconds = tables.Column("Avg time (s)", attrs={"td": {"class": "num"}})
+
+    class Meta(PortalTable.Meta):
+        empty_text = "No sync attempts in the last 24 hours."
+
+
+class LeadFlowTable(PortalTable):
+    """Spec §3: leads created per day, source and direction."""
+
+    date = DayColumn("Day")
+    lead_source = tables.Column("Source")
+    sync_direction = BadgeColumn("Direction")
+    lead_count = tables.Column("Leads", attrs={"td": {"class": "num"}})
+    avg_score = tables.Column("Avg score", attrs={"td": {"class": "num"}})
+
+    class Meta(PortalTable.Meta):
+        empty_text = "No leads created in the last 7 days."
+
+
+class SegmentTable(PortalTable):
+    """Spec §5: leads per segment."""
+
+    segment_name = tables.Column("Segment", default="(no segment)")
+    total_leads = tables.Column("Leads", attrs={"td": {"class": "num"}})
+    synced_leads = tables.Column("Synced", attrs={"td": {"class": "num"}})
+    in_twenty = tables.Column("In Twenty", attrs={"td": {"class": "num"}})
+    avg_lead_score = tables.Column("Avg score", attrs={"td": {"class": "num"}})
+    avg_confidence = tables.Column("Avg confidence", attrs={"td": {"class": "num"}})
+
+    class Meta(PortalTable.Meta):
+        empty_text = "No leads yet."
+
+
+class ErrorGroupTable(PortalTable):
+    """Failed attempts grouped by fingerprint (selectors.error_groups)."""
+
+    fingerprint = tables.Column("Error group")
+    count_1h = tables.Column("1 h", attrs={"td": {"class": "num"}})
+    count_24h = tables.Column("24 h", attrs={"td": {"class": "num"}})
+    count_7d = tables.Column("7 d", attrs={"td": {"class": "num"}})
+    trend = SparklineColumn("Trend (7 d)", orderable=False)
+    affected_leads = tables.Column("Leads", attrs={"td": {"class": "num"}})
+    first_seen = TimestampColumn("First seen (7 d)")
+    last_seen = TimestampColumn("Last seen")
+    sample_message = tables.Column("Newest message")
+    leads = tables.Column("", empty_values=(), orderable=False, exclude_from_export=True)
+
+    def render_leads(self, record: dict[str, Any]) -> str:
+        url = reverse("monitoring:leads") + "?" + urlencode({"error_group": record["fingerprint"]})
+        return format_html('<a href="{}">Show leads</a>', url)
+
+    class Meta(PortalTable.Meta):
+        empty_text = "No failed attempts in the last 7 days."
+
+
+class ActivityTable(PortalTable):
+    """real_time_sync_activity rows (the activity page re-renders these from JSON)."""
+
+    synced_at = TimestampColumn("Finished")
+    lead_name = tables.Column("Lead", linkify=("monitoring:lead-detail", {"pk": tables.A("lead_id")}))
+    email = tables.Column()
+    company_name = tables.Column("Company")
+    segment_name = tables.Column("Segment")
+    sync_type = BadgeColumn("Type")
+    sync_direction = BadgeColumn("Direction")
+    sync_status = BadgeColumn("Status")
+    fields_changed = JsonColumn("Changed fields", orderable=False)
+
+    class Meta(PortalTable.Meta):
+        empty_text = "No sync attempts in the last hour."
+
+
+class StuckLeadTable(PortalTable):
+    """Leads in 'syncing' for more than 10 minutes."""
+
+    lead_name = tables.Column("Lead", linkify=lead_link())
+    email = tables.Column()
+    company_name = tables.Column("Company")
+    sync_direction = BadgeColumn("Direction")
+    sync_started_at = TimestampColumn("Syncing since")
+    updated_at = TimestampColumn("Updated")
+    sync_error_count = tables.Column("Errors", attrs={"td": {"class": "num"}})
+
+    class Meta(PortalTable.Meta):
+        empty_text = "No stuck leads."
+
+
+class WebhookRateTable(PortalTable):
+    """Webhook updates per minute over the last hour."""
+
+    minute = TimestampColumn("Minute")
+    webhook_count = tables.Column("Webhook updates", attrs={"td": {"class": "num"}})
+
+    class Meta(PortalTable.Meta):
+        empty_text = "No webhook updates in the last hour."

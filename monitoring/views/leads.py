@@ -1,0 +1,86 @@
+"""Lead pages: all leads, leads in error (spec §4) and one lead with its timeline."""
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import F, QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404
+from django_tables2.paginators import LazyPaginator
+
+from monitoring import selectors
+from monitoring.choices import LeadSyncStatus
+from monitoring.filters import ErrorLeadFilterSet, LeadFilterSet, LeadHistoryFilterSet
+from monitoring.models import Lead
+from monitoring.tables import ErrorLeadTable, LeadHistoryTable, LeadTable
+
+from .dashboard import snapshot_age
+from .lists import ObjectListView
+
+
+class LeadListView(ObjectListView):
+    """Every lead, newest first; the error groups page links here with ?error_group=<fingerprint>."""
+
+    queryset = Lead.objects.select_related("segment").order_by("-created_at", "id")
+    filterset_class = LeadFilterSet
+    table_class = LeadTable
+    # Counting a million leads on every page view costs more than the page; next/previous suffice.
+    paginator_class = LazyPaginator
+    export_name = "leads"
+    title = "Leads"
+
+
+class ErrorListView(ObjectListView):
+    """Spec §4: leads in 'error', most errors first, then most recently synced, with the last error."""
+
+    queryset = (
+        Lead.objects.select_related("segment")
+        .filter(sync_status=LeadSyncStatus.ERROR)
+        .order_by("-sync_error_count", F("last_synced_at").desc(nulls_last=True), "id")
+    )
+    filterset_class = ErrorLeadFilterSet
+    table_class = ErrorLeadTable
+    template_name = "monitoring/errors.html"
+    export_name = "leads-in-error"
+    title = "Errors"
+    # Counting the leads in error reads one heap page per lead (120 ms at 30 000); the page shows
+    # the snapshotted count from the health summary instead.
+    paginator_class = LazyPaginator
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        return super().get_context_data(
+            health=selectors.health_summary(),
+            snapshot=snapshot_age(selectors.health_summary.taken_at()),
+            **kwargs,
+        )
+
+    def prepare_rows(self, name: str, table: ErrorLeadTable, records: list[Lead]) -> None:
+        # Only the leads shown (or exported) get their newest failed attempt looked up.
+        table.last_errors = selectors.last_error_details([lead.pk for lead in records])
+
+
+class LeadDetailView(ObjectListView):
+    """One lead: every field, and its sync attempts newest first (filterable, exportable)."""
+
+    filterset_class = LeadHistoryFilterSet
+    table_class = LeadHistoryTable
+    template_name = "monitoring/lead_detail.html"
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        self.lead = get_object_or_404(Lead.objects.select_related("segment"), pk=kwargs["pk"])
+        self.export_name = f"lead-{self.lead.pk}-timeline"
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self) -> QuerySet:
+        return self.lead.history.order_by("-synced_at", "-id")
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        fields = [
+            (
+                field.verbose_name,
+                getattr(self.lead, f"get_{field.name}_display")() if field.choices else getattr(self.lead, field.name),
+            )
+            for field in Lead._meta.get_fields()
+            if field.concrete
+        ]
+        return super().get_context_data(lead=self.lead, lead_fields=fields, title=str(self.lead), **kwargs)

@@ -1,0 +1,270 @@
+"""Portal pages: access per persona, the hand-built dataset's exact numbers in the HTML, empty states."""
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from django.db import connection
+from django.test import override_settings
+from django.urls import reverse
+
+from monitoring.navigation import NAVIGATION
+
+PAGES = [name for name, _label in NAVIGATION]
+
+
+def html(response) -> str:
+    return response.content.decode()
+
+
+def chart_config(response, name: str) -> dict:
+    match = re.search(rf'<script id="chart-{name}" type="application/json">(.*?)</script>', html(response), re.S)
+    assert match, f"chart {name} not embedded"
+    return json.loads(match.group(1))
+
+
+def text_of(response) -> str:
+    """The page's visible text with tags dropped and whitespace collapsed, for phrase assertions."""
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html(response)))
+
+
+def rows_of(response, table_id: str = "rows") -> list[str]:
+    block = html(response).split(f'id="table-{table_id}"', 1)[1]
+    body = block.split("<tbody", 1)[1].split("</tbody>", 1)[0]
+    return [re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", tr.split(">", 1)[1])).strip() for tr in body.split("<tr")[1:]]
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_anonymous_is_sent_to_login(anonymous_client, page):
+    response = anonymous_client.get(reverse(page))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))
+
+
+@pytest.mark.parametrize("page", PAGES + ["monitoring:activity-data"])
+def test_non_staff_is_refused(non_staff_client, page):
+    assert non_staff_client.get(reverse(page)).status_code == 403
+
+
+def test_lead_detail_access(anonymous_client, non_staff_client, sync_dataset):
+    url = reverse("monitoring:lead-detail", args=[sync_dataset.ada.pk])
+    assert anonymous_client.get(url).status_code == 302
+    assert non_staff_client.get(url).status_code == 403
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_has_the_layout(viewer_client, sync_dataset, page):
+    response = viewer_client.get(reverse(page))
+    assert response.status_code == 200
+    body = html(response)
+    for url_name, label in NAVIGATION:
+        assert f'href="{reverse(url_name)}"' in body and label in body
+    assert "viewer" in body and "Times in UTC" in body and "Log out" in body
+    assert "/static/monitoring/portal.css" in body
+    assert "cdn" not in body.lower() and "https://" not in body
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_has_an_empty_state(viewer_client, page):
+    response = viewer_client.get(reverse(page))
+    assert response.status_code == 200
+    assert re.search(r"No (leads|rows|sync attempts|failed attempts|webhook|stuck|data|incidents)|is empty|nothing to judge", html(response))
+
+
+def test_overview_numbers(viewer_client, sync_dataset):
+    response = viewer_client.get(reverse("monitoring:overview"))
+    text = text_of(response)
+    assert "Sync health: critical" in text
+    assert 'class="card health health-critical"' in html(response)
+    assert "Leads 8 " in text
+    assert "2 synced · 2 pending · 2 in error · 1 syncing · 1 conflict" in text
+    assert "Success rate 28.57 %" in text
+    assert "Median sync time 5.0 s" in text
+    assert "Errors in 24 h 3 failed attempts, 2 leads affected" in text
+    assert "1 stuck · 1 stale pending · 2 never synced" in text
+    assert "Error rate 25.00 %" in text and "band-red" in html(response)
+    statuses = {row.split()[0]: row.split()[1:3] for row in rows_of(response, "status")}
+    assert statuses == {"Synced": ["2", "25.00"], "Pending": ["2", "25.00"], "Error": ["2", "25.00"],
+                        "Syncing": ["1", "12.50"], "Conflict": ["1", "12.50"]}
+    pie = chart_config(response, "status_pie")
+    assert dict(zip(pie["data"]["labels"], pie["data"]["datasets"][0]["data"])) == {
+        "Synced": 2, "Pending": 2, "Error": 2, "Syncing": 1, "Conflict": 1}
+    gauge = chart_config(response, "error_gauge")
+    assert gauge["data"]["datasets"][0]["data"] == [5, 5, 10]  # green 0-5, yellow 5-10, red 10-20
+    assert gauge["data"]["datasets"][1]["data"] == [20, 0]  # 25 % pins the dial at its end
+
+
+def test_overview_is_unknown_and_grey_on_an_empty_database(viewer_client):
+    response = viewer_client.get(reverse("monitoring:overview"))
+    assert "Sync health: unknown" in text_of(response)
+    assert "health-unknown" in html(response)
+    assert "No leads yet." in html(response)
+    assert "No data to chart yet." in html(response)
+
+
+def test_performance_numbers(viewer_client, sync_dataset):
+    response = viewer_client.get(reverse("monitoring:performance"))
+    chart = chart_config(response, "hourly")
+    seconds, attempts, errors = chart["data"]["datasets"]
+    assert len(attempts["data"]) == 24  # every hour on the axis, empty ones as 0
+    assert sum(attempts["data"]) == 7  # every attempt but edsger's 25 h old one
+    assert sum(errors["data"]) == 3
+    rows = rows_of(response, "hours")
+    assert sum(int(row.split()[3]) for row in rows) == 7  # "YYYY-MM-DD HH:MM:SS UTC attempts errors avg"
+    assert all(" UTC " in row for row in rows)
+
+
+def test_lead_flow_numbers(viewer_client, sync_dataset):
+    response = viewer_client.get(reverse("monitoring:lead-flow"))
+    chart = chart_config(response, "flow")
+    totals = {ds["label"]: sum(ds["data"]) for ds in chart["data"]["datasets"]}
+    assert totals == {"website": 4, "referral": 3, "linkedin": 1}
+    assert sum(int(row.split()[-2]) for row in rows_of(response, "flow")) == 8
+
+
+def test_segment_numbers(viewer_client, sync_dataset):
+    response = viewer_client.get(reverse("monitoring:segments"))
+    assert rows_of(response, "segments") == [
+        "Enterprise 3 1 2 73.33 0.700",
+        "SMB 3 1 2 75.00 0.783",
+        "(no segment) 2 0 0 35.00 —",
+    ]
+    chart = chart_config(response, "segments")
+    assert chart["data"]["labels"] == ["Enterprise", "SMB", "(no segment)"]
+    assert chart["data"]["datasets"][0]["data"] == [3, 3, 2]
+
+
+def test_errors_page_orders_as_the_spec_with_last_error_detail(viewer_client, sync_dataset):
+    response = viewer_client.get(reverse("monitoring:errors"))
+    assert "2 leads in error in total." in text_of(response)
+    rows = rows_of(response)
+    assert len(rows) == 2
+    assert rows[0].startswith("Alan Turing alan@example.com Twenty API 429: rate limit exceeded 7 ")
+    assert rows[0].endswith("Twenty API 429: rate limit exceeded for lead 123 Twenty → Supabase website Enterprise")
+    assert rows[1].startswith("Katherine katherine@example.com Twenty API 500: internal error 2 ")
+    assert f'href="{reverse("monitoring:lead-detail", args=[sync_dataset.alan.pk])}"' in html(response)
+
+
+def test_error_groups_numbers(viewer_client, sync_dataset):
+    response = viewer_client.get(reverse("monitoring:error-groups"))
+    rows = rows_of(response, "groups")
+    assert len(rows) == 2
+    # fingerprint, 1 h, 24 h, 7 d, (sparkline), leads, first seen, last seen, newest message, link
+    assert rows[0].startswith("Twenty API 429: rate limit exceeded for lead &lt;n&gt; 1 2 2 ")
+    assert " 1 " in rows[0] and rows[0].endswith("Twenty API 429: rate limit exceeded for lead 123 Show leads")
+    assert rows[1].startswith("Twenty API 500: internal error 1 1 1 ")
+    assert 'aria-label="per day: 0, 0, 0, 0, 0, 0, 2"' in html(response)
+    assert "?error_group=Twenty+API+429%3A+rate+limit+exceeded+for+lead+%3Cn%3E" in html(response)
+
+
+def test_error_group_link_lists_the_affected_leads(viewer_client, sync_dataset):
+    response = viewer_client.get(
+        reverse("monitoring:leads"), {"error_group": "Twenty API 429: rate limit exceeded for lead <n>"}
+    )
+    assert response.status_code == 200
+    rows = rows_of(response)
+    assert len(rows) == 1 and rows[0].startswith("Alan Turing")
+
+
+def test_activity_page_and_json(viewer_client, sync_dataset):
+    response = viewer_client.get(reverse("monitoring:activity"))
+    rows = rows_of(response, "activity")
+    assert len(rows) == 5
+    assert rows[0].split(" UTC ")[1].startswith("Ada Lovelace")
+    assert "Updated at" in html(response) and 'id="pause"' in html(response)
+    data = viewer_client.get(reverse("monitoring:activity-data")).json()
+    assert data["count"] == 5
+    assert [row["lead_name"] for row in data["rows"]] == ["Ada Lovelace", "Alan Turing", "Donald Knuth", "Katherine", "Ada Lovelace"]
+    assert data["updated_at_display"].endswith("UTC")
+    assert data["rows"][0]["fields_changed"] == '{"email": ["old@example.com", "ada@example.com"]}'
+    assert '<code class="json">{&quot;email&quot;: [&quot;old@example.com&quot;, &quot;ada@example.com&quot;]}</code>' in html(response)
+
+
+def test_daily_summary_with_refresh_time(viewer_client, sync_dataset):
+    response = viewer_client.get(reverse("monitoring:daily-summary"))
+    assert "Last refreshed: never" in text_of(response)
+    assert "Days are UTC days" in html(response)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT refresh_daily_summary()")
+    response = viewer_client.get(reverse("monitoring:daily-summary"))
+    assert re.search(r"Last refreshed: \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", text_of(response))
+    rows = rows_of(response)
+    assert sum(int(row.split()[-2]) for row in rows) == 8  # attempts over all rows
+    assert all("(UTC)" in row for row in rows)
+
+
+def test_debug_numbers(viewer_client, sync_dataset):
+    response = viewer_client.get(reverse("monitoring:debug"))
+    text = text_of(response)
+    assert "Stale pending leads 1 pending for more than an hour" in text
+    assert "oldest created " + sync_dataset.barbara.created_at.strftime("%Y-%m-%d %H:%M:%S") + " UTC" in text
+    stuck = rows_of(response, "stuck")
+    assert len(stuck) == 1 and stuck[0].startswith("Edsger Dijkstra edsger@example.com")
+    assert sum(int(row.split()[-1]) for row in rows_of(response, "webhooks")) == 3
+    assert sum(chart_config(response, "webhooks")["data"]["datasets"][0]["data"]) == 3
+
+
+def test_lead_detail_shows_fields_and_timeline_newest_first(viewer_client, sync_dataset):
+    response = viewer_client.get(reverse("monitoring:lead-detail", args=[sync_dataset.alan.pk]))
+    assert response.status_code == 200
+    text = text_of(response)
+    assert "Lead: Alan Turing" in text
+    for value in ("alan@example.com", "Bletchley", "Enterprise", "Twenty API 429: rate limit exceeded", "website",
+                  "Status Error", "Direction Twenty → Supabase", "Errors 7", "Score 50"):
+        assert value in text
+    rows = rows_of(response)
+    assert len(rows) == 2
+    assert rows[0].endswith("Retry Error — Twenty API 429: rate limit exceeded for lead 123")
+    assert rows[1].endswith("Scheduled Error — Twenty API 429: rate limit exceeded for lead 456")
+
+
+def test_lead_detail_of_unknown_lead_is_404(viewer_client, db):
+    url = reverse("monitoring:lead-detail", args=["00000000-0000-0000-0000-000000000000"])
+    assert viewer_client.get(url).status_code == 404
+
+
+def test_leads_list_shows_all_leads(viewer_client, sync_dataset):
+    response = viewer_client.get(reverse("monitoring:leads"))
+    assert len(rows_of(response)) == 8
+
+
+@override_settings(SELECTOR_SNAPSHOT_TTL=60)
+def test_snapshot_age_is_shown_when_served_from_a_snapshot(viewer_client, sync_dataset):
+    viewer_client.get(reverse("monitoring:overview"))
+    response = viewer_client.get(reverse("monitoring:overview"))
+    assert re.search(r"Numbers as of \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \(\d+ s old", text_of(response))
+
+
+def test_live_numbers_show_no_snapshot_age(viewer_client, sync_dataset):
+    assert "Numbers as of" not in html(viewer_client.get(reverse("monitoring:overview")))
+
+
+@override_settings(TIME_ZONE="Asia/Kolkata")
+def test_display_zone_is_named_and_used_for_hours(viewer_client, sync_dataset):
+    response = viewer_client.get(reverse("monitoring:performance"))
+    assert "Times in Asia/Kolkata" in html(response)
+    rows = rows_of(response, "hours")
+    assert rows and all(" IST " in row for row in rows)
+    # Kolkata is UTC+5:30, so its hour buckets start at :00 local = :30 UTC.
+    labels = chart_config(response, "hourly")["data"]["labels"]
+    assert all(label.endswith(":00") for label in labels)
+    assert sum(int(row.split()[3]) for row in rows) == 7
+
+
+@pytest.mark.parametrize(
+    ("rate", "band"),
+    [("0", "green"), ("5.00", "green"), ("5.01", "yellow"), ("10.00", "yellow"), ("10.01", "red"), (None, "unknown")],
+)
+def test_error_rate_bands_are_the_specs(rate, band):
+    from decimal import Decimal
+
+    from monitoring.views.dashboard import error_rate_band
+
+    assert error_rate_band(Decimal(rate) if rate is not None else None) == band
+
+
+def test_activity_page_polls_every_15_seconds(viewer_client, db):
+    body = html(viewer_client.get(reverse("monitoring:activity")))
+    assert f'data-url="{reverse("monitoring:activity-data")}" data-interval="15000"' in body
+    assert "/static/monitoring/activity.js" in body
