@@ -14,7 +14,8 @@ How the data is shaped (so every dashboard and alert has something to show):
 - history spread over each lead's life (created_at .. last_synced_at) on the same daily rhythm,
   the last attempt matching the lead's status; a background of errors and conflicts, error
   bursts in random hours (rate limits 429, 5xx outages, timeouts, validation errors, duplicates)
-  and one 429 burst (45 to 15 minutes ago), so the last hour's failure rate is above 10 %.
+  and one 429 burst (50 to 15 minutes ago) that also left leads in error, so the last hour's
+  failure rate is above 10 %.
 """
 from __future__ import annotations
 
@@ -253,6 +254,8 @@ def seed_demo(
         _exec("SET LOCAL maintenance_work_mem = '1GB'")
         _exec("SET LOCAL work_mem = '512MB'")
         _exec("SET LOCAL TIME ZONE 'UTC'")
+        # Deferred foreign-key checks of earlier work in this transaction would block TRUNCATE.
+        _exec("SET CONSTRAINTS ALL IMMEDIATE")
         if reset:
             _exec("TRUNCATE lead_sync_history, leads, customer_segments RESTART IDENTITY CASCADE")
             step("emptied customer_segments, leads, lead_sync_history")
@@ -356,7 +359,7 @@ def _stage_leads(rnd: _Random, *, leads: int, history: int, days: int) -> None:
                    {u('n', 5)} AS u_fresh, {u('n', 6)} AS u_age, {u('n', 7)} AS u_weekend,
                    {u('n', 8)} AS u_synced, {u('n', 9)} AS u_stuck, {u('n', 10)} AS u_started,
                    {u('n', 11)} AS u_many, {u('n', 12)} AS u_count, {u('n', 13)} AS u_weight,
-                   {u('n', 14)} AS u_direction, {u('n', 20)} AS u_message
+                   {u('n', 14)} AS u_direction, {u('n', 20)} AS u_message, {u('n', 29)} AS u_burst
             FROM generate_series(1, {leads}) AS n
             OFFSET 0
         ),
@@ -411,12 +414,23 @@ def _stage_leads(rnd: _Random, *, leads: int, history: int, days: int) -> None:
             FROM shaped s
             OFFSET 0
         ),
-        planned AS (
+        bursted AS (
+            -- The 429 burst (50 to 15 minutes ago) left 40 % of the leads it hit in error.
             SELECT t.*,
+                   status = 'synced' AND u_burst < 0.4
+                   AND last_synced_at BETWEEN now() - INTERVAL '50 minutes' AND now() - INTERVAL '15 minutes' AS hit
+            FROM timed t
+            OFFSET 0
+        ),
+        planned AS (
+            SELECT b.*,
+                   CASE WHEN hit THEN 'error' ELSE status END AS final_status,
+                   CASE WHEN hit THEN 1 ELSE error_count END AS final_errors,
+                   CASE WHEN hit THEN 1 ELSE message_no END AS final_message,  -- 1: the 429 message
                    -- attempts per lead: none for pending, a heavy tail for the rest, extra for errors
                    CASE WHEN status = 'pending' THEN 0::float8
-                        ELSE 1 + 6 * power(u_weight, 4) + error_count END AS weight
-            FROM timed t
+                        ELSE 1 + 6 * power(u_weight, 4) + CASE WHEN hit THEN 1 ELSE error_count END END AS weight
+            FROM bursted b
         ),
         cumulative AS (
             SELECT p.*, SUM(weight) OVER (ORDER BY n) AS cum, SUM(weight) OVER () AS total
@@ -424,12 +438,12 @@ def _stage_leads(rnd: _Random, *, leads: int, history: int, days: int) -> None:
         )
         SELECT n,
                md5('leadsync-demo:{rnd.seed}:' || n)::uuid AS id,
-               status,
+               final_status AS status,
                created_at,
                last_synced_at,
                sync_started_at,
-               error_count,
-               message_no,
+               final_errors AS error_count,
+               final_message AS message_no,
                -- exact total: each lead gets the integer steps of its cumulative share of `history`
                (floor({history} * cum / NULLIF(total, 0)) - floor({history} * (cum - weight) / NULLIF(total, 0)))::int
                    AS attempts,
@@ -553,9 +567,9 @@ def _insert_history(rnd: _Random, *, low: int, high: int) -> int:
                                -- the lead's own trailing errors, and its final status
                                WHEN own_error THEN 'error'
                                WHEN j = attempts AND status IN ('synced', 'conflict') THEN status
-                               -- the 429 burst from 45 to 15 minutes ago
-                               WHEN t BETWEEN now() - INTERVAL '45 minutes' AND now() - INTERVAL '15 minutes'
-                                    AND u_kind < 0.6 THEN 'burst429'
+                               -- the 429 burst from 50 to 15 minutes ago
+                               WHEN t BETWEEN now() - INTERVAL '50 minutes' AND now() - INTERVAL '15 minutes'
+                                    AND u_kind < 0.5 THEN 'burst429'
                                -- outages: about one hour in 97, chosen by the hour's number
                                WHEN {u('hour_no', 41)} < 1 / 97.0 AND u_kind < 0.45 THEN 'burst'
                                WHEN u_kind < 0.025 THEN 'error'
