@@ -183,3 +183,12 @@ def test_unmanaged_models_read_their_views(sync_dataset):
     assert counts["real_time_sync_activity"] == 5
     assert counts["sync_monitoring"] == 5
     assert counts["lead_sync_daily_summary"] == 0  # until refreshed
+
+
+def test_daily_summary_model_gives_aware_datetimes(sync_dataset):
+    # Foundation bug fixed by migration 0010: sync_date was a naive `timestamp` under USE_TZ.
+    from monitoring.models import LeadSyncDailySummary
+
+    execute("SELECT refresh_daily_summary()")
+    days = list(LeadSyncDailySummary.objects.values_list("sync_date", flat=True))
+    assert days and all(day.tzinfo is not None and day.utcoffset().total_seconds() == 0 for day in days)

@@ -674,3 +674,11 @@ def test_defect_12_hourly_buckets_in_the_display_zone(sync_dataset):
     }
     assert utc_minutes == {30.0}
     assert {(r["sync_hour"].minute, r["sync_hour"].utcoffset()) for r in hours} == {(30, timedelta(0))}
+
+
+def test_spec_activity_view_body_runs_and_ours_keeps_its_rows(sync_dataset):
+    spec = rows(spec_view_body(ACTIVITY_VIEW_DDL))
+    ours = rows("SELECT * FROM real_time_sync_activity")
+    assert [r["id"] for r in spec] == [r["id"] for r in ours]  # same attempts, same order
+    assert [k for k in ours[0]][: len(spec[0])] == list(spec[0])  # spec columns first, in order
+    assert {r["email"]: r["lead_name"] for r in spec}["katherine@example.com"] is None  # defect 10

@@ -20,8 +20,9 @@ How the data is shaped (so every dashboard and alert has something to show):
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import connection, transaction
 
@@ -61,7 +62,11 @@ ERROR_MESSAGES: list[tuple[str, float]] = [
     ('Duplicate: duplicate key value violates unique constraint "leads_twenty_id_key"', 1.0),
 ]
 RATE_LIMIT_MESSAGE = ERROR_MESSAGES[0][0]
-TIMEOUT_MESSAGES = [message for message, _ in ERROR_MESSAGES if message.startswith("Timeout")]
+
+
+def _message_no(prefix: str) -> int:
+    """1-based position in ERROR_MESSAGES (the SQL arrays index from 1) of the first message with this prefix."""
+    return 1 + next(i for i, (message, _) in enumerate(ERROR_MESSAGES) if message.startswith(prefix))
 FIRST_NAMES = (
     "Ada Grace Alan Katherine Linus Barbara Edsger Donald Margaret Dennis Frances Ken Radia John Sophie "
     "Tim Hedy Guido Anita Niklaus Carol Bjarne Shafi Leslie Jean Whitfield Adele Tony Mary Yukihiro Ines "
@@ -164,13 +169,13 @@ def _warp_day(ts: str) -> str:
     )
 
 
-def _exec(sql: str, params: dict | None = None) -> int:
+def _exec(sql: str, params: Sequence[Any] | None = None) -> int:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.rowcount
 
 
-def _scalar(sql: str, params: dict | None = None):
+def _scalar(sql: str, params: Sequence[Any] | None = None) -> Any:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchone()[0]
@@ -426,7 +431,7 @@ def _stage_leads(rnd: _Random, *, leads: int, history: int, days: int) -> None:
             SELECT b.*,
                    CASE WHEN hit THEN 'error' ELSE status END AS final_status,
                    CASE WHEN hit THEN 1 ELSE error_count END AS final_errors,
-                   CASE WHEN hit THEN 1 ELSE message_no END AS final_message,  -- 1: the 429 message
+                   CASE WHEN hit THEN {_message_no('Twenty API 429')} ELSE message_no END AS final_message,
                    -- attempts per lead: none for pending, a heavy tail for the rest, extra for errors
                    CASE WHEN status = 'pending' THEN 0::float8
                         ELSE 1 + 6 * power(u_weight, 4) + CASE WHEN hit THEN 1 ELSE error_count END END AS weight
@@ -531,8 +536,11 @@ def _insert_history(rnd: _Random, *, low: int, high: int) -> int:
         f"WHEN u_message < {share} THEN {i + 1}" for i, (_, share) in enumerate(ERROR_MESSAGES[:-1])
     )
     # Outage hours use one kind of error: 429 / 503 / timeout / 500 (numbers in ERROR_MESSAGES).
-    burst_message = "CASE WHEN u_burst_kind < 0.45 THEN 1 WHEN u_burst_kind < 0.65 THEN 4 " \
-                    "WHEN u_burst_kind < 0.85 THEN 5 ELSE 2 END"
+    burst_message = (
+        f"CASE WHEN u_burst_kind < 0.45 THEN {_message_no('Twenty API 429')} "
+        f"WHEN u_burst_kind < 0.65 THEN {_message_no('Twenty API 503')} "
+        f"WHEN u_burst_kind < 0.85 THEN {_message_no('Timeout: Twenty')} ELSE {_message_no('Twenty API 500')} END"
+    )
     return _exec(
         f"""
         INSERT INTO lead_sync_history (lead_id, sync_type, sync_direction, sync_status, fields_changed,
@@ -543,8 +551,11 @@ def _insert_history(rnd: _Random, *, low: int, high: int) -> int:
                     WHEN sync_status = '{HistoryStatus.SYNCED}' AND u_payload < 0.7
                         THEN ({fields})[1 + floor(u_fields * {len(FIELDS_CHANGED)})::int] END,
                error_message,
-               t - CASE WHEN message_no IN (5, 6) AND sync_status = '{HistoryStatus.ERROR}'  -- timeouts
+               -- attempts that timed out took as long as the timeout in their message
+               t - CASE WHEN message_no = {_message_no('Timeout: Twenty')} AND sync_status = '{HistoryStatus.ERROR}'
                             THEN INTERVAL '30 seconds' + u_duration * INTERVAL '1 second'
+                        WHEN message_no = {_message_no('Timeout: Supabase')} AND sync_status = '{HistoryStatus.ERROR}'
+                            THEN INTERVAL '10 seconds' + u_duration * INTERVAL '1 second'
                         WHEN sync_type = '{SyncType.INITIAL_IMPORT}'
                             THEN INTERVAL '1 second' + u_duration * INTERVAL '9 seconds'
                         ELSE INTERVAL '200 milliseconds' + power(u_duration, 3) * INTERVAL '4800 milliseconds' END,
@@ -557,7 +568,7 @@ def _insert_history(rnd: _Random, *, low: int, high: int) -> int:
                    CASE WHEN kind IN ('error', 'burst', 'burst429') THEN ({_MESSAGES})[message_no] END AS error_message
             FROM (
                 SELECT c.*,
-                       CASE WHEN kind = 'burst429' THEN 1
+                       CASE WHEN kind = 'burst429' THEN {_message_no('Twenty API 429')}
                             WHEN kind = 'burst' THEN {burst_message}
                             WHEN kind = 'error' AND own_error THEN lead_message_no
                             ELSE CASE {message_index} ELSE {len(ERROR_MESSAGES)} END END AS message_no
