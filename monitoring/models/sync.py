@@ -25,7 +25,8 @@ class CustomerSegment(models.Model):
 
     id = models.UUIDField(primary_key=True, db_default=RandomUUID(), editable=False)
     segment_name = models.CharField("segment", max_length=100, unique=True)
-    description = models.TextField(blank=True, default="")
+    # db_default: the sync inserts segments without Django and may leave the description out.
+    description = models.TextField(blank=True, default="", db_default="")
     created_at = models.DateTimeField(db_default=Now(), editable=False)
 
     class Meta:

@@ -164,7 +164,8 @@ def real_time_activity() -> list[Row]:
 @snapshotted
 def lead_analytics(*, limit: int = 7) -> list[Row]:
     """The newest `limit` days of the lead_analytics view (UTC days)."""
-    # Bounded by created_at so the planner reads only those days (idx_leads_created_at).
+    # The date predicate is pushed into the view: only those days are aggregated (a scan of leads
+    # with a filter on the UTC day; idx_leads_created_at cannot serve that expression).
     return fetch_all(
         """
         SELECT * FROM lead_analytics

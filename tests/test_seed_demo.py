@@ -1,0 +1,168 @@
+"""seed_demo: deterministic per seed, exact sizes, realistic mixes, and a bulk path that restores the schema."""
+from __future__ import annotations
+
+from io import StringIO
+from typing import Any
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import connection
+
+from monitoring import selectors
+from monitoring.services.demo_data import RATE_LIMIT_MESSAGE, seed_demo
+
+
+def fetch(sql: str, params: Any = None) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def fingerprint() -> dict[str, Any]:
+    """Counts that must not change between two runs with the same seed, and a hash of every lead id."""
+    return {
+        "leads": fetch("SELECT sync_status, sync_direction, lead_source, count(*), sum(sync_error_count) "
+                       "FROM leads GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"),
+        "history": fetch("SELECT sync_type, sync_direction, sync_status, error_message, count(*) "
+                         "FROM lead_sync_history GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4"),
+        "segments": fetch("SELECT cs.segment_name, count(*) FROM leads l LEFT JOIN customer_segments cs "
+                          "ON cs.id = l.segment_id GROUP BY 1 ORDER BY 1"),
+        "ids": fetch("SELECT md5(string_agg(id::text, ',' ORDER BY id)) FROM leads"),
+        "per_lead": fetch("SELECT md5(string_agg(lead_id::text, ',' ORDER BY lead_id, sync_type)) "
+                          "FROM lead_sync_history"),
+    }
+
+
+@pytest.fixture
+def seeded(db):
+    result = seed_demo(leads=2_000, history=20_000, days=30, seed=7)
+    return result
+
+
+def test_same_seed_gives_identical_data(seeded):
+    first = fingerprint()
+    seed_demo(leads=2_000, history=20_000, days=30, seed=7, reset=True)
+    assert fingerprint() == first
+    seed_demo(leads=2_000, history=20_000, days=30, seed=8, reset=True)
+    other = fingerprint()
+    assert other["ids"] != first["ids"]
+    assert sum(row[3] for row in other["leads"]) == 2_000
+
+
+def test_exact_sizes(seeded):
+    assert (seeded.leads, seeded.history, seeded.segments) == (2_000, 20_000, 6)
+    assert fetch("SELECT (SELECT count(*) FROM leads), (SELECT count(*) FROM lead_sync_history), "
+                 "(SELECT count(*) FROM customer_segments)") == [(2_000, 20_000, 6)]
+
+
+def test_mixes_cover_every_status_type_and_direction(seeded):
+    assert {r[0] for r in fetch("SELECT DISTINCT sync_status FROM leads")} == {
+        "synced", "pending", "error", "syncing", "conflict"}
+    assert {r[0] for r in fetch("SELECT DISTINCT sync_type FROM lead_sync_history")} == {
+        "scheduled", "webhook_update", "manual", "retry", "initial_import"}
+    assert {r[0] for r in fetch("SELECT DISTINCT sync_direction FROM leads")} == {
+        "twenty_to_supabase", "supabase_to_twenty", "bidirectional"}
+    assert {r[0] for r in fetch("SELECT DISTINCT sync_direction FROM lead_sync_history")} == {
+        "twenty_to_supabase", "supabase_to_twenty"}
+    messages = {r[0] for r in fetch("SELECT DISTINCT error_message FROM lead_sync_history WHERE error_message IS NOT NULL")}
+    assert RATE_LIMIT_MESSAGE in messages
+    assert any("500" in m or "503" in m for m in messages)
+    assert any(m.startswith("Timeout") for m in messages)
+    assert any(m.startswith("Validation") for m in messages)
+    assert any(m.startswith("Duplicate") for m in messages)
+    assert len(fetch("SELECT DISTINCT lead_source FROM leads")) >= 8
+    # Names with a missing part exist (the concat_ws fix has something to show).
+    assert fetch("SELECT count(*) > 0 FROM leads WHERE last_name IS NULL") == [(True,)]
+
+
+def test_every_dashboard_and_alert_has_something_to_show(seeded):
+    assert selectors.stuck_leads(), "stuck syncing leads"
+    assert selectors.stale_leads()["stale_count"] > 0
+    assert selectors.high_error_leads(), "leads with more than 5 errors"
+    assert selectors.recent_errors()
+    assert selectors.real_time_activity()
+    assert selectors.webhook_updates_per_minute()
+    assert selectors.sync_stalled() is False
+    failure = selectors.failure_rate()
+    assert failure["rate"] > 10  # the recent 429 burst trips the failure-rate alert
+    health = selectors.health_summary()
+    assert health["overall_health"] in ("warning", "critical")
+    assert health["conflict_leads"] > 0 and health["recently_synced"] > 0
+    assert len(selectors.hourly_performance()) >= 20
+    assert len(selectors.lead_analytics()) == 7
+    assert selectors.daily_summary()  # refreshed by seed_demo
+
+
+def test_history_is_consistent_with_leads(seeded):
+    assert fetch("""
+        SELECT count(*) FILTER (WHERE h.created_at > h.synced_at),
+               count(*) FILTER (WHERE h.synced_at > now()),
+               count(*) FILTER (WHERE l.sync_status = 'pending')
+        FROM lead_sync_history h JOIN leads l ON l.id = h.lead_id
+    """) == [(0, 0, 0)]
+    # A lead's newest attempt carries its status (synced, error, conflict).
+    mismatched = fetch("""
+        SELECT count(*) FROM leads l
+        JOIN LATERAL (SELECT sync_status FROM lead_sync_history h WHERE h.lead_id = l.id
+                      ORDER BY synced_at DESC, id DESC LIMIT 1) last ON true
+        WHERE l.sync_status IN ('synced', 'error', 'conflict') AND last.sync_status <> l.sync_status
+    """)
+    assert mismatched == [(0,)]
+    assert fetch("SELECT count(*) FROM leads WHERE sync_status = 'syncing' AND sync_started_at IS NULL") == [(0,)]
+
+
+def test_bulk_path_restores_indexes_constraints_and_trigger(db):
+    def schema() -> dict[str, Any]:
+        return {
+            "indexes": fetch("SELECT indexname, indexdef, obj_description(format('%I', indexname)::regclass, "
+                             "'pg_class') FROM pg_indexes WHERE tablename IN ('leads', 'lead_sync_history') "
+                             "ORDER BY 1"),
+            "constraints": fetch("SELECT conname, pg_get_constraintdef(oid), convalidated, condeferrable, "
+                                 "condeferred FROM pg_constraint WHERE conrelid IN "
+                                 "('leads'::regclass, 'lead_sync_history'::regclass) ORDER BY 1"),
+            "triggers": fetch("SELECT tgname, tgenabled FROM pg_trigger WHERE tgrelid = 'leads'::regclass "
+                              "AND NOT tgisinternal"),
+        }
+
+    before = schema()
+    out = StringIO()
+    call_command("seed_demo", leads=10_000, history=90_000, days=10, seed=3, stdout=out)
+    assert "dropped" in out.getvalue() and "rebuilt index idx_sync_history_monitoring" in out.getvalue()
+    assert schema() == before
+    assert fetch("SELECT count(*) FROM lead_sync_history") == [(90_000,)]
+
+
+def test_command_prints_progress_and_a_summary(db):
+    out = StringIO()
+    call_command("seed_demo", leads=100, history=500, seed=1, stdout=out)
+    text = out.getvalue()
+    assert "planned 100 leads" in text
+    assert "500 / 500 history rows" in text
+    assert "seed_demo: 6 segments, 100 leads, 500 history rows" in text
+
+
+def test_if_empty_leaves_existing_data_alone(seeded):
+    out = StringIO()
+    call_command("seed_demo", "--if-empty", leads=10, history=10, stdout=out)
+    assert "left as they are" in out.getvalue()
+    assert fetch("SELECT count(*) FROM leads") == [(2_000,)]
+
+
+def test_refuses_to_add_to_existing_data_without_reset(seeded):
+    with pytest.raises(CommandError, match="--reset"):
+        call_command("seed_demo", leads=10, history=10, stdout=StringIO())
+    assert fetch("SELECT count(*) FROM leads") == [(2_000,)]
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [({"days": 0}, "--days"), ({"leads": 0, "history": 5}, "history needs leads")],
+)
+def test_bad_options_are_clear_errors(db, options, message):
+    with pytest.raises(CommandError, match=message):
+        call_command("seed_demo", stdout=StringIO(), **options)
+
+
+def test_negative_sizes_are_rejected_by_the_parser(db):
+    with pytest.raises(CommandError, match="invalid _non_negative value|argument --leads"):
+        call_command("seed_demo", "--leads", "-5", stdout=StringIO())
