@@ -17,3 +17,7 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed on
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
 SELECTOR_SNAPSHOT_TTL = 0  # tests read the database; snapshot tests turn it on
+# Serve static files from the finders (no collectstatic before tests); also quiets WhiteNoise's
+# "No directory at STATIC_ROOT" warning.
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True
