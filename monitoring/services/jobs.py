@@ -6,7 +6,7 @@ import logging
 import zlib
 from collections.abc import Iterator
 
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.utils import timezone
 
 from monitoring.models import JobOutcome, JobRun
@@ -34,8 +34,13 @@ def advisory_lock(name: str) -> Iterator[None]:
     try:
         yield
     finally:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
+        except DatabaseError:
+            # The session is gone (lost database, killed backend): its advisory locks went with it.
+            # Raising here would hide the error that ended the run.
+            logger.warning("%s: could not release the advisory lock; the session is gone", name)
 
 
 @contextlib.contextmanager
@@ -49,6 +54,8 @@ def record_job(task_name: str, *, single_instance: bool = False) -> Iterator[Job
     lock = advisory_lock(task_name) if single_instance else contextlib.nullcontext()
     try:
         with lock:
+            if single_instance:
+                _close_abandoned_runs(run)
             yield run
     except JobAlreadyRunning:
         run.outcome = JobOutcome.SKIPPED
@@ -58,6 +65,7 @@ def record_job(task_name: str, *, single_instance: bool = False) -> Iterator[Job
         run.outcome = JobOutcome.FAILED
         run.error = f"{type(exc).__name__}: {exc}"
         run.finished_at = timezone.now()
+        _reconnect_if_lost()
         run.save()
         raise
     else:
@@ -66,3 +74,26 @@ def record_job(task_name: str, *, single_instance: bool = False) -> Iterator[Job
     run.finished_at = timezone.now()
     run.save()
     logger.info("%s: %s, %s rows, %s", task_name, run.outcome, run.rows_touched, run.detail)
+
+
+def _close_abandoned_runs(run: JobRun) -> None:
+    """Mark earlier 'running' rows of this task as failed: we hold its lock, so none is alive.
+
+    A worker killed mid-run (or a lost database) leaves its JobRun at 'running' forever; the
+    next run that gets the lock is the first moment we know for sure it is dead.
+    """
+    abandoned = JobRun.objects.filter(task_name=run.task_name, outcome=JobOutcome.RUNNING).exclude(pk=run.pk)
+    count = abandoned.update(outcome=JobOutcome.FAILED, error="interrupted: the worker or its database connection was lost")
+    if count:
+        logger.warning("%s: marked %s interrupted run(s) as failed", run.task_name, count)
+
+
+def _reconnect_if_lost() -> None:
+    """After a lost connection Django keeps the dead one; drop it so the next query reconnects.
+
+    Only outside a transaction: inside one, closing would silently discard the caller's work.
+    """
+    if connection.in_atomic_block or connection.connection is None:
+        return
+    if not connection.is_usable():
+        connection.close()

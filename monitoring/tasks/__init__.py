@@ -2,3 +2,4 @@
 
 Each area's tasks live in their own module and are imported here.
 """
+from . import maintenance  # noqa: F401

@@ -1,0 +1,222 @@
+"""Our own scheduled jobs: last and next runs, history sizes, archived months, the dead-man check.
+
+Every query here is bounded by an index (job_run_task_started, idx_sync_history_monitoring,
+idx_sync_history_archive_synced) or by pg_class statistics, so the Jobs page stays fast at 10M
+history rows.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from django.utils import timezone
+from django_celery_beat.models import PeriodicTask
+
+from monitoring.models import ArchiveExport, JobOutcome, JobRun, StaleLeadCheck
+
+from ._sql import fetch_all, fetch_one
+
+# The alert check (issue "Alerts") records its runs under this task name through record_job.
+ALERT_CHECK_TASK = "monitoring.evaluate_alerts"
+# The alert check counts as dead when it has not completed for this many of its intervals.
+DEAD_MAN_INTERVALS = 3
+# Below this many rows (by the planner's estimate) a table is counted exactly; above, estimated.
+EXACT_COUNT_BELOW = 200_000
+
+Row = dict[str, Any]
+
+
+def _schedule_label(task: PeriodicTask) -> str:
+    if task.interval_id:
+        return str(task.interval)
+    if task.crontab_id:
+        return task.crontab.human_readable
+    return str(task.schedule)
+
+
+def _period_seconds(task: PeriodicTask, now: datetime) -> float:
+    """Seconds between two runs of a schedule (for crontabs: the next two fire times)."""
+    if task.interval_id:
+        return task.schedule.run_every.total_seconds()
+    first = now + task.schedule.remaining_estimate(now)
+    second = first + task.schedule.remaining_estimate(first)
+    return (second - first).total_seconds()
+
+
+def _next_run(task: PeriodicTask, now: datetime) -> datetime:
+    remaining = task.schedule.remaining_estimate(task.last_run_at or now)
+    # Celery's estimate lands a few ms before the fire time; show the whole second it fires at.
+    return max(now, now + remaining + timedelta(milliseconds=500)).replace(microsecond=0)
+
+
+def _latest_runs(*, finished_only: bool = False) -> dict[str, JobRun]:
+    """The newest JobRun per task (walks job_run_task_started once per task via DISTINCT ON)."""
+    runs = JobRun.objects.order_by("task_name", "-started_at").distinct("task_name")
+    if finished_only:
+        runs = runs.exclude(finished_at=None).exclude(outcome=JobOutcome.SKIPPED)
+    return {run.task_name: run for run in runs}
+
+
+@dataclass
+class JobStatus:
+    """One task on the Jobs page: its schedule(s), last run, next run."""
+
+    task_name: str
+    schedule: str
+    enabled: bool
+    last_started_at: datetime | None
+    last_outcome: str | None
+    last_rows: int | None
+    last_error: str
+    last_duration_seconds: float | None
+    next_run_at: datetime | None
+
+
+def job_overview(*, now: datetime | None = None) -> list[JobStatus]:
+    """Every scheduled monitoring task and every task that has run: schedule, last and next run."""
+    now = now or timezone.now()
+    schedules: dict[str, list[PeriodicTask]] = {}
+    for task in PeriodicTask.objects.filter(task__startswith="monitoring.").select_related("interval", "crontab"):
+        schedules.setdefault(task.task, []).append(task)
+    latest = _latest_runs()
+    latest_finished = _latest_runs(finished_only=True)
+    rows = []
+    for name in sorted(set(schedules) | set(latest)):
+        tasks = schedules.get(name, [])
+        enabled = [task for task in tasks if task.enabled]
+        run = latest.get(name)
+        finished = latest_finished.get(name)
+        rows.append(
+            JobStatus(
+                task_name=name,
+                schedule="; ".join(_schedule_label(task) + ("" if task.enabled else " (disabled)") for task in tasks)
+                or "not scheduled",
+                enabled=bool(enabled),
+                last_started_at=run.started_at if run else None,
+                last_outcome=run.outcome if run else None,
+                last_rows=run.rows_touched if run else None,
+                last_error=run.error if run else "",
+                last_duration_seconds=finished.duration_seconds if finished else None,
+                next_run_at=min((_next_run(task, now) for task in enabled), default=None),
+            )
+        )
+    return rows
+
+
+def _row_count(table: str) -> tuple[int, bool]:
+    """(rows, exact): exact below EXACT_COUNT_BELOW, otherwise the planner's estimate (no 10M-row scan)."""
+    estimate = fetch_one("SELECT reltuples::bigint AS n FROM pg_class WHERE oid = %s::regclass", [table])["n"]  # type: ignore[index]
+    if estimate < EXACT_COUNT_BELOW:  # -1 (never analysed) lands here too
+        return fetch_one(f"SELECT COUNT(*) AS n FROM {table}")["n"], True  # type: ignore[index]
+    return estimate, False
+
+
+@dataclass
+class HistorySizes:
+    hot_rows: int
+    hot_rows_exact: bool
+    hot_oldest: datetime | None
+    archive_rows: int
+    archive_rows_exact: bool
+    archive_oldest: datetime | None
+
+
+def history_sizes() -> HistorySizes:
+    """Rows and oldest row of lead_sync_history and lead_sync_history_archive."""
+    hot_rows, hot_exact = _row_count("lead_sync_history")
+    archive_rows, archive_exact = _row_count("lead_sync_history_archive")
+    oldest = fetch_one(
+        """
+        SELECT (SELECT MIN(synced_at) FROM lead_sync_history) AS hot,
+               (SELECT MIN(synced_at) FROM lead_sync_history_archive) AS archive
+        """
+    )
+    return HistorySizes(hot_rows, hot_exact, oldest["hot"], archive_rows, archive_exact, oldest["archive"])  # type: ignore[index]
+
+
+def archive_months() -> list[date]:
+    """UTC calendar months that have rows in the archive table, oldest first.
+
+    A loose index scan: one index probe per month instead of reading millions of rows.
+    """
+    rows = fetch_all(
+        """
+        WITH RECURSIVE months(month) AS (
+            SELECT DATE_TRUNC('month', MIN(synced_at) AT TIME ZONE 'UTC') FROM lead_sync_history_archive
+            UNION ALL
+            SELECT (SELECT DATE_TRUNC('month', MIN(a.synced_at) AT TIME ZONE 'UTC')
+                    FROM lead_sync_history_archive a
+                    WHERE a.synced_at >= (m.month + INTERVAL '1 month') AT TIME ZONE 'UTC')
+            FROM months m
+            WHERE m.month IS NOT NULL
+        )
+        SELECT month::date AS month FROM months WHERE month IS NOT NULL ORDER BY month
+        """
+    )
+    return [row["month"] for row in rows]
+
+
+@dataclass
+class ArchivedMonth:
+    month: date
+    in_archive_table: bool
+    export: ArchiveExport | None
+
+
+def archived_months() -> list[ArchivedMonth]:
+    """Each month in the archive table or in the export manifest, newest first, with its file."""
+    present = set(archive_months())
+    exports = {export.month: export for export in ArchiveExport.objects.all()}
+    return [
+        ArchivedMonth(month, month in present, exports.get(month))
+        for month in sorted(present | set(exports), reverse=True)
+    ]
+
+
+@dataclass
+class DeadManState:
+    """Whether the alert check is alive: red when it has not completed for DEAD_MAN_INTERVALS intervals."""
+
+    state: str  # "ok", "red" or "not_scheduled" (the alerts feature is not installed)
+    message: str
+    interval_seconds: float | None = None
+    last_completed_at: datetime | None = None
+
+    @property
+    def is_red(self) -> bool:
+        return self.state == "red"
+
+
+def dead_man_state(*, now: datetime | None = None) -> DeadManState:
+    """The dead-man check on ALERT_CHECK_TASK, from its beat schedule and its last successful run."""
+    now = now or timezone.now()
+    tasks = list(PeriodicTask.objects.filter(task=ALERT_CHECK_TASK).select_related("interval", "crontab"))
+    if not tasks:
+        return DeadManState("not_scheduled", "Alert checks are not scheduled.")
+    enabled = [task for task in tasks if task.enabled]
+    last = (
+        JobRun.objects.filter(task_name=ALERT_CHECK_TASK, outcome=JobOutcome.SUCCEEDED)
+        .exclude(finished_at=None)
+        .order_by("-started_at")
+        .values_list("finished_at", flat=True)
+        .first()
+    )
+    if not enabled:
+        return DeadManState("red", "Alert checks are disabled: nobody will be alerted.", None, last)
+    interval = min(_period_seconds(task, now) for task in enabled)
+    if last is None:
+        return DeadManState("red", "Alert checks have never completed.", interval, None)
+    if now - last > timedelta(seconds=DEAD_MAN_INTERVALS * interval):
+        return DeadManState(
+            "red",
+            f"Alert checks have not completed for {DEAD_MAN_INTERVALS} intervals "
+            f"(every {interval / 60:g} min; last completed {timezone.localtime(last):%Y-%m-%d %H:%M %Z}).",
+            interval,
+            last,
+        )
+    return DeadManState("ok", "Alert checks are running.", interval, last)
+
+
+def latest_stale_lead_check() -> StaleLeadCheck | None:
+    return StaleLeadCheck.objects.order_by("-checked_at").first()
