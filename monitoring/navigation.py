@@ -3,4 +3,5 @@ from __future__ import annotations
 
 NAVIGATION: list[tuple[str, str]] = [
     ("monitoring:overview", "Overview"),
+    ("monitoring:jobs", "Jobs"),
 ]
