@@ -127,6 +127,8 @@ _HISTORY_COLUMNS = (
 #   entries of rows already moved (dead until vacuum).
 # - FOR UPDATE SKIP LOCKED: we never wait on a row someone else holds; such a row stays for the
 #   next run. Only row locks on old rows are taken: inserts by the sync never conflict with them.
+# - id = ANY(ARRAY(...)) makes the delete a primary-key lookup per row; a join with the CTE may be
+#   planned as a merge join that walks the whole primary key, every batch.
 # - The archive's primary key makes a double insert impossible: it would fail the whole batch.
 _MOVE_BATCH_SQL = f"""
 WITH batch AS (
@@ -136,9 +138,8 @@ WITH batch AS (
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
 ), moved AS (
-    DELETE FROM lead_sync_history h USING batch WHERE h.id = batch.id
-    RETURNING h.id, h.lead_id, h.sync_type, h.sync_direction, h.sync_status, h.fields_changed,
-              h.error_message, h.created_at, h.synced_at
+    DELETE FROM lead_sync_history WHERE id = ANY(ARRAY(SELECT id FROM batch))
+    RETURNING {_HISTORY_COLUMNS}
 ), archived AS (
     INSERT INTO lead_sync_history_archive ({_HISTORY_COLUMNS}, archived_at)
     SELECT {_HISTORY_COLUMNS}, now() FROM moved
