@@ -11,7 +11,7 @@ import time_machine
 from django.urls import reverse
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
-from monitoring.models import ArchiveExport, JobOutcome, JobRun, StaleLeadCheck
+from monitoring.models import ArchiveExport, ArchiveExportStatus, JobOutcome, JobRun, StaleLeadCheck
 from monitoring.selectors import jobs as job_selectors
 from monitoring.services.jobs import _lock_key, record_job
 from monitoring.tasks import maintenance as tasks
@@ -177,7 +177,7 @@ def jobs_page_data(db):
     insert_history(lead, datetime(2026, 10, 3, 6, 0, tzinfo=dt_timezone.utc), table="lead_sync_history_archive")
     ArchiveExport.objects.create(
         month=date(2026, 9, 1), file_name="lead_sync_history_2026-09.jsonl.gz", row_count=1, id_sum=1,
-        sha256="ab" * 32, size_bytes=100, exported_at=NOW, verified_at=NOW,
+        sha256="ab" * 32, size_bytes=100, exported_at=NOW, verified_at=NOW, status=ArchiveExportStatus.VERIFIED,
     )
     StaleLeadCheck.objects.create(checked_at=NOW - timedelta(minutes=3), stale_count=2, oldest_pending=None)
 
@@ -200,7 +200,10 @@ def test_jobs_page_shows_schedules_runs_sizes_and_months(viewer_client, jobs_pag
     assert "Last stale-leads check 2026-11-28 11:57 UTC:\n     2 pending leads older than an hour." in sizes
     months = page[page.index('id="archived-months"'):]
     assert "2026-10" in months and "2026-09" in months
-    assert "lead_sync_history_2026-09.jsonl.gz" in months and "abababababab…" in months
+    september = months[months.index("2026-09"):]
+    september = september[: september.index("</tr>")]
+    for expected in ("lead_sync_history_2026-09.jsonl.gz", "abababababab…", "Verified", "2026-11-28 12:00 UTC"):
+        assert expected in september, expected
     assert "Alert checks are not scheduled." in page
 
 

@@ -22,7 +22,7 @@ class Migration(migrations.Migration):
                 ('size_bytes', models.BigIntegerField()),
                 ('exported_at', models.DateTimeField()),
                 ('verified_at', models.DateTimeField(blank=True, help_text='Last time the file was read back and matched.', null=True)),
-                ('status', models.CharField(choices=[('verified', 'Verified'), ('corrupt', 'File does not match manifest'), ('missing', 'File missing')], default='verified', max_length=10)),
+                ('status', models.CharField(choices=[('written', 'Written, not yet verified'), ('verified', 'Verified'), ('corrupt', 'File does not match manifest'), ('missing', 'File missing')], default='written', max_length=10)),
                 ('rows_deleted', models.BigIntegerField(default=0, help_text='Archive rows deleted after the file was verified.')),
                 ('deleted_at', models.DateTimeField(blank=True, null=True)),
             ],

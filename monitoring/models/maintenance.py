@@ -37,6 +37,7 @@ class LeadSyncHistoryArchive(models.Model):
 
 
 class ArchiveExportStatus(models.TextChoices):
+    WRITTEN = "written", "Written, not yet verified"
     VERIFIED = "verified", "Verified"
     CORRUPT = "corrupt", "File does not match manifest"
     MISSING = "missing", "File missing"
@@ -56,7 +57,7 @@ class ArchiveExport(models.Model):
     size_bytes = models.BigIntegerField()
     exported_at = models.DateTimeField()
     verified_at = models.DateTimeField(null=True, blank=True, help_text="Last time the file was read back and matched.")
-    status = models.CharField(max_length=10, choices=ArchiveExportStatus.choices, default=ArchiveExportStatus.VERIFIED)
+    status = models.CharField(max_length=10, choices=ArchiveExportStatus.choices, default=ArchiveExportStatus.WRITTEN)
     rows_deleted = models.BigIntegerField(default=0, help_text="Archive rows deleted after the file was verified.")
     deleted_at = models.DateTimeField(null=True, blank=True)
 
