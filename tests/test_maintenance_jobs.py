@@ -230,3 +230,36 @@ def test_jobs_page_refuses_non_staff(non_staff_client):
 
 def test_jobs_page_is_in_the_navigation(viewer_client):
     assert f'href="{reverse("monitoring:jobs")}"' in viewer_client.get(reverse("monitoring:overview")).content.decode()
+
+
+def test_every_scheduled_maintenance_task_exists_in_celery(db):
+    from leadsync_portal.celery import app
+
+    app.loader.import_default_modules()
+    scheduled = set(PeriodicTask.objects.filter(task__in=TASKS).values_list("task", flat=True))
+    assert scheduled == set(TASKS)
+    assert scheduled <= set(app.tasks)
+
+
+def test_job_runs_are_read_only_in_the_admin(superuser_client, db):
+    JobRun.objects.create(task_name="monitoring.archive_history", started_at=NOW, outcome=JobOutcome.FAILED,
+                          error="OperationalError: server closed the connection")
+
+    changelist = superuser_client.get(reverse("admin:monitoring_jobrun_changelist"))
+
+    assert changelist.status_code == 200
+    assert "OperationalError: server closed the connection" in changelist.content.decode()
+    assert superuser_client.get(reverse("admin:monitoring_jobrun_add")).status_code == 403
+
+
+def test_dead_man_reads_the_interval_of_a_crontab_schedule(db):
+    from django_celery_beat.models import CrontabSchedule
+
+    every_ten = CrontabSchedule.objects.create(minute="*/10", hour="*", timezone="UTC")
+    PeriodicTask.objects.create(name="Evaluate alerts", task=job_selectors.ALERT_CHECK_TASK, crontab=every_ten)
+    _alert_check_completed(29)
+
+    state = job_selectors.dead_man_state(now=NOW)
+
+    assert (state.state, state.interval_seconds) == ("ok", 600)
+    assert job_selectors.dead_man_state(now=NOW + timedelta(minutes=2)).is_red

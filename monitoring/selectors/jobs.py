@@ -35,19 +35,25 @@ def _schedule_label(task: PeriodicTask) -> str:
     return str(task.schedule)
 
 
-def _period_seconds(task: PeriodicTask, now: datetime) -> float:
-    """Seconds between two runs of a schedule (for crontabs: the next two fire times)."""
+def _next_fire_after(task: PeriodicTask, moment: datetime) -> datetime:
+    """When the schedule fires next after a run at `moment` (independent of the wall clock)."""
     if task.interval_id:
-        return task.schedule.run_every.total_seconds()
-    first = now + task.schedule.remaining_estimate(now)
-    second = first + task.schedule.remaining_estimate(first)
-    return (second - first).total_seconds()
+        return moment + task.schedule.run_every
+    # remaining_delta gives (start, delta, now) with the next fire at start + delta; the
+    # remaining_estimate shortcut subtracts Celery's own clock, which is not our `now`.
+    start, delta, _ = task.schedule.remaining_delta(moment)
+    return start + delta
+
+
+def _period_seconds(task: PeriodicTask, now: datetime) -> float:
+    """Seconds between two runs of a schedule (for crontabs: between its next two fire times)."""
+    first = _next_fire_after(task, now)
+    return (_next_fire_after(task, first) - first).total_seconds()
 
 
 def _next_run(task: PeriodicTask, now: datetime) -> datetime:
-    remaining = task.schedule.remaining_estimate(task.last_run_at or now)
-    # Celery's estimate lands a few ms before the fire time; show the whole second it fires at.
-    return max(now, now + remaining + timedelta(milliseconds=500)).replace(microsecond=0)
+    """The next run as beat sees it: the first fire time after the last run, or now if that is past."""
+    return max(now, _next_fire_after(task, task.last_run_at or now))
 
 
 def _latest_runs(*, finished_only: bool = False) -> dict[str, JobRun]:
