@@ -263,3 +263,18 @@ def test_dead_man_reads_the_interval_of_a_crontab_schedule(db):
 
     assert (state.state, state.interval_seconds) == ("ok", 600)
     assert job_selectors.dead_man_state(now=NOW + timedelta(minutes=2)).is_red
+
+
+def test_weekly_clean_up_prunes_job_records_older_than_their_retention(db):
+    from monitoring.services.maintenance import prune_job_records
+
+    for days in (91, 89):
+        JobRun.objects.create(task_name="monitoring.refresh_snapshots", started_at=NOW - timedelta(days=days),
+                              outcome=JobOutcome.SUCCEEDED)
+        StaleLeadCheck.objects.create(checked_at=NOW - timedelta(days=days), stale_count=0)
+
+    result = prune_job_records(older_than_days=90, now=NOW)
+
+    assert (result.job_runs, result.stale_lead_checks) == (1, 1)
+    assert JobRun.objects.get().started_at == NOW - timedelta(days=89)
+    assert StaleLeadCheck.objects.get().checked_at == NOW - timedelta(days=89)
