@@ -13,6 +13,7 @@ from django.db.utils import InterfaceError
 
 from monitoring.models import JobOutcome, JobRun, LeadSyncHistoryArchive
 from monitoring.services import maintenance
+from monitoring.services.jobs import run_recorded
 from monitoring.tasks import maintenance as tasks
 
 from .maintenance_helpers import ids, insert_history, make_lead, rows
@@ -157,9 +158,10 @@ def test_archive_survives_losing_its_database_connection_mid_run():
 
     maintenance._move_batch = move_and_note_backend
     try:
-        thread, outcome = _in_thread(
-            maintenance.archive_history, retention_days=30, now=NOW, batch_size=50, pause_seconds=0.05
-        )
+        def worker_run(run):  # what the task does, through record_job, on the thread's own connection
+            maintenance.archive_history(retention_days=30, now=NOW, batch_size=50, pause_seconds=0.05)
+
+        thread, outcome = _in_thread(run_recorded, "monitoring.archive_history", worker_run)
         deadline = time.monotonic() + 20
         while LeadSyncHistoryArchive.objects.count() < 100 and time.monotonic() < deadline:
             time.sleep(0.01)
@@ -170,6 +172,9 @@ def test_archive_survives_losing_its_database_connection_mid_run():
         maintenance._move_batch = real_move
 
     assert isinstance(outcome.get("error"), OperationalError | InterfaceError)
+    # The run is recorded as failed, on a fresh connection.
+    run = JobRun.objects.get(task_name="monitoring.archive_history")
+    assert run.outcome == JobOutcome.FAILED and run.error.startswith(("OperationalError", "InterfaceError"))
     hot, archive = set(ids(HOT)), set(ids(ARCHIVE))
     assert 100 <= len(archive) < 600
     assert not hot & archive
