@@ -5,7 +5,6 @@ import logging
 from datetime import date, datetime, timedelta
 from datetime import timezone as dt_timezone
 
-import psycopg
 import pytest
 import time_machine
 from django.urls import reverse
