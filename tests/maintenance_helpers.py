@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import psycopg
 from django.db import connection
 
 from monitoring.models import Lead
@@ -44,3 +45,11 @@ def rows(table: str, columns: str = "id, lead_id, sync_type, sync_direction, syn
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT {columns} FROM {table} ORDER BY id")
         return cursor.fetchall()
+
+
+def second_connection() -> psycopg.Connection:
+    """A separate session on the test database: another reader, or another worker."""
+    params = connection.get_connection_params()
+    params.pop("cursor_factory", None)
+    params.pop("context", None)
+    return psycopg.connect(**params, autocommit=True)

@@ -15,8 +15,7 @@ from monitoring.selectors import jobs as job_selectors
 from monitoring.services.jobs import _lock_key, record_job
 from monitoring.tasks import maintenance as tasks
 
-from .maintenance_helpers import insert_history, make_lead
-from .test_maintenance_refresh import _second_connection
+from .maintenance_helpers import insert_history, make_lead, second_connection
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=dt_timezone.utc)
 TASKS = {
@@ -46,7 +45,7 @@ def test_each_task_has_its_beat_schedule(db):
 @pytest.mark.parametrize("task_name", sorted(TASKS))
 def test_a_second_start_of_a_running_task_is_skipped_with_a_log_line(db, task_name, caplog, tmp_path, settings):
     settings.ARCHIVE_DIR = tmp_path
-    with _second_connection() as running_instance:
+    with second_connection() as running_instance:
         running_instance.execute("SELECT pg_advisory_lock(%s)", [_lock_key(task_name)])
         with caplog.at_level(logging.INFO, logger="monitoring.services.jobs"):
             assert TASKS[task_name]() == {"skipped": "another run holds the lock"}
@@ -77,7 +76,7 @@ def test_a_failing_run_is_recorded_with_its_error(db):
             1 / 0
     run = JobRun.objects.get(task_name="monitoring.example")
     assert (run.outcome, run.error) == (JobOutcome.FAILED, "ZeroDivisionError: division by zero")
-    with _second_connection() as other:  # the lock was released
+    with second_connection() as other:  # the lock was released
         assert other.execute("SELECT pg_try_advisory_lock(%s)", [_lock_key("monitoring.example")]).fetchone() == (True,)
 
 

@@ -15,15 +15,7 @@ from monitoring.services import maintenance
 from monitoring.services.jobs import _lock_key
 from monitoring.tasks import maintenance as tasks
 
-from .maintenance_helpers import insert_history, make_lead
-
-
-def _second_connection() -> psycopg.Connection:
-    """A separate session on the test database: another reader, or another worker."""
-    params = connection.get_connection_params()
-    params.pop("cursor_factory", None)
-    params.pop("context", None)
-    return psycopg.connect(**params, autocommit=True)
+from .maintenance_helpers import insert_history, make_lead, second_connection
 
 
 @pytest.fixture
@@ -54,7 +46,7 @@ def test_the_summary_has_the_unique_index_a_concurrent_refresh_needs(db):
 def test_a_reader_is_not_blocked_while_a_refresh_runs(summary_rows):
     # The refresh's transaction stays open (the test's), so its lock is still held below.
     maintenance.refresh_daily_summary()
-    with _second_connection() as reader:
+    with second_connection() as reader:
         held = reader.execute(
             "SELECT mode FROM pg_locks WHERE relation = 'lead_sync_daily_summary'::regclass AND pid = %s",
             [connection.connection.info.backend_pid],
@@ -69,14 +61,14 @@ def test_a_plain_refresh_would_block_the_reader(summary_rows):
     """The control for the test above: without CONCURRENTLY the same read times out."""
     with connection.cursor() as cursor:
         cursor.execute("REFRESH MATERIALIZED VIEW lead_sync_daily_summary")
-    with _second_connection() as reader:
+    with second_connection() as reader:
         reader.execute("SET lock_timeout = '200ms'")
         with pytest.raises(psycopg.errors.LockNotAvailable):
             reader.execute("SELECT COUNT(*) FROM lead_sync_daily_summary")
 
 
 def test_a_refresh_is_not_started_while_another_runs(summary_rows, caplog):
-    with _second_connection() as other_worker:
+    with second_connection() as other_worker:
         other_worker.execute("SELECT pg_advisory_lock(%s)", [_lock_key("monitoring.refresh_daily_summary")])
         with caplog.at_level(logging.INFO, logger="monitoring.services.jobs"):
             tasks.refresh_daily_summary()
