@@ -276,3 +276,20 @@ def test_weekly_clean_up_prunes_job_records_older_than_their_retention(db):
     assert (result.job_runs, result.stale_lead_checks) == (1, 1)
     assert JobRun.objects.get().started_at == NOW - timedelta(days=89)
     assert StaleLeadCheck.objects.get().checked_at == NOW - timedelta(days=89)
+
+
+def test_history_sizes_switch_to_an_estimate_for_big_tables(db, monkeypatch):
+    from django.db import connection
+
+    insert_history(make_lead(), NOW, count=3)
+    monkeypatch.setattr(job_selectors, "EXACT_COUNT_BELOW", 2)
+
+    # No statistics yet: the bounded count stops at 2, shown as "at least, approximately".
+    assert job_selectors._row_count("lead_sync_history") == (2, False)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE lead_sync_history")
+    assert job_selectors._row_count("lead_sync_history") == (3, False)
+    monkeypatch.setattr(job_selectors, "EXACT_COUNT_BELOW", 1)  # 3 >= 2 x 1: the estimate, no count
+    assert job_selectors._row_count("lead_sync_history") == (3, False)
+    monkeypatch.setattr(job_selectors, "EXACT_COUNT_BELOW", 200_000)
+    assert job_selectors._row_count("lead_sync_history") == (3, True)

@@ -129,11 +129,20 @@ def job_overview(*, now: datetime | None = None) -> list[JobStatus]:
 
 
 def _row_count(table: str) -> tuple[int, bool]:
-    """(rows, exact): exact below EXACT_COUNT_BELOW, otherwise the planner's estimate (no 10M-row scan)."""
+    """(rows, exact): the planner's estimate for a table known to be big, otherwise a bounded count.
+
+    The count stops at EXACT_COUNT_BELOW rows, so stale or missing statistics (a never-analysed
+    archive reports -1) never turn a page view into a 10M-row scan.
+    """
     estimate = fetch_one("SELECT reltuples::bigint AS n FROM pg_class WHERE oid = %s::regclass", [table])["n"]  # type: ignore[index]
-    if estimate < EXACT_COUNT_BELOW:  # -1 (never analysed) lands here too
-        return fetch_one(f"SELECT COUNT(*) AS n FROM {table}")["n"], True  # type: ignore[index]
-    return estimate, False
+    if estimate >= 2 * EXACT_COUNT_BELOW:
+        return estimate, False
+    counted = fetch_one(
+        f"SELECT COUNT(*) AS n FROM (SELECT 1 FROM {table} LIMIT {EXACT_COUNT_BELOW}) AS bounded"
+    )["n"]  # type: ignore[index]
+    if counted < EXACT_COUNT_BELOW:
+        return counted, True
+    return max(estimate, EXACT_COUNT_BELOW), False
 
 
 @dataclass

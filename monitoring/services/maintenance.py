@@ -155,6 +155,7 @@ class ArchiveResult(_Result):
     moved: int = 0
     batches: int = 0
     seconds: float = 0.0
+    vacuum_seconds: float = 0.0
     left_behind: int = 0
 
 
@@ -175,6 +176,7 @@ def archive_history(
     batch_size: int | None = None,
     pause_seconds: float | None = None,
     max_batches: int | None = None,
+    vacuum: bool = True,
     now: datetime | None = None,
 ) -> ArchiveResult:
     """Move history older than the retention from lead_sync_history to lead_sync_history_archive.
@@ -182,6 +184,7 @@ def archive_history(
     Runs in batches of `batch_size` rows, each its own short transaction, with an optional pause
     between batches so the sync's writes interleave. Idempotent: a second run moves only what
     arrived (or was skipped) since; a run stopped anywhere is finished by the next one.
+    Afterwards the hot table is vacuumed and both tables analysed (see the "vacuum" step).
     """
     retention_days = settings.HISTORY_RETENTION_DAYS if retention_days is None else retention_days
     batch_size = batch_size or settings.HISTORY_ARCHIVE_BATCH_SIZE
@@ -214,6 +217,24 @@ def archive_history(
         )
     else:
         steps.skipped("move", f"no history older than {result.cutoff:%Y-%m-%d %H:%M} UTC")
+
+    if not result.moved:
+        steps.skipped("vacuum", "nothing was moved")
+    elif not vacuum:
+        steps.skipped("vacuum", "not asked to")
+    elif connection.in_atomic_block:
+        steps.skipped("vacuum", "called inside a transaction, where VACUUM cannot run")
+    else:
+        vacuum_started = time.monotonic()
+        with connection.cursor() as cursor:
+            # A weekly move of ~20% of the rows stays under autovacuum's default threshold, and until
+            # the table is vacuumed every index scan from the old end (MIN(synced_at), the next
+            # clean-up) walks the dead entries: 25 s for the first MIN after moving 2M of 10M rows.
+            # VACUUM takes no lock the sync's inserts wait for; ANALYZE keeps the row estimates true.
+            cursor.execute("VACUUM (ANALYZE) lead_sync_history")
+            cursor.execute("ANALYZE lead_sync_history_archive")
+        result.vacuum_seconds = round(time.monotonic() - vacuum_started, 3)
+        steps.did("vacuum", f"vacuumed and analysed lead_sync_history, analysed the archive: {result.vacuum_seconds} s")
 
     # Rows locked by someone else (skipped) or written with an old synced_at during the run.
     result.left_behind = fetch_one(
