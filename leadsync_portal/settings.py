@@ -186,6 +186,11 @@ SELECTOR_SNAPSHOT_TTL = env_int("SELECTOR_SNAPSHOT_TTL", 180)
 HISTORY_RETENTION_DAYS = env_int("HISTORY_RETENTION_DAYS", 30)
 ARCHIVE_DIR = Path(os.environ.get("ARCHIVE_DIR", BASE_DIR / "archive"))
 ARCHIVE_DELETE_AFTER_EXPORT = env_bool("ARCHIVE_DELETE_AFTER_EXPORT", False)
+# Clean-up batches: rows moved per transaction, and a pause between batches for the sync's writes.
+HISTORY_ARCHIVE_BATCH_SIZE = env_int("HISTORY_ARCHIVE_BATCH_SIZE", 5000)
+HISTORY_ARCHIVE_BATCH_PAUSE_MS = env_int("HISTORY_ARCHIVE_BATCH_PAUSE_MS", 0)
+# JobRun rows and stale-lead checks older than this are pruned by the weekly clean-up.
+JOB_RECORD_RETENTION_DAYS = env_int("JOB_RECORD_RETENTION_DAYS", 90)
 
 # Machine-readable metrics
 METRICS_ALLOWED_IPS = env_list("METRICS_ALLOWED_IPS", "127.0.0.1,::1")

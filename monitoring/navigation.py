@@ -13,4 +13,5 @@ NAVIGATION: list[tuple[str, str]] = [
     ("monitoring:debug", "Debug"),
     ("monitoring:leads", "Leads"),
     ("monitoring:alerts", "Alerts"),
+    ("monitoring:jobs", "Jobs"),
 ]

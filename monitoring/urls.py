@@ -1,6 +1,6 @@
 from django.urls import path
 
-from monitoring.views import alerts, api, dashboard, health, leads, summary
+from monitoring.views import alerts, api, dashboard, health, jobs, leads, summary
 
 app_name = "monitoring"
 
@@ -27,4 +27,5 @@ urlpatterns = [
     path("debug/", dashboard.DebugView.as_view(), name="debug"),
     path("leads/", leads.LeadListView.as_view(), name="leads"),
     path("leads/<uuid:pk>/", leads.LeadDetailView.as_view(), name="lead-detail"),
+    path("jobs/", jobs.JobsView.as_view(), name="jobs"),
 ]

@@ -123,3 +123,31 @@ def test_evaluate_task_records_its_run_and_leaves_the_deadman_rule_alone():
     assert run.detail == detail
     assert detail["fired"] == ["Sync stalled: no attempt for 30 min"]
     assert AlertRule.objects.get(kind=RuleKind.DEADMAN).last_evaluated_at is None
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_second_alert_check_while_one_runs_is_recorded_as_skipped():
+    from monitoring.models import JobOutcome, JobRun
+    from monitoring.services.jobs import advisory_lock
+    from monitoring.tasks.alerts import evaluate_alerts as evaluate_task
+
+    with advisory_lock("monitoring.evaluate_alerts"):  # this session plays the run in progress
+        # The task takes its own connection in another thread, like a second worker.
+        import threading
+
+        from django.db import connection
+
+        result: dict = {}
+
+        def second_worker() -> None:
+            try:
+                result.update(evaluate_task.apply().get())
+            finally:
+                connection.close()
+
+        worker = threading.Thread(target=second_worker)
+        worker.start()
+        worker.join(30)
+    assert result == {"skipped": "another run holds the lock"}
+    run = JobRun.objects.get(task_name="monitoring.evaluate_alerts")
+    assert run.outcome == JobOutcome.SKIPPED

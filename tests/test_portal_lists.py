@@ -235,6 +235,7 @@ BUDGETS = {
     # session, user, permissions, then five tables: firing, incidents (+count), rules (+count,
     # channels prefetch), channels, deliveries (+count)
     "monitoring:alerts": 13,
+    "monitoring:jobs": 17,
 }
 
 

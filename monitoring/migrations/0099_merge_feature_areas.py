@@ -9,6 +9,7 @@ class Migration(migrations.Migration):
         ("monitoring", "0021_lead_search_index"),
         ("monitoring", "0041_alert_defaults"),
         ("monitoring", "0050_api_tokens"),
+        ("monitoring", "0062_maintenance_schedules"),
     ]
 
     operations = []

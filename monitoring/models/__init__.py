@@ -12,6 +12,7 @@ from .alerts import (
     Severity,
 )
 from .jobs import JobOutcome, JobRun
+from .maintenance import ArchiveExport, ArchiveExportStatus, LeadSyncHistoryArchive, StaleLeadCheck
 from .sync import CustomerSegment, Lead, LeadSyncHistory
 from .views import (
     LeadAnalytics,
@@ -34,6 +35,10 @@ __all__ = [
     "Severity",
     "JobOutcome",
     "JobRun",
+    "ArchiveExport",
+    "ArchiveExportStatus",
+    "LeadSyncHistoryArchive",
+    "StaleLeadCheck",
     "CustomerSegment",
     "Lead",
     "LeadSyncHistory",

@@ -1,21 +1,21 @@
 """Alerting tasks: the 5-minute check, the dead-man check on it, and message delivery.
 
-Each is thin (one service), runs inside record_job, and is safe to run twice at once: the
+Each is thin (one service), runs inside run_recorded (a JobRun row per run), and is safe to run twice at once: the
 services claim their work with row locks and conditional updates.
 """
 from __future__ import annotations
 
-from typing import Any
-
 import logging
+from collections.abc import Callable
+from typing import Any
 
 from celery import shared_task
 from django.db import transaction
 
 from monitoring.alerts.rules import ALERT_CHECK_TASK, DEADMAN_TASK
-from monitoring.models import RuleKind
+from monitoring.models import JobRun, RuleKind
 from monitoring.services import alerts as alert_services
-from monitoring.services.jobs import record_job
+from monitoring.services.jobs import run_recorded
 
 logger = logging.getLogger(__name__)
 
@@ -37,37 +37,39 @@ def deliver_soon() -> None:
     transaction.on_commit(enqueue)
 
 
-@shared_task(name=ALERT_CHECK_TASK)
-def evaluate_alerts() -> dict[str, Any]:
-    """Check every alert rule (beat: every 5 minutes)."""
-    # single_instance: a duplicated beat's second start records 'skipped' instead of checking twice.
-    with record_job(ALERT_CHECK_TASK, single_instance=True) as run:
-        report = alert_services.evaluate_alerts()
+def _check(*, kinds: list[str] | None) -> Callable[[JobRun], None]:
+    """A run_recorded body: evaluate the rules (of `kinds`) and queue delivery of what changed."""
+
+    def body(run: JobRun) -> None:
+        report = alert_services.evaluate_alerts(kinds=kinds)
         run.rows_touched = len(report.queued)
         run.detail = report.as_dict()
         if report.queued:
             deliver_soon()
-    return run.detail
+
+    return body
+
+
+@shared_task(name=ALERT_CHECK_TASK)
+def evaluate_alerts() -> dict[str, Any]:
+    """Check every alert rule (beat: every 5 minutes)."""
+    # single instance: a duplicated beat's second start records 'skipped' instead of checking twice.
+    return run_recorded(ALERT_CHECK_TASK, _check(kinds=None))
 
 
 @shared_task(name=DEADMAN_TASK)
 def check_deadman() -> dict[str, Any]:
     """Fire 'alert check not completing' through the normal channels (beat: every 5 minutes)."""
-    with record_job(DEADMAN_TASK, single_instance=True) as run:
-        report = alert_services.evaluate_alerts(kinds=[RuleKind.DEADMAN])
-        run.rows_touched = len(report.queued)
-        run.detail = report.as_dict()
-        if report.queued:
-            deliver_soon()
-    return run.detail
+    return run_recorded(DEADMAN_TASK, _check(kinds=[RuleKind.DEADMAN]))
 
 
 @shared_task(name=DELIVER_TASK)
 def deliver_notifications() -> dict[str, Any]:
     """Send queued messages and due retries (beat: every minute; also right after a check queued some)."""
     # Not single-instance: each delivery is claimed by a conditional update, so two sweeps never send one twice.
-    with record_job(DELIVER_TASK) as run:
+    def body(run: JobRun) -> None:
         outcomes = alert_services.deliver_due_notifications()
         run.rows_touched = sum(outcomes.values())
         run.detail = outcomes
-    return run.detail
+
+    return run_recorded(DELIVER_TASK, body, single_instance=False)

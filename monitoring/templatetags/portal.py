@@ -11,7 +11,7 @@ from django.utils.html import conditional_escape, format_html, json_script
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.timezone import template_localtime
 
-from monitoring.tables import format_timestamp
+from monitoring.tables.portal import format_timestamp
 
 register = template.Library()
 

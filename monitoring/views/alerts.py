@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.views import View
 
 from monitoring.alerts import MANAGE_ALERTS_PERMISSION
-from monitoring.alerts.tables import AlertRuleTable, ChannelTable, DeliveryTable, FiringIncidentTable, IncidentTable
+from monitoring.tables.alerts import AlertRuleTable, ChannelTable, DeliveryTable, FiringIncidentTable, IncidentTable
 from monitoring.selectors import alerts as alert_selectors
 from monitoring.services import alerts as alert_services
 from monitoring.tasks.alerts import deliver_soon

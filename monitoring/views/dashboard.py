@@ -18,7 +18,7 @@ from django.views import View
 
 from monitoring import selectors
 from monitoring.choices import LeadSyncStatus, OverallHealth
-from monitoring.tables import (
+from monitoring.tables.portal import (
     LABELS,
     ActivityTable,
     ErrorGroupTable,

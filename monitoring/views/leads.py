@@ -12,7 +12,7 @@ from monitoring import selectors
 from monitoring.choices import LeadSyncStatus
 from monitoring.filters import ErrorLeadFilterSet, LeadFilterSet, LeadHistoryFilterSet
 from monitoring.models import Lead
-from monitoring.tables import ErrorLeadTable, LeadHistoryTable, LeadTable
+from monitoring.tables.portal import ErrorLeadTable, LeadHistoryTable, LeadTable
 
 from .dashboard import snapshot_age
 from .lists import ObjectListView

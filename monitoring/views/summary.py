@@ -6,7 +6,7 @@ from typing import Any
 from monitoring import selectors
 from monitoring.filters import DailySummaryFilterSet
 from monitoring.models import LeadSyncDailySummary
-from monitoring.tables import DailySummaryTable
+from monitoring.tables.portal import DailySummaryTable
 
 from .lists import ObjectListView
 

@@ -1,0 +1,255 @@
+"""Our own scheduled jobs: last and next runs, history sizes, archived months, the dead-man check.
+
+Every query here is bounded by an index (job_run_task_started, idx_sync_history_monitoring,
+idx_sync_history_archive_synced) or by pg_class statistics, so the Jobs page stays fast at 10M
+history rows.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from django.utils import timezone
+from django_celery_beat.models import PeriodicTask
+
+from monitoring.models import ArchiveExport, JobOutcome, JobRun, StaleLeadCheck
+
+from ._sql import fetch_all, fetch_one
+
+# The alert check (issue "Alerts") records its runs under this task name through record_job.
+ALERT_CHECK_TASK = "monitoring.evaluate_alerts"
+# The alert check counts as dead when it has not completed for this many of its intervals.
+DEAD_MAN_INTERVALS = 3
+# Below this many rows (by the planner's estimate) a table is counted exactly; above, estimated.
+EXACT_COUNT_BELOW = 200_000
+
+Row = dict[str, Any]
+
+
+def _schedule_label(task: PeriodicTask) -> str:
+    if task.interval_id:
+        return str(task.interval)
+    if task.crontab_id:
+        return task.crontab.human_readable
+    return str(task.schedule)
+
+
+def _next_fire_after(task: PeriodicTask, moment: datetime) -> datetime:
+    """When the schedule fires next after a run at `moment` (independent of the wall clock)."""
+    if task.interval_id:
+        return moment + task.schedule.run_every
+    # remaining_delta gives (start, delta, now) with the next fire at start + delta; the
+    # remaining_estimate shortcut subtracts Celery's own clock, which is not our `now`.
+    start, delta, _ = task.schedule.remaining_delta(moment)
+    return start + delta
+
+
+def _period_seconds(task: PeriodicTask, now: datetime) -> float:
+    """Seconds between two runs of a schedule (for crontabs: between its next two fire times)."""
+    first = _next_fire_after(task, now)
+    return (_next_fire_after(task, first) - first).total_seconds()
+
+
+def _next_run(task: PeriodicTask, now: datetime) -> datetime:
+    """The next run as beat sees it: the first fire time after the last run, or now if that is past."""
+    return max(now, _next_fire_after(task, task.last_run_at or now))
+
+
+_LATEST_RUNS_SQL = """
+WITH RECURSIVE tasks(task_name) AS (
+    SELECT MIN(task_name) FROM monitoring_job_run
+    UNION ALL
+    SELECT (SELECT MIN(task_name) FROM monitoring_job_run WHERE task_name > t.task_name)
+    FROM tasks t WHERE t.task_name IS NOT NULL
+)
+SELECT run.* FROM tasks t CROSS JOIN LATERAL (
+    SELECT * FROM monitoring_job_run r
+    WHERE r.task_name = t.task_name {finished}
+    ORDER BY r.started_at DESC
+    LIMIT 1
+) run
+"""
+
+
+def _latest_runs(*, finished_only: bool = False) -> dict[str, JobRun]:
+    """The newest JobRun per task.
+
+    A loose index scan over job_run_task_started: one probe per task, however many runs a
+    year of per-minute tasks has left (DISTINCT ON would read them all).
+    """
+    finished = f"AND r.finished_at IS NOT NULL AND r.outcome <> '{JobOutcome.SKIPPED}'" if finished_only else ""
+    return {run.task_name: run for run in JobRun.objects.raw(_LATEST_RUNS_SQL.format(finished=finished))}
+
+
+@dataclass
+class JobStatus:
+    """One task on the Jobs page: its schedule(s), last run, next run."""
+
+    task_name: str
+    schedule: str
+    enabled: bool
+    last_started_at: datetime | None
+    last_outcome: str | None
+    last_rows: int | None
+    last_error: str
+    last_duration_seconds: float | None
+    next_run_at: datetime | None
+
+
+def job_overview(*, now: datetime | None = None) -> list[JobStatus]:
+    """Every scheduled monitoring task and every task that has run: schedule, last and next run."""
+    now = now or timezone.now()
+    schedules: dict[str, list[PeriodicTask]] = {}
+    for task in PeriodicTask.objects.filter(task__startswith="monitoring.").select_related("interval", "crontab"):
+        schedules.setdefault(task.task, []).append(task)
+    latest = _latest_runs()
+    latest_finished = _latest_runs(finished_only=True)
+    rows = []
+    for name in sorted(set(schedules) | set(latest)):
+        tasks = schedules.get(name, [])
+        enabled = [task for task in tasks if task.enabled]
+        run = latest.get(name)
+        finished = latest_finished.get(name)
+        rows.append(
+            JobStatus(
+                task_name=name,
+                schedule="; ".join(_schedule_label(task) + ("" if task.enabled else " (disabled)") for task in tasks)
+                or "not scheduled",
+                enabled=bool(enabled),
+                last_started_at=run.started_at if run else None,
+                last_outcome=run.outcome if run else None,
+                last_rows=run.rows_touched if run else None,
+                last_error=run.error if run else "",
+                last_duration_seconds=finished.duration_seconds if finished else None,
+                next_run_at=min((_next_run(task, now) for task in enabled), default=None),
+            )
+        )
+    return rows
+
+
+def _row_count(table: str) -> tuple[int, bool]:
+    """(rows, exact): the planner's estimate for a table known to be big, otherwise a bounded count.
+
+    The count stops at EXACT_COUNT_BELOW rows, so stale or missing statistics (a never-analysed
+    archive reports -1) never turn a page view into a 10M-row scan.
+    """
+    estimate = fetch_one("SELECT reltuples::bigint AS n FROM pg_class WHERE oid = %s::regclass", [table])["n"]  # type: ignore[index]
+    if estimate >= 2 * EXACT_COUNT_BELOW:
+        return estimate, False
+    counted = fetch_one(
+        f"SELECT COUNT(*) AS n FROM (SELECT 1 FROM {table} LIMIT {EXACT_COUNT_BELOW}) AS bounded"
+    )["n"]  # type: ignore[index]
+    if counted < EXACT_COUNT_BELOW:
+        return counted, True
+    return max(estimate, EXACT_COUNT_BELOW), False
+
+
+@dataclass
+class HistorySizes:
+    hot_rows: int
+    hot_rows_exact: bool
+    hot_oldest: datetime | None
+    archive_rows: int
+    archive_rows_exact: bool
+    archive_oldest: datetime | None
+
+
+def history_sizes() -> HistorySizes:
+    """Rows and oldest row of lead_sync_history and lead_sync_history_archive."""
+    hot_rows, hot_exact = _row_count("lead_sync_history")
+    archive_rows, archive_exact = _row_count("lead_sync_history_archive")
+    oldest = fetch_one(
+        """
+        SELECT (SELECT MIN(synced_at) FROM lead_sync_history) AS hot,
+               (SELECT MIN(synced_at) FROM lead_sync_history_archive) AS archive
+        """
+    )
+    return HistorySizes(hot_rows, hot_exact, oldest["hot"], archive_rows, archive_exact, oldest["archive"])  # type: ignore[index]
+
+
+def archive_months() -> list[date]:
+    """UTC calendar months that have rows in the archive table, oldest first.
+
+    A loose index scan: one index probe per month instead of reading millions of rows.
+    """
+    rows = fetch_all(
+        """
+        WITH RECURSIVE months(month) AS (
+            SELECT DATE_TRUNC('month', MIN(synced_at) AT TIME ZONE 'UTC') FROM lead_sync_history_archive
+            UNION ALL
+            SELECT (SELECT DATE_TRUNC('month', MIN(a.synced_at) AT TIME ZONE 'UTC')
+                    FROM lead_sync_history_archive a
+                    WHERE a.synced_at >= (m.month + INTERVAL '1 month') AT TIME ZONE 'UTC')
+            FROM months m
+            WHERE m.month IS NOT NULL
+        )
+        SELECT month::date AS month FROM months WHERE month IS NOT NULL ORDER BY month
+        """
+    )
+    return [row["month"] for row in rows]
+
+
+@dataclass
+class ArchivedMonth:
+    month: date
+    in_archive_table: bool
+    export: ArchiveExport | None
+
+
+def archived_months() -> list[ArchivedMonth]:
+    """Each month in the archive table or in the export manifest, newest first, with its file."""
+    present = set(archive_months())
+    exports = {export.month: export for export in ArchiveExport.objects.all()}
+    return [
+        ArchivedMonth(month, month in present, exports.get(month))
+        for month in sorted(present | set(exports), reverse=True)
+    ]
+
+
+@dataclass
+class DeadManState:
+    """Whether the alert check is alive: red when it has not completed for DEAD_MAN_INTERVALS intervals."""
+
+    state: str  # "ok", "red" or "not_scheduled" (the alerts feature is not installed)
+    message: str
+    interval_seconds: float | None = None
+    last_completed_at: datetime | None = None
+
+    @property
+    def is_red(self) -> bool:
+        return self.state == "red"
+
+
+def dead_man_state(*, now: datetime | None = None) -> DeadManState:
+    """The dead-man check on ALERT_CHECK_TASK, from its beat schedule and its last successful run."""
+    now = now or timezone.now()
+    tasks = list(PeriodicTask.objects.filter(task=ALERT_CHECK_TASK).select_related("interval", "crontab"))
+    if not tasks:
+        return DeadManState("not_scheduled", "Alert checks are not scheduled.")
+    enabled = [task for task in tasks if task.enabled]
+    last = (
+        JobRun.objects.filter(task_name=ALERT_CHECK_TASK, outcome=JobOutcome.SUCCEEDED)
+        .exclude(finished_at=None)
+        .order_by("-started_at")
+        .values_list("finished_at", flat=True)
+        .first()
+    )
+    if not enabled:
+        return DeadManState("red", "Alert checks are disabled: nobody will be alerted.", None, last)
+    interval = min(_period_seconds(task, now) for task in enabled)
+    if last is None:
+        return DeadManState("red", "Alert checks have never completed.", interval, None)
+    if now - last > timedelta(seconds=DEAD_MAN_INTERVALS * interval):
+        return DeadManState(
+            "red",
+            f"Alert checks have not completed for {DEAD_MAN_INTERVALS} intervals "
+            f"(every {interval / 60:g} min; last completed {timezone.localtime(last):%Y-%m-%d %H:%M %Z}).",
+            interval,
+            last,
+        )
+    return DeadManState("ok", "Alert checks are running.", interval, last)
+
+
+def latest_stale_lead_check() -> StaleLeadCheck | None:
+    return StaleLeadCheck.objects.order_by("-checked_at").first()

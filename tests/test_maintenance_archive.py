@@ -1,0 +1,218 @@
+"""The weekly clean-up: history older than the retention moves to the archive, losing nothing."""
+from __future__ import annotations
+
+import threading
+import time
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
+
+import pytest
+import time_machine
+from django.db import OperationalError, connection, connections
+from django.db.utils import InterfaceError
+
+from monitoring.models import JobOutcome, JobRun, LeadSyncHistoryArchive
+from monitoring.services import maintenance
+from monitoring.services.jobs import run_recorded
+from monitoring.tasks import maintenance as tasks
+
+from .maintenance_helpers import ids, insert_history, make_lead, rows
+
+NOW = datetime(2026, 11, 28, 12, 0, tzinfo=dt_timezone.utc)
+CUTOFF = NOW - timedelta(days=30)
+HOT, ARCHIVE = "lead_sync_history", "lead_sync_history_archive"
+
+
+@pytest.fixture
+def boundary_rows(db) -> dict[str, list[int]]:
+    """5 rows older than 30 days, 4 not: 40 d (3), 30 d + 1 min (2) | exactly 30 d, 29 d (2), now."""
+    lead = make_lead()
+    old = insert_history(lead, NOW - timedelta(days=40), count=3)
+    old += insert_history(lead, CUTOFF - timedelta(minutes=1), count=2)
+    kept = insert_history(lead, CUTOFF)  # not older than the cutoff: stays
+    kept += insert_history(lead, NOW - timedelta(days=29), count=2)
+    kept += insert_history(lead, NOW)
+    return {"old": old, "kept": kept}
+
+
+def test_archive_moves_exactly_the_rows_older_than_the_retention(boundary_rows):
+    before = {row[0]: row for row in rows(HOT)}
+
+    result = maintenance.archive_history(retention_days=30, now=NOW)
+
+    assert (result.moved, result.left_behind, result.cutoff) == (5, 0, CUTOFF)
+    assert ids(HOT) == boundary_rows["kept"]
+    assert ids(ARCHIVE) == boundary_rows["old"]
+    # Column for column the same row, now with archived_at.
+    assert rows(ARCHIVE) == [before[i] for i in boundary_rows["old"]]
+    assert LeadSyncHistoryArchive.objects.filter(archived_at__isnull=True).count() == 0
+    assert "moved 5 rows" in result.steps["move"]
+    assert result.steps["vacuum"] == "skipped: called inside a transaction, where VACUUM cannot run"
+
+
+def test_archive_run_twice_gives_the_same_result(boundary_rows):
+    maintenance.archive_history(retention_days=30, now=NOW)
+    hot, archive = rows(HOT), rows(ARCHIVE)
+
+    again = maintenance.archive_history(retention_days=30, now=NOW)
+
+    assert again.moved == 0
+    assert again.steps["move"].startswith("skipped: no history older than")
+    assert (rows(HOT), rows(ARCHIVE)) == (hot, archive)
+
+
+def test_archive_moves_in_batches_of_the_given_size(boundary_rows):
+    result = maintenance.archive_history(retention_days=30, now=NOW, batch_size=2)
+
+    assert (result.moved, result.batches) == (5, 3)
+    assert ids(ARCHIVE) == boundary_rows["old"]
+
+
+def test_archive_interrupted_between_batches_then_rerun_has_no_duplicate_and_no_gap(boundary_rows, monkeypatch):
+    everything = sorted(boundary_rows["old"] + boundary_rows["kept"])
+    real_move = maintenance._move_batch
+    calls = []
+
+    def dies_after_first_batch(**kwargs):
+        if calls:
+            raise OperationalError("server closed the connection unexpectedly")
+        calls.append(kwargs)
+        return real_move(**kwargs)
+
+    monkeypatch.setattr(maintenance, "_move_batch", dies_after_first_batch)
+    with pytest.raises(OperationalError):
+        maintenance.archive_history(retention_days=30, now=NOW, batch_size=2)
+
+    # Stopped after one batch: 2 rows moved, and every row is in exactly one table.
+    assert len(ids(ARCHIVE)) == 2
+    assert not set(ids(HOT)) & set(ids(ARCHIVE))
+    assert sorted(ids(HOT) + ids(ARCHIVE)) == everything
+
+    monkeypatch.setattr(maintenance, "_move_batch", real_move)
+    result = maintenance.archive_history(retention_days=30, now=NOW, batch_size=2)
+
+    assert result.moved == 3
+    assert ids(ARCHIVE) == boundary_rows["old"]
+    assert ids(HOT) == boundary_rows["kept"]
+
+
+def test_archived_rows_outlive_their_lead(boundary_rows):
+    maintenance.archive_history(retention_days=30, now=NOW)
+    from monitoring.models import Lead
+
+    Lead.objects.all().delete()  # cascades to the hot history only
+
+    assert ids(HOT) == []
+    assert ids(ARCHIVE) == boundary_rows["old"]
+
+
+def test_archive_refuses_a_retention_below_one_day(db):
+    with pytest.raises(ValueError, match="at least 1"):
+        maintenance.archive_history(retention_days=0)
+
+
+def test_archive_task_records_its_run(boundary_rows, settings):
+    settings.HISTORY_RETENTION_DAYS = 30
+
+    with time_machine.travel(NOW, tick=False):
+        detail = tasks.archive_history()
+
+    run = JobRun.objects.get(task_name="monitoring.archive_history")
+    assert (run.outcome, run.rows_touched, detail["moved"]) == (JobOutcome.SUCCEEDED, 5, 5)
+    assert run.detail["steps"]["check"] == "no history older than the cutoff remains"
+    assert "pruned" in run.detail
+
+
+# ---- runs that need real concurrency: committed data, a second connection ----------------------
+
+concurrent = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+
+
+def _in_thread(target, *args, **kwargs) -> tuple[threading.Thread, dict]:
+    outcome: dict = {}
+
+    def run():
+        try:
+            outcome["value"] = target(*args, **kwargs)
+        except Exception as exc:  # reported to the test, which asserts on it
+            outcome["error"] = exc
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, outcome
+
+
+@concurrent
+def test_archive_survives_losing_its_database_connection_mid_run():
+    lead = make_lead()
+    old = insert_history(lead, NOW - timedelta(days=45), count=600)
+    kept = insert_history(lead, NOW - timedelta(days=1), count=10)
+    backend_pid: dict = {}
+    real_move = maintenance._move_batch
+
+    def move_and_note_backend(**kwargs):
+        connection.ensure_connection()
+        backend_pid.setdefault("pid", connection.connection.info.backend_pid)
+        return real_move(**kwargs)
+
+    maintenance._move_batch = move_and_note_backend
+    try:
+        def worker_run(run):  # what the task does, through record_job, on the thread's own connection
+            maintenance.archive_history(retention_days=30, now=NOW, batch_size=50, pause_seconds=0.05)
+
+        thread, outcome = _in_thread(run_recorded, "monitoring.archive_history", worker_run)
+        deadline = time.monotonic() + 20
+        while LeadSyncHistoryArchive.objects.count() < 100 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        with connections["default"].cursor() as cursor:  # the database drops the worker's session
+            cursor.execute("SELECT pg_terminate_backend(%s)", [backend_pid["pid"]])
+        thread.join(20)
+    finally:
+        maintenance._move_batch = real_move
+
+    assert isinstance(outcome.get("error"), OperationalError | InterfaceError)
+    # The run is recorded as failed, on a fresh connection.
+    run = JobRun.objects.get(task_name="monitoring.archive_history")
+    assert run.outcome == JobOutcome.FAILED and run.error.startswith(("OperationalError", "InterfaceError"))
+    hot, archive = set(ids(HOT)), set(ids(ARCHIVE))
+    assert 100 <= len(archive) < 600
+    assert not hot & archive
+    assert hot | archive == set(old + kept)
+
+    result = maintenance.archive_history(retention_days=30, now=NOW, batch_size=50)
+
+    assert result.moved == 600 - len(archive)
+    assert ids(ARCHIVE) == old
+    assert ids(HOT) == kept
+
+
+@concurrent
+def test_sync_keeps_writing_while_the_archive_runs():
+    lead = make_lead()
+    old = insert_history(lead, NOW - timedelta(days=45), count=3000)
+    stop = threading.Event()
+    waits: list[float] = []
+    written: list[int] = []
+
+    def sync_writer():
+        while not stop.is_set():
+            started = time.monotonic()
+            written.extend(insert_history(lead, datetime.now(dt_timezone.utc)))
+            waits.append(time.monotonic() - started)
+
+    writer, writer_outcome = _in_thread(sync_writer)
+    try:
+        result = maintenance.archive_history(retention_days=30, now=NOW, batch_size=100)
+    finally:
+        stop.set()
+        writer.join(10)
+
+    assert "error" not in writer_outcome
+    assert result.steps["vacuum"].startswith("vacuumed and analysed lead_sync_history")
+    assert result.moved == 3000 and result.batches == 30
+    assert len(written) > 0
+    assert max(waits) < 1.0  # no insert waited on the clean-up's locks
+    assert ids(ARCHIVE) == old
+    assert ids(HOT) == sorted(written)

@@ -1,0 +1,175 @@
+"""The monthly export: whole archived months to verified gzip files; nothing deleted unverified."""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+from datetime import date, datetime, timedelta
+from datetime import timezone as dt_timezone
+from decimal import Decimal
+
+import pytest
+import time_machine
+
+from monitoring.models import ArchiveExport, ArchiveExportStatus, JobOutcome, JobRun, LeadSyncHistoryArchive
+from monitoring.services import maintenance
+from monitoring.tasks import maintenance as tasks
+
+from .maintenance_helpers import ids, insert_history, make_lead
+
+NOW = datetime(2026, 11, 28, 12, 0, tzinfo=dt_timezone.utc)
+ARCHIVE = "lead_sync_history_archive"
+SEPTEMBER, OCTOBER = date(2026, 9, 1), date(2026, 10, 1)
+
+
+@pytest.fixture
+def archived(db) -> dict[str, list[int]]:
+    """Archive rows: September 3 (incl. the first and last instant), October 2, November 1 (month not over)."""
+    lead = make_lead()
+    sept = insert_history(lead, datetime(2026, 9, 1, tzinfo=dt_timezone.utc), table=ARCHIVE)
+    sept += insert_history(lead, datetime(2026, 9, 15, 8, 30, tzinfo=dt_timezone.utc), table=ARCHIVE)
+    sept += insert_history(lead, datetime(2026, 10, 1, tzinfo=dt_timezone.utc) - timedelta(microseconds=1), table=ARCHIVE)
+    octo = insert_history(lead, datetime(2026, 10, 20, tzinfo=dt_timezone.utc), count=2, table=ARCHIVE)
+    nov = insert_history(lead, datetime(2026, 11, 2, tzinfo=dt_timezone.utc), table=ARCHIVE)
+    return {"sept": sept, "oct": octo, "nov": nov}
+
+
+def _file_rows(path) -> list[dict]:
+    with gzip.open(path, "rt") as lines:
+        return [json.loads(line) for line in lines]
+
+
+def _db_rows(row_ids: list[int]) -> list[dict]:
+    rows = []
+    for row in LeadSyncHistoryArchive.objects.filter(id__in=row_ids).order_by("id"):
+        rows.append({
+            "id": row.id, "lead_id": str(row.lead_id), "sync_type": row.sync_type,
+            "sync_direction": row.sync_direction, "sync_status": row.sync_status,
+            "fields_changed": row.fields_changed, "error_message": row.error_message,
+            "created_at": row.created_at, "synced_at": row.synced_at, "archived_at": row.archived_at,
+        })
+    return rows
+
+
+def _parsed(rows: list[dict]) -> list[dict]:
+    return [
+        {**row, **{k: datetime.fromisoformat(row[k]) for k in ("created_at", "synced_at", "archived_at")}}
+        for row in rows
+    ]
+
+
+def test_export_writes_each_whole_month_with_exactly_its_rows(archived, tmp_path):
+    result = maintenance.export_archive_months(archive_dir=tmp_path, delete_after_export=False, now=NOW)
+
+    assert result.exported == ["2026-09", "2026-10"] and result.problems == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "lead_sync_history_2026-09.jsonl.gz", "lead_sync_history_2026-10.jsonl.gz",
+    ]
+    september = tmp_path / "lead_sync_history_2026-09.jsonl.gz"
+    assert _parsed(_file_rows(september)) == _db_rows(archived["sept"])
+    assert [row["id"] for row in _file_rows(tmp_path / "lead_sync_history_2026-10.jsonl.gz")] == archived["oct"]
+
+    manifest = ArchiveExport.objects.get(month=SEPTEMBER)
+    assert manifest.row_count == 3
+    assert manifest.id_sum == Decimal(sum(archived["sept"]))
+    assert manifest.sha256 == hashlib.sha256(september.read_bytes()).hexdigest()
+    assert manifest.size_bytes == september.stat().st_size
+    assert (manifest.status, manifest.verified_at) == (ArchiveExportStatus.VERIFIED, NOW)
+    # Deleting is off by default: every row is still in the archive table.
+    assert ids(ARCHIVE) == sorted(archived["sept"] + archived["oct"] + archived["nov"])
+    assert result.steps["2026-09 delete"].startswith("skipped: ARCHIVE_DELETE_AFTER_EXPORT is off")
+
+
+def test_export_run_again_writes_no_new_file(archived, tmp_path):
+    maintenance.export_archive_months(archive_dir=tmp_path, delete_after_export=False, now=NOW)
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+
+    again = maintenance.export_archive_months(archive_dir=tmp_path, delete_after_export=False, now=NOW)
+
+    assert again.exported == [] and again.verified == ["2026-09", "2026-10"]
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+    assert ArchiveExport.objects.count() == 2
+
+
+def test_export_deletes_rows_only_after_verifying_and_only_when_asked(archived, tmp_path):
+    result = maintenance.export_archive_months(archive_dir=tmp_path, delete_after_export=True, now=NOW)
+
+    assert result.rows_deleted == 5
+    assert ids(ARCHIVE) == archived["nov"]  # the month that is not over stays
+    september = ArchiveExport.objects.get(month=SEPTEMBER)
+    assert (september.rows_deleted, september.deleted_at is not None) == (3, True)
+    # The files still hold the deleted rows.
+    assert len(_file_rows(tmp_path / september.file_name)) == 3
+
+    again = maintenance.export_archive_months(archive_dir=tmp_path, delete_after_export=True, now=NOW)
+    assert (again.exported, again.rows_deleted, again.problems) == ([], 0, [])
+
+
+def test_corrupted_file_is_detected_and_nothing_is_deleted(archived, tmp_path, settings):
+    maintenance.export_archive_months(archive_dir=tmp_path, delete_after_export=False, now=NOW)
+    september = tmp_path / "lead_sync_history_2026-09.jsonl.gz"
+    # Same gzip validity, different content: one row dropped, as a bad copy or a tampering would.
+    with gzip.open(september, "rt") as lines:
+        kept_lines = lines.readlines()[:-1]
+    with gzip.open(september, "wt") as out:
+        out.writelines(kept_lines)
+    damaged = september.read_bytes()
+    settings.ARCHIVE_DIR = tmp_path
+    settings.ARCHIVE_DELETE_AFTER_EXPORT = True
+
+    with time_machine.travel(NOW, tick=False), pytest.raises(tasks.MaintenanceProblem, match="2026-09"):
+        tasks.export_archive_months()
+
+    assert ArchiveExport.objects.get(month=SEPTEMBER).status == ArchiveExportStatus.CORRUPT
+    assert september.read_bytes() == damaged  # evidence kept, not overwritten
+    assert sorted(set(ids(ARCHIVE)) & set(archived["sept"])) == archived["sept"]  # nothing of September deleted
+    run = JobRun.objects.get(task_name="monitoring.export_archive_months")
+    assert run.outcome == JobOutcome.FAILED
+    assert "lead_sync_history_2026-09.jsonl.gz does not match its manifest (file has 2 rows" in run.error
+    # The healthy month went ahead.
+    assert ids(ARCHIVE) == sorted(archived["sept"] + archived["nov"])
+
+
+def test_truncated_gzip_is_detected(archived, tmp_path):
+    maintenance.export_archive_months(archive_dir=tmp_path, delete_after_export=False, now=NOW)
+    october = tmp_path / "lead_sync_history_2026-10.jsonl.gz"
+    october.write_bytes(october.read_bytes()[:-10])
+
+    result = maintenance.export_archive_months(archive_dir=tmp_path, delete_after_export=True, now=NOW)
+
+    assert result.problems == [
+        "2026-10: lead_sync_history_2026-10.jsonl.gz does not match its manifest "
+        "(EOFError: Compressed file ended before the end-of-stream marker was reached); nothing deleted"
+    ]
+    assert set(archived["oct"]) <= set(ids(ARCHIVE))
+
+
+def test_a_month_with_rows_still_in_the_hot_table_is_not_exported(archived, tmp_path):
+    insert_history(make_lead("Grace"), datetime(2026, 10, 31, 23, 0, tzinfo=dt_timezone.utc))
+
+    result = maintenance.export_archive_months(archive_dir=tmp_path, delete_after_export=True, now=NOW)
+
+    assert result.exported == ["2026-09"]
+    assert result.steps["2026-10"].startswith("skipped: some of its rows are still in lead_sync_history")
+    assert set(archived["oct"]) <= set(ids(ARCHIVE))
+
+
+def test_a_missing_file_is_written_again_from_the_rows_still_archived(archived, tmp_path):
+    maintenance.export_archive_months(archive_dir=tmp_path, delete_after_export=False, now=NOW)
+    (tmp_path / "lead_sync_history_2026-10.jsonl.gz").unlink()
+
+    result = maintenance.export_archive_months(archive_dir=tmp_path, delete_after_export=False, now=NOW)
+
+    assert result.exported == ["2026-10"]
+    assert [row["id"] for row in _file_rows(tmp_path / "lead_sync_history_2026-10.jsonl.gz")] == archived["oct"]
+
+
+def test_rows_that_differ_from_the_file_are_not_deleted(archived, tmp_path):
+    maintenance.export_archive_months(archive_dir=tmp_path, delete_after_export=False, now=NOW)
+    export = ArchiveExport.objects.get(month=OCTOBER)
+    export.row_count = 1  # as if the file held fewer rows than the table now does
+
+    with pytest.raises(maintenance._RowsChanged, match="2 rows"):
+        maintenance._delete_exported_rows(export)
+
+    assert set(archived["oct"]) <= set(ids(ARCHIVE))
