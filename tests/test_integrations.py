@@ -15,6 +15,7 @@ from django.urls import reverse
 
 from monitoring.choices import LeadSyncStatus
 from monitoring.models import Lead
+from monitoring.services.alerts import evaluate_alerts
 from monitoring.services.api_tokens import create_api_token
 
 INTEGRATIONS = Path(__file__).resolve().parent.parent / "integrations"
@@ -117,7 +118,9 @@ def api_response(client, user) -> dict[str, Any]:
 
 def test_workflow_expressions_on_a_real_api_response(client, viewer, sync_dataset):
     workflow = load_workflow()
+    evaluate_alerts()  # a response with firing alerts in it, as in production
     item = api_response(client, viewer)
+    assert len(item["alerts"]) == 5
 
     assert evaluate("$json.metrics[2].count", item) == 2  # leads in error
     assert if_branch(workflow, item) == "Sync Healthy"
