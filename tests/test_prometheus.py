@@ -145,3 +145,14 @@ def test_query_budget(client, sync_dataset, django_assert_max_num_queries):
     # sync_monitoring, attempts by direction, health, last sync times, latest job runs, firing alerts
     with django_assert_max_num_queries(6):
         scrape(client)
+
+
+def test_warm_scrape_reads_only_index_probes(client, sync_dataset, settings, django_assert_max_num_queries):
+    settings.SELECTOR_SNAPSHOT_TTL = 60
+    cold = scrape(client)
+    # Warm: last sync times, latest job runs and firing alerts; the aggregates come from Redis.
+    with django_assert_max_num_queries(3):
+        warm = scrape(client)
+    assert value(warm, "leadsync_sync_attempts_last_hour", direction="twenty_to_supabase") == 3
+    assert {key: sample for key, sample in warm.items() if "seconds_since" not in key[0]} == {
+        key: sample for key, sample in cold.items() if "seconds_since" not in key[0]}
