@@ -14,7 +14,7 @@ from django.utils import timezone
 from monitoring.choices import HistoryDirection
 
 from . import dashboard
-from .alerts import firing_alerts  # noqa: F401  (re-exported: /metrics reads it from here)
+from .alerts import firing_alerts
 from ._sql import fetch_all
 from .snapshots import snapshotted
 
