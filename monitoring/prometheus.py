@@ -15,6 +15,7 @@ from monitoring import selectors
 from monitoring.choices import HistoryDirection, OverallHealth
 from monitoring.models import JobOutcome
 from monitoring.selectors import metrics as metric_selectors
+from monitoring.selectors.alerts import firing_alerts
 
 
 class LeadSyncCollector(Collector):
@@ -69,7 +70,7 @@ class LeadSyncCollector(Collector):
         yield since
 
         yield GaugeMetricFamily(
-            "leadsync_alerts_firing", "Alerts firing now.", value=len(metric_selectors.firing_alerts())
+            "leadsync_alerts_firing", "Alerts firing now.", value=len(firing_alerts())
         )
 
         started = GaugeMetricFamily(

@@ -2,14 +2,14 @@
 from __future__ import annotations
 
 import socket
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from monitoring.models import JobRun
-from monitoring.views.health import ALERT_CHECK_TASK
+from monitoring.alerts.rules import ALERT_CHECK_TASK, evaluate_rule
+from monitoring.models import AlertRule, JobRun, RuleKind
 
 READYZ = reverse("monitoring:readyz")
 
@@ -103,3 +103,15 @@ def test_probes_are_not_redirected_to_https(client, db, settings):
     assert client.get(READYZ).status_code == 200
     # Everything else still is.
     assert client.get(reverse("monitoring:api-sync-metrics")).status_code == 301
+
+
+def test_readyz_and_the_deadman_rule_read_the_same_completed_run(client, db):
+    alert_check_finished(minutes_ago=6)
+    newest = alert_check_finished(minutes_ago=2)
+    alert_check_finished(minutes_ago=1, outcome="failed")  # newer, but not completed
+    alert = client.get(READYZ).json()["checks"]["alert_check"]
+    deadman = evaluate_rule(AlertRule.objects.get(kind=RuleKind.DEADMAN))
+    assert deadman.values["last_completed"] == newest.finished_at.isoformat()
+    # JSON keeps milliseconds.
+    assert datetime.fromisoformat(alert["last_completed_at"]) == newest.finished_at.replace(
+        microsecond=newest.finished_at.microsecond // 1000 * 1000)

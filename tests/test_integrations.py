@@ -15,6 +15,7 @@ from django.urls import reverse
 
 from monitoring.choices import LeadSyncStatus
 from monitoring.models import Lead
+from monitoring.services.alerts import evaluate_alerts
 from monitoring.services.api_tokens import create_api_token
 
 INTEGRATIONS = Path(__file__).resolve().parent.parent / "integrations"
@@ -117,7 +118,9 @@ def api_response(client, user) -> dict[str, Any]:
 
 def test_workflow_expressions_on_a_real_api_response(client, viewer, sync_dataset):
     workflow = load_workflow()
+    evaluate_alerts()  # a response with firing alerts in it, as in production
     item = api_response(client, viewer)
+    assert len(item["alerts"]) == 5
 
     assert evaluate("$json.metrics[2].count", item) == 2  # leads in error
     assert if_branch(workflow, item) == "Sync Healthy"
@@ -161,10 +164,14 @@ def concrete(sql: str) -> str:
 
 
 def run_panel_sql(title: str) -> list[tuple]:
+    return panel_columns_and_rows(title)[1]
+
+
+def panel_columns_and_rows(title: str) -> tuple[list[str], list[tuple]]:
     (target,) = panel(title)["targets"]
     with connection.cursor() as cursor:
         cursor.execute(concrete(target["rawSql"]))
-        return cursor.fetchall()
+        return [column.name for column in cursor.description], cursor.fetchall()
 
 
 def test_datasource_provisioning_takes_everything_from_the_environment():
@@ -226,3 +233,13 @@ def test_panel_queries_on_hand_built_dataset(sync_dataset):
     assert sum(row[1] for row in performance) == 8
     assert sum(row[2] for row in performance) == 4  # ada, grace, edsger, donald have a twenty_id
     assert [row[0] for row in performance] == sorted(row[0] for row in performance)
+
+
+@pytest.mark.parametrize(("title", "columns"), [
+    ("Sync status", ["Status", "Leads"]),  # spec panel 1: grouped by sync_status, metric count
+    ("Sync performance", ["time", "Total leads", "Synced to Twenty"]),  # spec panel 2: date; total_leads, synced_to_twenty
+    ("Error rate", ["Error rate"]),
+    ("Recent errors", ["Lead Name", "Error Message", "Error Count", "Last Sync"]),  # spec panel 4's columns
+])
+def test_panel_columns_are_the_specs(db, title, columns):
+    assert panel_columns_and_rows(title)[0] == columns

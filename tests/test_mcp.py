@@ -12,6 +12,7 @@ from django.conf import settings
 from django.urls import reverse
 from mcp import Client, StdioServerParameters
 
+from monitoring.services.alerts import evaluate_alerts
 from monitoring.services.api_tokens import create_api_token
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -60,6 +61,7 @@ async def round_trip() -> dict:
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_mcp_round_trip(sync_dataset, viewer, client):
     ds = sync_dataset
+    evaluate_alerts()  # five alerts fire on the dataset: the document carries them
     result = anyio.run(round_trip)
 
     tools = {tool.name: tool for tool in result["tools"].tools}
@@ -75,7 +77,17 @@ def test_mcp_round_trip(sync_dataset, viewer, client):
     secret = create_api_token(user=viewer, name="compare")[1]
     api = client.get(reverse("monitoring:api-sync-metrics"), HTTP_AUTHORIZATION=f"Bearer {secret}").json()
     assert document.pop("timestamp") and api.pop("timestamp")
+    # An open incident's duration grows between the two reads.
+    for mcp_alert, api_alert in zip(document["alerts"], api["alerts"], strict=True):
+        assert 0 <= api_alert.pop("duration_seconds") - mcp_alert.pop("duration_seconds") <= 30
     assert document == api
+    assert sorted((alert["rule"], alert["severity"]) for alert in document["alerts"]) == [
+        ("Leads stuck in syncing over 10 min", "warning"),
+        ("Leads with more than 5 sync errors", "warning"),
+        ("Overall sync health not healthy", "warning"),
+        ("Stale pending leads (older than 1 h)", "warning"),
+        ("Supabase → Twenty stalled for 30 min", "critical"),
+    ]
     assert document["metrics"][2] == {**document["metrics"][2], "sync_status": "error", "count": 2}
     assert document["health"]["overall_health"] == "critical"
 

@@ -9,8 +9,9 @@ from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
 from monitoring.choices import LeadSyncStatus
-from monitoring.models import JobRun, Lead
-from monitoring.selectors import metrics as metric_selectors
+from monitoring.models import Incident, IncidentState, JobRun, Lead
+from monitoring.selectors.alerts import firing_alerts
+from monitoring.services.alerts import evaluate_alerts
 from monitoring.services.api_tokens import create_api_token
 
 URL = reverse("monitoring:prometheus-metrics")
@@ -86,9 +87,15 @@ def test_job_runs_newest_per_task(client, db):
     assert value(samples, "leadsync_job_last_run_outcome", task="monitoring.evaluate_alerts", outcome="running") == 1
 
 
-def test_firing_alerts_gauge_counts_the_alert_selector(client, db, monkeypatch):
-    monkeypatch.setattr(metric_selectors, "firing_alerts", lambda: [{"rule": "a"}, {"rule": "b"}])
-    assert value(scrape(client), "leadsync_alerts_firing") == 2
+def test_firing_alerts_gauge_counts_the_firing_incidents(client, sync_dataset, operator):
+    evaluate_alerts()  # five rules fire on the dataset (see test_firing_alerts_are_in_the_payload)
+    assert len(firing_alerts()) == 5
+    assert value(scrape(client), "leadsync_alerts_firing") == 5
+    # An acknowledged alert still fires; a resolved one does not.
+    acknowledged, resolved = Incident.objects.order_by("pk")[:2]
+    Incident.objects.filter(pk=acknowledged.pk).update(acknowledged_by=operator, acknowledged_at=timezone.now())
+    Incident.objects.filter(pk=resolved.pk).update(state=IncidentState.RESOLVED, resolved_at=timezone.now())
+    assert value(scrape(client), "leadsync_alerts_firing") == 4
 
 
 def test_each_scrape_reads_current_data(client, sync_dataset):
@@ -138,3 +145,14 @@ def test_query_budget(client, sync_dataset, django_assert_max_num_queries):
     # sync_monitoring, attempts by direction, health, last sync times, latest job runs, firing alerts
     with django_assert_max_num_queries(6):
         scrape(client)
+
+
+def test_warm_scrape_reads_only_index_probes(client, sync_dataset, settings, django_assert_max_num_queries):
+    settings.SELECTOR_SNAPSHOT_TTL = 60
+    cold = scrape(client)
+    # Warm: last sync times, latest job runs and firing alerts; the aggregates come from Redis.
+    with django_assert_max_num_queries(3):
+        warm = scrape(client)
+    assert value(warm, "leadsync_sync_attempts_last_hour", direction="twenty_to_supabase") == 3
+    assert {key: sample for key, sample in warm.items() if "seconds_since" not in key[0]} == {
+        key: sample for key, sample in cold.items() if "seconds_since" not in key[0]}

@@ -11,10 +11,8 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
-from monitoring.selectors.metrics import last_succeeded_run_finished_at
-
-# The beat task that evaluates alert rules; if it stops, nobody hears about a broken sync.
-ALERT_CHECK_TASK = "monitoring.evaluate_alerts"
+from monitoring.alerts.rules import ALERT_CHECK_TASK
+from monitoring.selectors.alerts import last_completed_run
 
 
 @require_safe
@@ -47,12 +45,14 @@ def _check_redis() -> dict[str, Any]:
 
 
 def _check_alert_evaluation(database_ok: bool) -> dict[str, Any]:
+    # If the alert check stops, nobody hears about a broken sync. The dead-man rule reads the
+    # same last_completed_run(), so the probe and the alert never disagree about it.
     max_age = settings.READYZ_ALERT_CHECK_MAX_AGE
     if max_age <= 0:
         return {"ok": True, "skipped": "READYZ_ALERT_CHECK_MAX_AGE is 0"}
     if not database_ok:
         return {"ok": False, "age_seconds": None, "max_age_seconds": max_age, "error": "database unavailable"}
-    finished_at = last_succeeded_run_finished_at(ALERT_CHECK_TASK)
+    finished_at = last_completed_run(ALERT_CHECK_TASK)
     if finished_at is None:
         return {"ok": False, "age_seconds": None, "max_age_seconds": max_age, "error": "never completed"}
     age = round((timezone.now() - finished_at).total_seconds(), 1)
