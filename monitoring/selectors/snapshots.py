@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
+from redis.exceptions import RedisError
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +32,23 @@ def _key(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
     return f"snapshot:{name}:{digest}"
 
 
+# Redis down must not take the dashboards down with it: a failed read is a miss, a failed
+# write is skipped, and the selector answers from the database (slower, still correct).
+def _cache_get(key: str) -> tuple[datetime, Any] | None:
+    try:
+        return cache.get(key)
+    except RedisError:
+        logger.warning("snapshot cache unavailable; reading %s from the database", key)
+        return None
+
+
+def _cache_set(key: str, value: Any, ttl: int) -> None:
+    try:
+        cache.set(key, (timezone.now(), value), ttl)
+    except RedisError:
+        logger.warning("snapshot cache unavailable; %s not stored", key)
+
+
 def snapshotted(fn: Callable[..., T]) -> Callable[..., T]:
     """Decorate a selector whose answer may be up to SELECTOR_SNAPSHOT_TTL seconds old."""
     name = f"{fn.__module__.rsplit('.', 1)[-1]}.{fn.__name__}"
@@ -41,25 +59,25 @@ def snapshotted(fn: Callable[..., T]) -> Callable[..., T]:
         if ttl <= 0:
             return fn(*args, **kwargs)
         key = _key(name, args, kwargs)
-        hit = cache.get(key)
+        hit = _cache_get(key)
         if hit is not None:
             return hit[1]
         value = fn(*args, **kwargs)
-        cache.set(key, (timezone.now(), value), ttl)
+        _cache_set(key, value, ttl)
         return value
 
     def taken_at(*args: Any, **kwargs: Any) -> datetime | None:
         """When the snapshot a call with these arguments would return was computed (None: live)."""
         if settings.SELECTOR_SNAPSHOT_TTL <= 0:
             return None
-        hit = cache.get(_key(name, args, kwargs))
+        hit = _cache_get(_key(name, args, kwargs))
         return hit[0] if hit is not None else None
 
     def refresh(*args: Any, **kwargs: Any) -> T:
         """Recompute from the database and store, whatever the cache holds."""
         value = fn(*args, **kwargs)
         if settings.SELECTOR_SNAPSHOT_TTL > 0:
-            cache.set(_key(name, args, kwargs), (timezone.now(), value), settings.SELECTOR_SNAPSHOT_TTL)
+            _cache_set(_key(name, args, kwargs), value, settings.SELECTOR_SNAPSHOT_TTL)
         return value
 
     wrapper.taken_at = taken_at  # type: ignore[attr-defined]

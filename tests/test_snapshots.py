@@ -1,0 +1,60 @@
+"""Selector snapshots: served from Redis when on, and the database answers when Redis is down."""
+from __future__ import annotations
+
+import pytest
+from django.test import override_settings
+
+from monitoring import selectors
+from monitoring.selectors import snapshots
+
+DEAD_REDIS = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": "redis://127.0.0.1:9/0",  # nothing listens on the discard port
+        "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2},
+    }
+}
+
+
+@override_settings(SELECTOR_SNAPSHOT_TTL=60)
+def test_snapshot_serves_the_stored_answer_until_refreshed(sync_dataset):
+    from monitoring.models import Lead
+
+    assert selectors.health_summary()["total_leads"] == 8
+    assert selectors.health_summary.taken_at() is not None
+    Lead.objects.filter(pk=sync_dataset.ada.pk).delete()
+    assert selectors.health_summary()["total_leads"] == 8  # still the snapshot
+    assert selectors.health_summary.refresh()["total_leads"] == 7
+    assert selectors.health_summary()["total_leads"] == 7
+
+
+@override_settings(SELECTOR_SNAPSHOT_TTL=60)
+def test_refresh_all_recomputes_every_registered_selector(sync_dataset):
+    timings = snapshots.refresh_all()
+    assert "dashboard.health_summary" in timings
+    assert selectors.health_summary.taken_at() is not None
+
+
+@pytest.fixture
+def dead_redis():
+    # override_settings(CACHES=...) makes Django rebuild its cache handlers (setting_changed).
+    with override_settings(CACHES=DEAD_REDIS, SELECTOR_SNAPSHOT_TTL=60):
+        yield
+
+
+def test_snapshots_fall_back_to_the_database_when_redis_is_down(sync_dataset, dead_redis):
+    assert selectors.health_summary()["total_leads"] == 8
+    assert selectors.health_summary.taken_at() is None
+    assert selectors.health_summary.refresh()["overall_health"] == "critical"
+
+
+def test_pages_and_api_answer_when_redis_is_down(sync_dataset, viewer_client, viewer, dead_redis, client):
+    from django.urls import reverse
+
+    from monitoring.services.api_tokens import create_api_token
+
+    assert viewer_client.get(reverse("monitoring:overview")).status_code == 200
+    _token, secret = create_api_token(user=viewer, name="outage")
+    response = client.get(reverse("monitoring:api-sync-metrics"), HTTP_AUTHORIZATION=f"Bearer {secret}")
+    assert response.status_code == 200
+    assert response.json()["metrics"][2]["count"] == 2
