@@ -21,7 +21,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from monitoring.alerts.messages import render
-from monitoring.alerts.rules import Evaluation, evaluate_rule
+from monitoring.alerts.rules import Evaluation, evaluate_rule, graver
 from monitoring.alerts.transports import Message, PermanentError, TransientError, transport_for
 from monitoring.models import (
     AlertRule,
@@ -153,7 +153,7 @@ def _evaluate_locked(rule: AlertRule, report: EvaluationReport) -> None:
 def _fire(rule: AlertRule, evaluation: Evaluation, now: datetime, report: EvaluationReport) -> None:
     incident = Incident(
         rule=rule,
-        severity=rule.severity,
+        severity=graver(rule.severity, evaluation.severity),
         started_at=now,
         last_checked_at=now,
         last_notified_at=now,
@@ -176,8 +176,10 @@ def _fire(rule: AlertRule, evaluation: Evaluation, now: datetime, report: Evalua
 def _still_firing(
     rule: AlertRule, incident: Incident, evaluation: Evaluation, now: datetime, report: EvaluationReport
 ) -> None:
+    # A warning that turns critical is shown (and reminded) as critical from now on; it never grades down.
+    incident.severity = graver(incident.severity, evaluation.severity)
     Incident.objects.filter(pk=incident.pk).update(
-        last_checked_at=now, last_values=evaluation.values, affected_count=evaluation.affected_count
+        last_checked_at=now, last_values=evaluation.values, affected_count=evaluation.affected_count, severity=incident.severity
     )
     if not rule.reminder_minutes or incident.muted:
         return
