@@ -13,7 +13,7 @@ from monitoring.models import AlertRule, Channel, Delivery, DeliveryStatus, Inci
 
 
 class _Plain(tables.Table):
-    """Selectors hand over sliced querysets, so these tables do not re-sort."""
+    """Rows come in the order their selector gives (newest first, critical first): no re-sorting."""
 
     class Meta:
         orderable = False
@@ -52,7 +52,10 @@ class IncidentTable(_Plain):
 
 
 class FiringIncidentTable(IncidentTable):
-    actions = tables.TemplateColumn(template_name="monitoring/alerts/_incident_actions.html", verbose_name="")
+    # Buttons are for the page: an export lists data only.
+    actions = tables.TemplateColumn(
+        template_name="monitoring/alerts/_incident_actions.html", verbose_name="", exclude_from_export=True
+    )
 
     class Meta(IncidentTable.Meta):
         exclude = ("state", "resolved_at")
@@ -95,7 +98,9 @@ class ChannelTable(_Plain):
     enabled = tables.Column(verbose_name="Health", empty_values=())
     last_delivery_status = tables.Column(verbose_name="Last delivery")
     last_delivery_at = tables.DateTimeColumn(verbose_name="Last delivery at")
-    actions = tables.TemplateColumn(template_name="monitoring/alerts/_channel_actions.html", verbose_name="")
+    actions = tables.TemplateColumn(
+        template_name="monitoring/alerts/_channel_actions.html", verbose_name="", exclude_from_export=True
+    )
 
     class Meta(_Plain.Meta):
         model = Channel
@@ -115,7 +120,9 @@ class DeliveryTable(_Plain):
     created_at = tables.DateTimeColumn(verbose_name="Queued")
     completed_at = tables.DateTimeColumn(verbose_name="Completed")
     next_retry_at = tables.DateTimeColumn(verbose_name="Next retry")
-    actions = tables.TemplateColumn(template_name="monitoring/alerts/_delivery_actions.html", verbose_name="")
+    actions = tables.TemplateColumn(
+        template_name="monitoring/alerts/_delivery_actions.html", verbose_name="", exclude_from_export=True
+    )
 
     class Meta(_Plain.Meta):
         model = Delivery
