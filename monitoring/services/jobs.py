@@ -42,27 +42,32 @@ def advisory_lock(name: str) -> Iterator[None]:
 def record_job(task_name: str, *, single_instance: bool = False) -> Iterator[JobRun]:
     """Record one run of `task_name` as a JobRun row; set run.rows_touched / run.detail inside.
 
-    With single_instance, a second concurrent start is recorded as skipped and logs why.
-    Exceptions are recorded as failed and re-raised.
+    With single_instance, a second concurrent start is recorded as skipped, logs why and raises
+    JobAlreadyRunning from the `with` statement, so its body never runs (a context manager cannot
+    skip its body otherwise): tasks catch it and return. Exceptions are recorded as failed and re-raised.
     """
     run = JobRun.objects.create(task_name=task_name, started_at=timezone.now())
-    lock = advisory_lock(task_name) if single_instance else contextlib.nullcontext()
-    try:
-        with lock:
+    with contextlib.ExitStack() as held:
+        if single_instance:
+            try:
+                held.enter_context(advisory_lock(task_name))
+            except JobAlreadyRunning:
+                run.outcome = JobOutcome.SKIPPED
+                run.detail = {**run.detail, "skipped": "another run holds the lock"}
+                run.finished_at = timezone.now()
+                run.save()
+                logger.info("%s: another run is in progress; this one exits", task_name)
+                raise
+        try:
             yield run
-    except JobAlreadyRunning:
-        run.outcome = JobOutcome.SKIPPED
-        run.detail = {**run.detail, "skipped": "another run holds the lock"}
-        logger.info("%s: another run is in progress; this one exits", task_name)
-    except Exception as exc:
-        run.outcome = JobOutcome.FAILED
-        run.error = f"{type(exc).__name__}: {exc}"
-        run.finished_at = timezone.now()
-        run.save()
-        raise
-    else:
-        if run.outcome == JobOutcome.RUNNING:
-            run.outcome = JobOutcome.SUCCEEDED
+        except Exception as exc:
+            run.outcome = JobOutcome.FAILED
+            run.error = f"{type(exc).__name__}: {exc}"
+            run.finished_at = timezone.now()
+            run.save()
+            raise
+    if run.outcome == JobOutcome.RUNNING:
+        run.outcome = JobOutcome.SUCCEEDED
     run.finished_at = timezone.now()
     run.save()
     logger.info("%s: %s, %s rows, %s", task_name, run.outcome, run.rows_touched, run.detail)
