@@ -233,3 +233,18 @@ def test_bad_input_is_a_400_with_the_reason(viewer_client, firing, query, messag
     response = viewer_client.get(PAGE, query)
     assert response.status_code == 400
     assert message in response.content.decode()
+
+
+def test_the_pages_forms_carry_a_working_csrf_token(operator, firing):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(operator)
+    html = client.get(PAGE).content.decode()
+    url = reverse("monitoring:alert-snooze", args=[firing.pk])
+    form = html[html.index(f'action="{url}"'):]
+    token = form.split('name="csrfmiddlewaretoken" value="', 1)[1].split('"', 1)[0]
+
+    response = client.post(url, {"csrfmiddlewaretoken": token})
+
+    assert response.status_code == 302
+    firing.refresh_from_db()
+    assert firing.snoozed_by == operator

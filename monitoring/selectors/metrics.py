@@ -5,14 +5,13 @@ has one source (snapshotted or index-bound, hence cheap at millions of rows).
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.utils import timezone
 
 from monitoring.choices import HistoryDirection
-from monitoring.models import JobOutcome, JobRun
 
 from . import dashboard
 from .alerts import firing_alerts  # noqa: F401  (re-exported: /metrics reads it from here)
@@ -101,14 +100,4 @@ def latest_job_runs() -> list[Row]:
         WHERE n.task_name IS NOT NULL
         ORDER BY r.task_name
         """
-    )
-
-
-def last_succeeded_run_finished_at(task_name: str) -> datetime | None:
-    """When the newest successful run of `task_name` finished (None: never)."""
-    return (
-        JobRun.objects.filter(task_name=task_name, outcome=JobOutcome.SUCCEEDED, finished_at__isnull=False)
-        .order_by("-started_at")
-        .values_list("finished_at", flat=True)
-        .first()
     )

@@ -339,25 +339,23 @@ def deliver_due_notifications(*, limit: int = 200) -> dict[str, int]:
 
 def acknowledge_incident(*, incident_id: int, user: AbstractBaseUser) -> Incident:
     """Record who is on it; reminders stop, the recovery message still goes out."""
-    done = Incident.objects.filter(pk=incident_id, state=IncidentState.FIRING, acknowledged_at__isnull=True).update(
-        acknowledged_by=user, acknowledged_at=timezone.now()
-    )
-    incident = Incident.objects.select_related("rule").get(pk=incident_id)
-    if done != 1:
-        raise AlertActionError(_why_not(incident, "acknowledged"))
-    logger.info("incident %s acknowledged by %s", incident_id, user)
-    return incident
+    return _mute(incident_id, user, "acknowledged")
 
 
 def snooze_incident(*, incident_id: int, user: AbstractBaseUser) -> Incident:
     """Mute reminders until the incident resolves; the recovery message still goes out."""
-    done = Incident.objects.filter(pk=incident_id, state=IncidentState.FIRING, snoozed_at__isnull=True).update(
-        snoozed_by=user, snoozed_at=timezone.now()
+    return _mute(incident_id, user, "snoozed")
+
+
+def _mute(incident_id: int, user: AbstractBaseUser, action: str) -> Incident:
+    # Conditional update: of two operators clicking at once, one records it and the other is told.
+    done = Incident.objects.filter(pk=incident_id, state=IncidentState.FIRING, **{f"{action}_at__isnull": True}).update(
+        **{f"{action}_by": user, f"{action}_at": timezone.now()}
     )
     incident = Incident.objects.select_related("rule").get(pk=incident_id)
     if done != 1:
-        raise AlertActionError(_why_not(incident, "snoozed"))
-    logger.info("incident %s snoozed by %s", incident_id, user)
+        raise AlertActionError(_why_not(incident, action))
+    logger.info("incident %s %s by %s", incident_id, action, user)
     return incident
 
 

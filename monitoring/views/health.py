@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
-from monitoring.selectors.metrics import last_succeeded_run_finished_at
+from monitoring.selectors.alerts import last_completed_run
 
 # The beat task that evaluates alert rules; if it stops, nobody hears about a broken sync.
 ALERT_CHECK_TASK = "monitoring.evaluate_alerts"
@@ -52,7 +52,7 @@ def _check_alert_evaluation(database_ok: bool) -> dict[str, Any]:
         return {"ok": True, "skipped": "READYZ_ALERT_CHECK_MAX_AGE is 0"}
     if not database_ok:
         return {"ok": False, "age_seconds": None, "max_age_seconds": max_age, "error": "database unavailable"}
-    finished_at = last_succeeded_run_finished_at(ALERT_CHECK_TASK)
+    finished_at = last_completed_run(ALERT_CHECK_TASK)
     if finished_at is None:
         return {"ok": False, "age_seconds": None, "max_age_seconds": max_age, "error": "never completed"}
     age = round((timezone.now() - finished_at).total_seconds(), 1)
