@@ -15,7 +15,7 @@ from django.db import connection
 from monitoring.alerts import rules as alert_rules
 from monitoring.models import Delivery, DeliveryStatus, Incident, MessageKind, RuleKind
 from monitoring.services import alerts as alert_services
-from tests.alert_helpers import RecordingServer, make_channels, only_rule
+from tests.alert_helpers import make_channels, only_rule, server  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
@@ -42,13 +42,6 @@ def run_in_threads(count: int, work) -> list:
         thread.join(timeout=30)
     assert errors == []
     return results
-
-
-@pytest.fixture
-def server(settings):
-    with RecordingServer() as srv:
-        settings.ALERTS_TELEGRAM_API_URL = srv.url
-        yield srv
 
 
 def test_two_parallel_checks_open_one_incident_and_send_one_message_per_channel(server, monkeypatch):
