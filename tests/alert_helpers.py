@@ -11,6 +11,8 @@ import threading
 from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import pytest
+
 from monitoring.choices import HistoryDirection, HistoryStatus, LeadSyncStatus, SyncType
 from monitoring.models import AlertRule, Lead, LeadSyncHistory
 from monitoring.selectors.alerts import database_now
@@ -149,3 +151,20 @@ class DownEmailBackend:
 
     def send_messages(self, messages) -> int:
         raise ConnectionRefusedError(111, "Connection refused")
+
+
+# Fixtures of the alert tests (import them by name into a test module to use them).
+
+
+@pytest.fixture
+def server(settings):
+    """A RecordingServer that Slack channels and the Telegram API URL point at."""
+    with RecordingServer() as srv:
+        settings.ALERTS_TELEGRAM_API_URL = srv.url
+        yield srv
+
+
+@pytest.fixture
+def channels(server):
+    """make_channels() on the local server."""
+    return make_channels(server.url)

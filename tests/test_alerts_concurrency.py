@@ -15,7 +15,7 @@ from django.db import connection
 from monitoring.alerts import rules as alert_rules
 from monitoring.models import Delivery, DeliveryStatus, Incident, MessageKind, RuleKind
 from monitoring.services import alerts as alert_services
-from tests.alert_helpers import RecordingServer, make_channels, only_rule
+from tests.alert_helpers import make_channels, only_rule, server  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
@@ -42,13 +42,6 @@ def run_in_threads(count: int, work) -> list:
         thread.join(timeout=30)
     assert errors == []
     return results
-
-
-@pytest.fixture
-def server(settings):
-    with RecordingServer() as srv:
-        settings.ALERTS_TELEGRAM_API_URL = srv.url
-        yield srv
 
 
 def test_two_parallel_checks_open_one_incident_and_send_one_message_per_channel(server, monkeypatch):
@@ -99,3 +92,31 @@ def test_two_parallel_senders_send_each_message_once(server):
     assert Delivery.objects.filter(status=DeliveryStatus.SENT).count() == 3
     assert len(server.requests) == 2 and len(mail.outbox) == 1
     assert sum(o.get(DeliveryStatus.SENT, 0) for o in outcomes) == 3
+
+
+def test_a_check_started_while_another_runs_is_recorded_as_skipped_and_does_not_fail():
+    from django.db import connections
+
+    from monitoring.models import JobOutcome, JobRun
+    from monitoring.services.jobs import _lock_key
+    from monitoring.tasks.alerts import check_deadman, evaluate_alerts
+
+    # The running check: another session holds the task's advisory lock.
+    key = _lock_key("monitoring.evaluate_alerts")
+    other = connections.create_connection("default")
+    try:
+        with other.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_lock(%s)", [key])
+
+        assert evaluate_alerts.apply().get() == {"skipped": "another run holds the lock"}  # not a failed task
+        assert check_deadman.apply().get()["evaluated"] == 1  # a different task, its own lock
+
+        with other.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
+    finally:
+        other.close()
+
+    run = JobRun.objects.get(task_name="monitoring.evaluate_alerts")
+    assert (run.outcome, run.detail, run.finished_at is not None) == (JobOutcome.SKIPPED, {"skipped": "another run holds the lock"}, True)
+    assert Incident.objects.count() == 0  # the skipped start checked nothing
+    assert evaluate_alerts.apply().get()["evaluated"] == 8  # the lock is free again

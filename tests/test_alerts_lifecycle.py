@@ -16,23 +16,11 @@ from monitoring.alerts import rules as alert_rules
 from monitoring.models import AlertRule, Delivery, DeliveryStatus, Incident, IncidentState, MessageKind, RuleKind
 from monitoring.selectors.alerts import firing_alerts
 from monitoring.services import alerts as alert_services
-from tests.alert_helpers import RecordingServer, add_attempts, db_now, make_channels, only_rule
+from tests.alert_helpers import RecordingServer, add_attempts, channels, db_now, only_rule, server  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.django_db
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=dt_timezone.utc)
-
-
-@pytest.fixture
-def server(settings):
-    with RecordingServer() as srv:
-        settings.ALERTS_TELEGRAM_API_URL = srv.url
-        yield srv
-
-
-@pytest.fixture
-def channels(server):
-    return make_channels(server.url)
 
 
 def check_at(minutes: float) -> alert_services.EvaluationReport:

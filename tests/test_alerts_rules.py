@@ -11,14 +11,17 @@ from decimal import Decimal
 
 import pytest
 import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
+from monitoring import selectors
 from monitoring.alerts.rules import evaluate_rule
 from monitoring.choices import HistoryStatus, LeadSyncStatus
-from monitoring.models import AlertRule, IncidentState, JobOutcome, JobRun, RuleKind
+from monitoring.models import AlertRule, Incident, IncidentState, JobOutcome, JobRun, RuleKind, Severity
 from monitoring.services.alerts import evaluate_alerts
-from tests.alert_helpers import S2T, T2S, add_attempts, db_now, make_lead, rule
+from tests.alert_helpers import S2T, T2S, add_attempts, db_now, make_lead, only_rule, rule
 
 pytestmark = pytest.mark.django_db
 
@@ -165,6 +168,22 @@ def test_high_error_leads_around_five(count, breached):
         assert result.summary == "1 leads with more than 5 sync errors: Alan Turing (6)."
 
 
+@pytest.mark.parametrize("kind", [RuleKind.HIGH_ERROR_LEADS, RuleKind.STUCK_LEADS])
+def test_lead_rules_count_in_the_database_and_fetch_ten_rows_at_most(kind):
+    for n in range(12):
+        make_lead(sync_status=LeadSyncStatus.SYNCING, sync_started_at=db_now() - timedelta(hours=1), sync_error_count=6 + n)
+
+    with CaptureQueriesContext(connection) as queries:
+        result = evaluate_rule(rule(kind))
+
+    assert result.affected_count == 12 and len(result.values["leads"]) == 10
+    assert result.summary.endswith("and 2 more.")
+    reads = [q["sql"] for q in queries.captured_queries if "FROM leads" in q["sql"]]
+    # At 1M leads the condition matches tens of thousands: count them, list only what the message shows.
+    assert len(reads) == 2
+    assert all("COUNT(*)" in sql or "LIMIT 10" in sql for sql in reads), reads
+
+
 def test_high_error_leads_lists_ten_and_counts_all():
     for errors in range(6, 18):  # 12 leads over the threshold
         make_lead(first_name=f"L{errors}", sync_status=LeadSyncStatus.ERROR, sync_error_count=errors)
@@ -237,6 +256,52 @@ def test_overall_health_critical_on_the_shared_dataset(sync_dataset):
     result = evaluate_rule(rule(RuleKind.OVERALL_HEALTH))
     assert result.breached
     assert result.summary == "Overall health critical: 2 leads in error, success rate 28.57 %."
+
+
+def test_overall_health_carries_critical_severity_to_the_incident(sync_dataset):
+    # The default rule says warning (its floor); the view says critical, so the page and the message say critical.
+    only_rule(RuleKind.OVERALL_HEALTH)
+    assert evaluate_rule(rule(RuleKind.OVERALL_HEALTH)).severity == Severity.CRITICAL
+
+    evaluate_alerts()
+
+    incident = Incident.objects.get()
+    assert (incident.rule.severity, incident.severity) == (Severity.WARNING, Severity.CRITICAL)
+
+
+def test_overall_health_warning_keeps_the_rules_severity():
+    _leads(18, 2)  # 10 % errors, 90 % success: warning, not critical
+    only_rule(RuleKind.OVERALL_HEALTH, severity=Severity.CRITICAL)
+    assert evaluate_rule(rule(RuleKind.OVERALL_HEALTH)).severity is None
+
+    evaluate_alerts()
+
+    assert Incident.objects.get().severity == Severity.CRITICAL  # the rule's own severity is the floor
+
+
+def test_overall_health_turning_critical_raises_the_open_incident():
+    _leads(18, 2)
+    only_rule(RuleKind.OVERALL_HEALTH)
+    evaluate_alerts()
+    assert Incident.objects.get().severity == Severity.WARNING
+    _leads(0, 1)  # 3 of 21 in error: 14 % > 10 %, critical
+
+    evaluate_alerts()
+
+    incident = Incident.objects.get()
+    assert (incident.state, incident.severity) == (IncidentState.FIRING, Severity.CRITICAL)
+
+
+def test_overall_health_reads_the_dashboards_snapshot(settings, sync_dataset, django_assert_num_queries):
+    settings.SELECTOR_SNAPSHOT_TTL = 60
+    selectors.health_summary.refresh()
+    health = rule(RuleKind.OVERALL_HEALTH)
+
+    with django_assert_num_queries(0):  # the whole-table view is not scanned again
+        result = evaluate_rule(health)
+
+    assert result.values["overall_health"] == "critical"
+    assert result.values["as_of"] == selectors.health_summary.taken_at().isoformat()
 
 
 def test_overall_health_unknown_on_empty_tables_does_not_fire():

@@ -20,24 +20,12 @@ from monitoring.alerts.transports import (
 )
 from monitoring.models import Channel, ChannelKind, Delivery, DeliveryStatus, Incident, RuleKind
 from monitoring.services import alerts as alert_services
-from tests.alert_helpers import RecordingServer, make_channels, only_rule
+from tests.alert_helpers import channels, only_rule, server  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.django_db
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=dt_timezone.utc)
 MESSAGE = Message(subject="[CRITICAL] FIRING: Sync stalled", body="No sync attempt has ever been recorded.\nStarted 09:00.")
-
-
-@pytest.fixture
-def server(settings):
-    with RecordingServer() as srv:
-        settings.ALERTS_TELEGRAM_API_URL = srv.url
-        yield srv
-
-
-@pytest.fixture
-def channels(server):
-    return make_channels(server.url)
 
 
 def fire_and_deliver(minutes: float = 0) -> None:

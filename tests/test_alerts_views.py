@@ -182,3 +182,69 @@ def test_page_query_budget_does_not_grow_with_rows(viewer_client, django_assert_
         response = viewer_client.get(PAGE)
     assert response.status_code == 200
     assert response.content.decode().count("[CRITICAL] FIRING") >= 90
+
+
+def test_delivery_log_export_is_data_without_buttons(operator_client, firing):
+    Delivery.objects.update(status=DeliveryStatus.FAILED, error="HTTP 500")  # a Re-send button on the page
+
+    response = operator_client.get(PAGE, {"_export": "csv", "_table": "deliveries"})
+
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/csv")
+    assert response["Content-Disposition"] == 'attachment; filename="alerts-deliveries.csv"'
+    header, row = response.content.decode().splitlines()
+    assert header == "Queued,Rule,Kind,Channel,Subject,Status,Attempts,Next retry,Completed,Error"
+    assert row.endswith(",Sync stalled: no attempt for 30 min,Firing,ops mail,[CRITICAL] FIRING: Sync stalled: no attempt for 30 min,Failed,0,—,—,HTTP 500")
+    assert "<" not in response.content.decode()
+
+
+@pytest.mark.parametrize("table", ["firing", "channels"])
+def test_tables_with_buttons_export_without_them(operator_client, firing, table):
+    header = operator_client.get(PAGE, {"_export": "csv", "_table": table}).content.decode().splitlines()[0]
+    assert not header.endswith(",")
+
+
+def test_delivery_log_pages_past_the_first_hundred_and_exports_all(viewer_client, firing):
+    original = Delivery.objects.get()
+    Delivery.objects.bulk_create(
+        Delivery(incident=original.incident, channel=original.channel, kind="reminder", sequence=n, subject=f"reminder {n}", body="")
+        for n in range(1, 120)
+    )
+
+    second = viewer_client.get(PAGE, {"deliveries-page": 2})
+    export = viewer_client.get(PAGE, {"_export": "csv", "_table": "deliveries"})
+
+    assert second.status_code == 200 and "[CRITICAL] FIRING: Sync stalled" in second.content.decode()  # the oldest
+    assert len(export.content.decode().splitlines()) == 1 + 120
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ({"_export": "pdf"}, "Unknown export format “pdf”; use one of csv, xlsx."),
+        ({"_export": "csv", "_table": "nope"}, "Unknown table “nope”; this page has firing, incidents, rules, channels, deliveries."),
+        ({"deliveries-page": "x"}, "Page must be a whole number from 1, not “x”."),
+        ({"deliveries-page": "5"}, "Page 5 is past the last page of results."),
+        ({"incidents-per_page": "7"}, "Rows per page must be one of 25, 50, 100, 250, not “7”."),
+        ({"sort": "rule"}, "Unknown sort column “rule”; this table is not sortable."),
+    ],
+)
+def test_bad_input_is_a_400_with_the_reason(viewer_client, firing, query, message):
+    response = viewer_client.get(PAGE, query)
+    assert response.status_code == 400
+    assert message in response.content.decode()
+
+
+def test_the_pages_forms_carry_a_working_csrf_token(operator, firing):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(operator)
+    html = client.get(PAGE).content.decode()
+    url = reverse("monitoring:alert-snooze", args=[firing.pk])
+    form = html[html.index(f'action="{url}"'):]
+    token = form.split('name="csrfmiddlewaretoken" value="', 1)[1].split('"', 1)[0]
+
+    response = client.post(url, {"csrfmiddlewaretoken": token})
+
+    assert response.status_code == 302
+    firing.refresh_from_db()
+    assert firing.snoozed_by == operator

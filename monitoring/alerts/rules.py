@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from monitoring import selectors
 from monitoring.choices import HistoryDirection, OverallHealth
-from monitoring.models import AlertRule, RuleKind
+from monitoring.models import AlertRule, RuleKind, Severity
 from monitoring.selectors import alerts as alert_selectors
 
 # The dead-man rule watches this task's JobRun rows.
@@ -31,6 +31,8 @@ class Evaluation:
     summary: str
     values: dict[str, Any] = field(default_factory=dict)
     affected_count: int | None = None
+    # Set when the condition itself grades the alert (health 'critical'); the rule's severity is the floor.
+    severity: str | None = None
 
 
 def _minutes(delta: timedelta) -> str:
@@ -40,6 +42,14 @@ def _minutes(delta: timedelta) -> str:
 
 def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
+
+
+def _listing(names: list[str], count: int) -> str:
+    """': a, b and 3 more.' for a message that lists some of `count` leads; '.' when none is listed."""
+    if not names:
+        return "."
+    more = f" and {count - len(names)} more" if count > len(names) else ""
+    return f": {', '.join(names)}{more}."
 
 
 def _number(value: Decimal | float | int) -> str:
@@ -107,20 +117,21 @@ def direction_stalled(rule: AlertRule) -> Evaluation:
 
 def high_error_leads(rule: AlertRule) -> Evaluation:
     threshold = int(rule.threshold)
-    leads = selectors.high_error_leads(threshold=threshold)
+    # A COUNT on the partial index and a short list: at 1M leads the full list is tens of thousands of rows.
+    count = selectors.high_error_lead_count(threshold=threshold)
+    leads = selectors.high_error_leads(threshold=threshold, limit=LISTED_LEADS) if count else []
     listed = [
         {"id": str(lead["id"]), "name": lead["lead_name"], "sync_error_count": lead["sync_error_count"]}
-        for lead in leads[:LISTED_LEADS]
+        for lead in leads
     ]
-    values = {"count": len(leads), "threshold": threshold, "leads": listed}
-    names = ", ".join(f"{lead['name'] or lead['id']} ({lead['sync_error_count']})" for lead in listed)
-    more = f" and {len(leads) - len(listed)} more" if len(leads) > len(listed) else ""
+    values = {"count": count, "threshold": threshold, "leads": listed}
+    names = [f"{lead['name'] or lead['id']} ({lead['sync_error_count']})" for lead in listed]
     summary = (
-        f"{len(leads)} leads with more than {threshold} sync errors: {names}{more}."
-        if leads
+        f"{count} leads with more than {threshold} sync errors{_listing(names, count)}"
+        if count
         else f"No lead has more than {threshold} sync errors."
     )
-    return Evaluation(bool(leads), summary, values, len(leads))
+    return Evaluation(bool(count), summary, values, count)
 
 
 def stale_leads(rule: AlertRule) -> Evaluation:
@@ -132,17 +143,20 @@ def stale_leads(rule: AlertRule) -> Evaluation:
 
 
 def stuck_leads(rule: AlertRule) -> Evaluation:
-    leads = selectors.stuck_leads(older_than=rule.window)
-    listed = [{"id": str(lead["id"]), "name": lead["lead_name"], "since": _iso(lead["sync_started_at"])} for lead in leads[:LISTED_LEADS]]
-    values = {"count": len(leads), "older_than_minutes": rule.window.total_seconds() / 60, "leads": listed}
-    names = ", ".join(lead["name"] or lead["id"] for lead in listed)
-    summary = f"{len(leads)} leads in syncing for more than {_minutes(rule.window)}" + (f": {names}." if names else ".")
-    return Evaluation(len(leads) > rule.threshold, summary, values, len(leads))
+    count = selectors.stuck_lead_count(older_than=rule.window)
+    leads = selectors.stuck_leads(older_than=rule.window, limit=LISTED_LEADS) if count else []
+    listed = [{"id": str(lead["id"]), "name": lead["lead_name"], "since": _iso(lead["sync_started_at"])} for lead in leads]
+    values = {"count": count, "older_than_minutes": rule.window.total_seconds() / 60, "leads": listed}
+    names = [lead["name"] or lead["id"] for lead in listed]
+    summary = f"{count} leads in syncing for more than {_minutes(rule.window)}{_listing(names, count)}"
+    return Evaluation(count > rule.threshold, summary, values, count)
 
 
 def overall_health(rule: AlertRule) -> Evaluation:
-    # Live, not the Redis snapshot: an alert must not wait out a snapshot's TTL.
-    row = selectors.health_summary.uncached()  # type: ignore[attr-defined]
+    # The Redis snapshot the dashboard shows (at most SELECTOR_SNAPSHOT_TTL old, refreshed every
+    # minute): the live view scans every lead (0.7 s at 1M), and the alert then agrees with the page.
+    row = selectors.health_summary()
+    taken_at = selectors.health_summary.taken_at()  # type: ignore[attr-defined]
     health = row["overall_health"]
     values = {
         "overall_health": health,
@@ -151,12 +165,15 @@ def overall_health(rule: AlertRule) -> Evaluation:
         "sync_success_rate": float(row["sync_success_rate"]) if row["sync_success_rate"] is not None else None,
         "stuck_leads": row["stuck_leads"],
         "stale_pending_leads": row["stale_pending_leads"],
+        "as_of": _iso(taken_at),
     }
     # 'unknown' (no leads, or none due yet) has nothing to judge; an empty sync is the stall rule's alert.
     breached = health in (OverallHealth.WARNING, OverallHealth.CRITICAL)
     rate = f"{values['sync_success_rate']:.2f} %" if values["sync_success_rate"] is not None else "n/a"
     summary = f"Overall health {health}: {row['error_leads']} leads in error, success rate {rate}."
-    return Evaluation(breached, summary, values, row["error_leads"])
+    # Critical health pages as critical whatever the rule's (floor) severity says.
+    severity = Severity.CRITICAL if health == OverallHealth.CRITICAL else None
+    return Evaluation(breached, summary, values, row["error_leads"], severity)
 
 
 def deadman(rule: AlertRule) -> Evaluation:
@@ -196,3 +213,9 @@ EVALUATORS: dict[str, Callable[[AlertRule], Evaluation]] = {
 
 def evaluate_rule(rule: AlertRule) -> Evaluation:
     return EVALUATORS[rule.kind](rule)
+
+
+def graver(*severities: str | None) -> str:
+    """The gravest of `severities` (None ignored): critical over warning."""
+    order = list(Severity.values)  # least grave first
+    return max((s for s in severities if s), key=order.index)

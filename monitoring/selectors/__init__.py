@@ -53,3 +53,6 @@ __all__ += ["search_leads"]
 from .portal import stale_leads_summary, webhook_rate  # noqa: E402
 
 __all__ += ["stale_leads_summary", "webhook_rate"]
+from .dashboard import high_error_lead_count, stuck_lead_count  # noqa: E402
+
+__all__ += ["high_error_lead_count", "stuck_lead_count"]

@@ -86,9 +86,9 @@ def firing_alerts() -> list[dict[str, Any]]:
     return [_alert_dict(incident) for incident in firing_incidents()]
 
 
-def recent_incidents(*, limit: int = 50) -> QuerySet[Incident]:
-    """The newest incidents, firing or resolved, with their rule."""
-    return Incident.objects.select_related("rule", "acknowledged_by", "snoozed_by").order_by("-started_at")[:limit]
+def recent_incidents(*, limit: int | None = None) -> QuerySet[Incident]:
+    """Incidents newest first, firing or resolved, with their rule (the page paginates, the export takes them all)."""
+    return Incident.objects.select_related("rule", "acknowledged_by", "snoozed_by").order_by("-started_at", "-id")[:limit]
 
 
 def rule_evaluations() -> QuerySet[AlertRule]:
@@ -106,8 +106,8 @@ def channel_health() -> QuerySet[Channel]:
     ).order_by("name")
 
 
-def delivery_log(*, limit: int = 100) -> QuerySet[Delivery]:
-    """The newest deliveries with channel and incident rule (alert_delivery_created index)."""
+def delivery_log(*, limit: int | None = None) -> QuerySet[Delivery]:
+    """Deliveries newest first with channel and incident rule (alert_delivery_created index; the page paginates)."""
     return (
         Delivery.objects.select_related("channel", "incident__rule", "requested_by")
         .annotate(has_resend=Exists(Delivery.objects.filter(resend_of=OuterRef("pk"))))

@@ -203,6 +203,10 @@ def stale_leads() -> Row:
     return fetch_one("SELECT * FROM check_stale_leads()")  # type: ignore[return-value]
 
 
+# Stuck: in 'syncing' since longer than %(older_than)s (measured from sync_started_at, fix 8).
+_STUCK = "sync_status = %(status)s AND COALESCE(sync_started_at, updated_at) < NOW() - %(older_than)s"
+
+
 def stuck_leads(*, older_than: timedelta = timedelta(minutes=10), limit: int | None = None) -> list[Row]:
     """Leads in 'syncing' since longer than `older_than` (measured from sync_started_at, fix 8)."""
     return fetch_all(
@@ -210,13 +214,18 @@ def stuck_leads(*, older_than: timedelta = timedelta(minutes=10), limit: int | N
         SELECT id, NULLIF(concat_ws(' ', first_name, last_name), '') AS lead_name, email, company_name,
                sync_direction, sync_started_at, updated_at, sync_error_count
         FROM leads
-        WHERE sync_status = %(status)s
-        AND COALESCE(sync_started_at, updated_at) < NOW() - %(older_than)s
+        WHERE {_STUCK}
         ORDER BY COALESCE(sync_started_at, updated_at)
         {"LIMIT %(limit)s" if limit else ""}
         """,
         {"status": LeadSyncStatus.SYNCING, "older_than": older_than, "limit": limit},
     )
+
+
+def stuck_lead_count(*, older_than: timedelta = timedelta(minutes=10)) -> int:
+    """How many leads stuck_leads() would return, without fetching them."""
+    row = fetch_one(f"SELECT COUNT(*) AS n FROM leads WHERE {_STUCK}", {"status": LeadSyncStatus.SYNCING, "older_than": older_than})
+    return int(row["n"])  # type: ignore[index]
 
 
 def webhook_updates_per_minute(*, minutes: int = 60, tz: str | None = None) -> list[Row]:
@@ -282,6 +291,12 @@ def high_error_leads(*, threshold: int = 5, limit: int | None = None) -> list[Ro
         """,
         {"threshold": threshold, "limit": limit},
     )
+
+
+def high_error_lead_count(*, threshold: int = 5) -> int:
+    """How many leads high_error_leads() would return: an index-only COUNT on idx_leads_high_error_count (threshold >= 5)."""
+    row = fetch_one("SELECT COUNT(*) AS n FROM leads WHERE sync_error_count > %(threshold)s", {"threshold": threshold})
+    return int(row["n"])  # type: ignore[index]
 
 
 def recent_history(*, limit: int = 10) -> list[Row]:

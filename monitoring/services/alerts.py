@@ -21,7 +21,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from monitoring.alerts.messages import render
-from monitoring.alerts.rules import Evaluation, evaluate_rule
+from monitoring.alerts.rules import Evaluation, evaluate_rule, graver
 from monitoring.alerts.transports import Message, PermanentError, TransientError, transport_for
 from monitoring.models import (
     AlertRule,
@@ -153,7 +153,7 @@ def _evaluate_locked(rule: AlertRule, report: EvaluationReport) -> None:
 def _fire(rule: AlertRule, evaluation: Evaluation, now: datetime, report: EvaluationReport) -> None:
     incident = Incident(
         rule=rule,
-        severity=rule.severity,
+        severity=graver(rule.severity, evaluation.severity),
         started_at=now,
         last_checked_at=now,
         last_notified_at=now,
@@ -176,8 +176,10 @@ def _fire(rule: AlertRule, evaluation: Evaluation, now: datetime, report: Evalua
 def _still_firing(
     rule: AlertRule, incident: Incident, evaluation: Evaluation, now: datetime, report: EvaluationReport
 ) -> None:
+    # A warning that turns critical is shown (and reminded) as critical from now on; it never grades down.
+    incident.severity = graver(incident.severity, evaluation.severity)
     Incident.objects.filter(pk=incident.pk).update(
-        last_checked_at=now, last_values=evaluation.values, affected_count=evaluation.affected_count
+        last_checked_at=now, last_values=evaluation.values, affected_count=evaluation.affected_count, severity=incident.severity
     )
     if not rule.reminder_minutes or incident.muted:
         return
@@ -337,25 +339,23 @@ def deliver_due_notifications(*, limit: int = 200) -> dict[str, int]:
 
 def acknowledge_incident(*, incident_id: int, user: AbstractBaseUser) -> Incident:
     """Record who is on it; reminders stop, the recovery message still goes out."""
-    done = Incident.objects.filter(pk=incident_id, state=IncidentState.FIRING, acknowledged_at__isnull=True).update(
-        acknowledged_by=user, acknowledged_at=timezone.now()
-    )
-    incident = Incident.objects.select_related("rule").get(pk=incident_id)
-    if done != 1:
-        raise AlertActionError(_why_not(incident, "acknowledged"))
-    logger.info("incident %s acknowledged by %s", incident_id, user)
-    return incident
+    return _mute(incident_id, user, "acknowledged")
 
 
 def snooze_incident(*, incident_id: int, user: AbstractBaseUser) -> Incident:
     """Mute reminders until the incident resolves; the recovery message still goes out."""
-    done = Incident.objects.filter(pk=incident_id, state=IncidentState.FIRING, snoozed_at__isnull=True).update(
-        snoozed_by=user, snoozed_at=timezone.now()
+    return _mute(incident_id, user, "snoozed")
+
+
+def _mute(incident_id: int, user: AbstractBaseUser, action: str) -> Incident:
+    # Conditional update: of two operators clicking at once, one records it and the other is told.
+    done = Incident.objects.filter(pk=incident_id, state=IncidentState.FIRING, **{f"{action}_at__isnull": True}).update(
+        **{f"{action}_by": user, f"{action}_at": timezone.now()}
     )
     incident = Incident.objects.select_related("rule").get(pk=incident_id)
     if done != 1:
-        raise AlertActionError(_why_not(incident, "snoozed"))
-    logger.info("incident %s snoozed by %s", incident_id, user)
+        raise AlertActionError(_why_not(incident, action))
+    logger.info("incident %s %s by %s", incident_id, action, user)
     return incident
 
 

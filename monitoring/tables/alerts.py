@@ -12,8 +12,13 @@ from monitoring.alerts.messages import format_duration
 from monitoring.models import AlertRule, Channel, Delivery, DeliveryStatus, Incident
 
 
+def _actions(template: str) -> tables.TemplateColumn:
+    """The row's buttons: for the page only, an export lists data."""
+    return tables.TemplateColumn(template_name=f"monitoring/alerts/{template}", verbose_name="", exclude_from_export=True)
+
+
 class _Plain(tables.Table):
-    """Selectors hand over sliced querysets, so these tables do not re-sort."""
+    """Rows come in the order their selector gives (newest first, critical first): no re-sorting."""
 
     class Meta:
         orderable = False
@@ -52,7 +57,7 @@ class IncidentTable(_Plain):
 
 
 class FiringIncidentTable(IncidentTable):
-    actions = tables.TemplateColumn(template_name="monitoring/alerts/_incident_actions.html", verbose_name="")
+    actions = _actions("_incident_actions.html")
 
     class Meta(IncidentTable.Meta):
         exclude = ("state", "resolved_at")
@@ -95,7 +100,7 @@ class ChannelTable(_Plain):
     enabled = tables.Column(verbose_name="Health", empty_values=())
     last_delivery_status = tables.Column(verbose_name="Last delivery")
     last_delivery_at = tables.DateTimeColumn(verbose_name="Last delivery at")
-    actions = tables.TemplateColumn(template_name="monitoring/alerts/_channel_actions.html", verbose_name="")
+    actions = _actions("_channel_actions.html")
 
     class Meta(_Plain.Meta):
         model = Channel
@@ -115,7 +120,7 @@ class DeliveryTable(_Plain):
     created_at = tables.DateTimeColumn(verbose_name="Queued")
     completed_at = tables.DateTimeColumn(verbose_name="Completed")
     next_retry_at = tables.DateTimeColumn(verbose_name="Next retry")
-    actions = tables.TemplateColumn(template_name="monitoring/alerts/_delivery_actions.html", verbose_name="")
+    actions = _actions("_delivery_actions.html")
 
     class Meta(_Plain.Meta):
         model = Delivery

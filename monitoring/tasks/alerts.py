@@ -52,7 +52,7 @@ def _check(*, kinds: list[str] | None) -> Callable[[JobRun], None]:
 
 @shared_task(name=ALERT_CHECK_TASK)
 def evaluate_alerts() -> dict[str, Any]:
-    """Check every alert rule (beat: every 5 minutes)."""
+    """Check every alert rule but the dead-man one (beat: every 5 minutes)."""
     # single instance: a duplicated beat's second start records 'skipped' instead of checking twice.
     return run_recorded(ALERT_CHECK_TASK, _check(kinds=None))
 

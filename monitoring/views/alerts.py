@@ -27,7 +27,7 @@ class AlertsView(PortalTablesView):
 
     template_name = "monitoring/alerts.html"
     export_name = "alerts"
-    per_page = 100  # the selectors already bound each table (50 incidents, 100 deliveries)
+    per_page = 100  # a page of incidents and deliveries; older ones on the next pages and in the export
 
     def get_tables(self) -> dict[str, tables.Table]:
         self.firing = list(alert_selectors.firing_incidents())

@@ -95,9 +95,8 @@ class PortalTablesView(PortalAccessMixin, TemplateView):
         orderable = [c.name for c in table.columns if c.orderable]
         for key in keys:
             if key.lstrip("-") not in orderable:
-                self._error(
-                    f"Unknown sort column “{key.lstrip('-')}”; sortable columns: {', '.join(orderable)}.", table
-                )
+                columns = f"sortable columns: {', '.join(orderable)}" if orderable else "this table is not sortable"
+                self._error(f"Unknown sort column “{key.lstrip('-')}”; {columns}.", table)
                 return
         if keys:
             table.order_by = keys
