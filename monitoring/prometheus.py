@@ -14,6 +14,7 @@ from prometheus_client.registry import Collector, CollectorRegistry
 from monitoring import selectors
 from monitoring.choices import HistoryDirection, OverallHealth
 from monitoring.models import JobOutcome
+from monitoring.selectors import jobs as job_selectors
 from monitoring.selectors import metrics as metric_selectors
 from monitoring.selectors.alerts import firing_alerts
 
@@ -83,10 +84,10 @@ class LeadSyncCollector(Collector):
             "1 for the outcome of the newest run of each scheduled task, 0 for the others.",
             labels=["task", "outcome"],
         )
-        for run in metric_selectors.latest_job_runs():
-            started.add_metric([run["task_name"]], run["started_at"].timestamp())
+        for task_name, run in sorted(job_selectors.latest_job_runs().items()):
+            started.add_metric([task_name], run.started_at.timestamp())
             for choice in JobOutcome:
-                outcome.add_metric([run["task_name"], choice.value], 1 if run["outcome"] == choice.value else 0)
+                outcome.add_metric([task_name, choice.value], 1 if run.outcome == choice.value else 0)
         yield started
         yield outcome
 

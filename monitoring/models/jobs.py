@@ -26,7 +26,7 @@ class JobRun(models.Model):
         db_table = "monitoring_job_run"
         ordering = ["-started_at"]
         indexes = [
-            # latest_job_runs(): the newest run per task, for the Jobs page, /metrics and the dead-man check.
+            # selectors.jobs.latest_job_runs(): the newest run per task (Jobs page, /metrics); last_completed_run().
             models.Index(fields=["task_name", "-started_at"], name="job_run_task_started"),
         ]
 

@@ -72,8 +72,8 @@ SELECT run.* FROM tasks t CROSS JOIN LATERAL (
 """
 
 
-def _latest_runs(*, finished_only: bool = False) -> dict[str, JobRun]:
-    """The newest JobRun per task.
+def latest_job_runs(*, finished_only: bool = False) -> dict[str, JobRun]:
+    """The newest JobRun per task (Jobs page, /metrics).
 
     A loose index scan over job_run_task_started: one probe per task, however many runs a
     year of per-minute tasks has left (DISTINCT ON would read them all).
@@ -103,8 +103,8 @@ def job_overview(*, now: datetime | None = None) -> list[JobStatus]:
     schedules: dict[str, list[PeriodicTask]] = {}
     for task in PeriodicTask.objects.filter(task__startswith="monitoring.").select_related("interval", "crontab"):
         schedules.setdefault(task.task, []).append(task)
-    latest = _latest_runs()
-    latest_finished = _latest_runs(finished_only=True)
+    latest = latest_job_runs()
+    latest_finished = latest_job_runs(finished_only=True)
     rows = []
     for name in sorted(set(schedules) | set(latest)):
         tasks = schedules.get(name, [])

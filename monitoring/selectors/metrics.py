@@ -77,31 +77,3 @@ def attempts_by_direction(*, window: timedelta = timedelta(hours=1)) -> dict[str
     }
 
 
-def latest_job_runs() -> list[Row]:
-    """The newest run of each scheduled task: task_name, started_at, finished_at, outcome."""
-    # Loose index scan: walk the distinct task names through the task_name index, then take
-    # each one's newest run from job_run_task_started. Stays a few probes per task however
-    # many runs the table holds, where DISTINCT ON would read them all.
-    return fetch_all(
-        """
-        WITH RECURSIVE names AS (
-            (SELECT task_name FROM monitoring_job_run ORDER BY task_name LIMIT 1)
-            UNION ALL
-            SELECT (SELECT j.task_name FROM monitoring_job_run j
-                     WHERE j.task_name > n.task_name ORDER BY j.task_name LIMIT 1)
-            FROM names n
-            WHERE n.task_name IS NOT NULL
-        )
-        SELECT r.task_name, r.started_at, r.finished_at, r.outcome
-        FROM names n
-        CROSS JOIN LATERAL (
-            SELECT task_name, started_at, finished_at, outcome
-            FROM monitoring_job_run
-            WHERE task_name = n.task_name
-            ORDER BY started_at DESC
-            LIMIT 1
-        ) r
-        WHERE n.task_name IS NOT NULL
-        ORDER BY r.task_name
-        """
-    )
