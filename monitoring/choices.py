@@ -52,3 +52,65 @@ SYNC_MONITORING_ORDER: tuple[str, ...] = (
     LeadSyncStatus.SYNCING,
     LeadSyncStatus.CONFLICT,
 )
+
+
+# Alerting
+
+
+class Severity(models.TextChoices):
+    WARNING = "warning", "Warning"
+    CRITICAL = "critical", "Critical"
+
+
+class RuleKind(models.TextChoices):
+    FAILURE_RATE = "failure_rate", "Failure rate of recent attempts"
+    SYNC_STALLED = "sync_stalled", "No sync attempt for a while"
+    DIRECTION_STALLED = "direction_stalled", "One direction quiet while the other runs"
+    HIGH_ERROR_LEADS = "high_error_leads", "Leads with many sync errors"
+    STALE_LEADS = "stale_leads", "Stale pending leads (check_stale_leads())"
+    STUCK_LEADS = "stuck_leads", "Leads stuck in syncing"
+    OVERALL_HEALTH = "overall_health", "Overall health not healthy"
+    DEADMAN = "deadman", "Alert check itself not completing"
+
+
+class IncidentState(models.TextChoices):
+    FIRING = "firing", "Firing"
+    RESOLVED = "resolved", "Resolved"
+
+
+class ChannelKind(models.TextChoices):
+    EMAIL = "email", "Email"
+    SLACK = "slack", "Slack"
+    TELEGRAM = "telegram", "Telegram"
+
+
+class MessageKind(models.TextChoices):
+    FIRING = "firing", "Firing"
+    REMINDER = "reminder", "Reminder"
+    RECOVERY = "recovery", "Recovery"
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SENDING = "sending", "Sending"
+    RETRYING = "retrying", "Waiting to retry"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+    SKIPPED = "skipped", "Skipped (channel disabled)"
+
+
+# Scheduled jobs and maintenance
+
+
+class JobOutcome(models.TextChoices):
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    SKIPPED = "skipped", "Skipped"
+    FAILED = "failed", "Failed"
+
+
+class ArchiveExportStatus(models.TextChoices):
+    WRITTEN = "written", "Written, not yet verified"
+    VERIFIED = "verified", "Verified"
+    CORRUPT = "corrupt", "File does not match manifest"
+    MISSING = "missing", "File missing"

@@ -53,3 +53,9 @@ def test_raw_selectors_decode_jsonb_columns(sync_dataset):
     assert newest["fields_changed"] == {"email": ["old@example.com", "ada@example.com"]}
     activity = {row["id"]: row for row in selectors.real_time_activity()}
     assert activity[newest["id"]]["fields_changed"] == {"email": ["old@example.com", "ada@example.com"]}
+
+
+def test_sync_monitoring_order_is_the_documented_contract(db):
+    from monitoring.choices import SYNC_MONITORING_ORDER
+
+    assert [row["sync_status"] for row in selectors.sync_monitoring()] == list(SYNC_MONITORING_ORDER)

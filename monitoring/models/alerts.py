@@ -13,49 +13,15 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from monitoring.choices import HistoryDirection
-
-
-class Severity(models.TextChoices):
-    WARNING = "warning", "Warning"
-    CRITICAL = "critical", "Critical"
-
-
-class RuleKind(models.TextChoices):
-    FAILURE_RATE = "failure_rate", "Failure rate of recent attempts"
-    SYNC_STALLED = "sync_stalled", "No sync attempt for a while"
-    DIRECTION_STALLED = "direction_stalled", "One direction quiet while the other runs"
-    HIGH_ERROR_LEADS = "high_error_leads", "Leads with many sync errors"
-    STALE_LEADS = "stale_leads", "Stale pending leads (check_stale_leads())"
-    STUCK_LEADS = "stuck_leads", "Leads stuck in syncing"
-    OVERALL_HEALTH = "overall_health", "Overall health not healthy"
-    DEADMAN = "deadman", "Alert check itself not completing"
-
-
-class IncidentState(models.TextChoices):
-    FIRING = "firing", "Firing"
-    RESOLVED = "resolved", "Resolved"
-
-
-class ChannelKind(models.TextChoices):
-    EMAIL = "email", "Email"
-    SLACK = "slack", "Slack"
-    TELEGRAM = "telegram", "Telegram"
-
-
-class MessageKind(models.TextChoices):
-    FIRING = "firing", "Firing"
-    REMINDER = "reminder", "Reminder"
-    RECOVERY = "recovery", "Recovery"
-
-
-class DeliveryStatus(models.TextChoices):
-    PENDING = "pending", "Pending"
-    SENDING = "sending", "Sending"
-    RETRYING = "retrying", "Waiting to retry"
-    SENT = "sent", "Sent"
-    FAILED = "failed", "Failed"
-    SKIPPED = "skipped", "Skipped (channel disabled)"
+from monitoring.choices import (
+    ChannelKind,
+    DeliveryStatus,
+    HistoryDirection,
+    IncidentState,
+    MessageKind,
+    RuleKind,
+    Severity,
+)
 
 
 class Channel(models.Model):

@@ -3,12 +3,7 @@ from __future__ import annotations
 
 from django.db import models
 
-
-class JobOutcome(models.TextChoices):
-    RUNNING = "running", "Running"
-    SUCCEEDED = "succeeded", "Succeeded"
-    SKIPPED = "skipped", "Skipped"
-    FAILED = "failed", "Failed"
+from monitoring.choices import JobOutcome
 
 
 class JobRun(models.Model):

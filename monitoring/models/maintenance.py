@@ -4,7 +4,7 @@ from __future__ import annotations
 from django.db import models
 from django.db.models.functions import Now
 
-from monitoring.choices import HistoryDirection, HistoryStatus, SyncType
+from monitoring.choices import ArchiveExportStatus, HistoryDirection, HistoryStatus, SyncType
 
 
 class LeadSyncHistoryArchive(models.Model):
@@ -34,13 +34,6 @@ class LeadSyncHistoryArchive(models.Model):
 
     def __str__(self) -> str:
         return f"archived #{self.id} {self.sync_status} @ {self.synced_at:%Y-%m-%d %H:%M}"
-
-
-class ArchiveExportStatus(models.TextChoices):
-    WRITTEN = "written", "Written, not yet verified"
-    VERIFIED = "verified", "Verified"
-    CORRUPT = "corrupt", "File does not match manifest"
-    MISSING = "missing", "File missing"
 
 
 class ArchiveExport(models.Model):
