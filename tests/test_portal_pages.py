@@ -83,7 +83,8 @@ def test_overview_numbers(viewer_client, sync_dataset):
     assert "Median sync time 5.0 s" in text
     assert "Errors in 24 h 3 failed attempts, 2 leads affected" in text
     assert "1 stuck · 1 stale pending · 2 never synced" in text
-    assert "Error rate 25.00 %" in text and "band-red" in html(response)
+    assert "Leads in error now 25.00 % 2 of 8 leads have sync status “error”" in text
+    assert 'class="figure band-red" id="leads-in-error-rate"' in html(response)
     statuses = {row.split()[0]: row.split()[1:3] for row in rows_of(response, "status")}
     assert statuses == {"Synced": ["2", "25.00"], "Pending": ["2", "25.00"], "Error": ["2", "25.00"],
                         "Syncing": ["1", "12.50"], "Conflict": ["1", "12.50"]}
@@ -93,6 +94,44 @@ def test_overview_numbers(viewer_client, sync_dataset):
     gauge = chart_config(response, "error_gauge")
     assert gauge["data"]["datasets"][0]["data"] == [5, 5, 10]  # green 0-5, yellow 5-10, red 10-20
     assert gauge["data"]["datasets"][1]["data"] == [20, 0]  # 25 % pins the dial at its end
+
+
+def test_overview_shows_the_last_hour_failure_rate_the_alert_uses(viewer_client, sync_dataset):
+    response = viewer_client.get(reverse("monitoring:overview"))
+    # 5 attempts in the last hour, 2 failed (selectors.failure_rate, the critical alert's number).
+    assert "Failed attempts, last hour 40.00 % 2 of 5 sync attempts failed." in text_of(response)
+    assert 'class="figure band-red" id="failure-rate"' in html(response)
+
+
+def test_overview_says_why_the_sync_is_not_healthy(viewer_client, sync_dataset):
+    response = viewer_client.get(reverse("monitoring:overview"))
+    reasons = re.findall(r'<li><a href="([^"]+)">([^<]+)</a></li>', html(response).split('aria-label="Why"', 1)[1])
+    assert reasons == [
+        (reverse("monitoring:errors"), "25.00 % of leads in error (critical above 10 %)"),
+        (reverse("monitoring:errors"), "success rate 28.57 % (critical below 90 %)"),
+        (reverse("monitoring:debug"), "1 lead stuck in syncing over 10 min"),
+        (reverse("monitoring:leads") + "?sync_status=conflict", "1 lead in conflict"),
+        (reverse("monitoring:debug"), "1 lead pending for over 1 h"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("error_rate", "success_rate", "expected"),
+    [
+        ("5.00", "95.00", []),
+        ("5.01", "95.00", ["5.01 % of leads in error (warning above 5 %)"]),
+        ("10.01", "94.99", ["10.01 % of leads in error (critical above 10 %)", "success rate 94.99 % (warning below 95 %)"]),
+        ("0.00", "89.99", ["success rate 89.99 % (critical below 90 %)"]),
+    ],
+)
+def test_health_reasons_follow_the_views_thresholds(error_rate, success_rate, expected):
+    from decimal import Decimal
+
+    from monitoring.views.dashboard import health_reasons
+
+    health = {"overall_health": "warning", "error_rate": Decimal(error_rate), "sync_success_rate": Decimal(success_rate),
+              "stuck_leads": 0, "conflict_leads": 0, "stale_pending_leads": 0}
+    assert [text for text, _url in health_reasons(health)] == expected
 
 
 def test_overview_is_unknown_and_grey_on_an_empty_database(viewer_client):

@@ -50,6 +50,10 @@ GAUGE_BANDS = ((Decimal(5), "green"), (Decimal(10), "yellow"))
 GAUGE_MAX = 20  # the dial shows 0-20 %; anything above pins at the end, still red
 BAND_COLOURS = {"green": "#2f9e44", "yellow": "#f0b400", "red": "#e03131"}
 
+# lead_sync_health_dashboard's overall_health rule (migration 0003), so the Overview can say why.
+CRITICAL_ERROR_RATE, WARNING_ERROR_RATE = Decimal(10), Decimal(5)
+CRITICAL_SUCCESS_RATE, WARNING_SUCCESS_RATE = Decimal(90), Decimal(95)
+
 STUCK_LIMIT = 100
 HOURS_SHOWN = 24  # hourly_performance()'s default window
 
@@ -69,6 +73,33 @@ def error_rate_band(rate: Decimal | None) -> str:
         if rate <= upper:
             return band
     return "red"
+
+
+def health_reasons(health: dict[str, Any]) -> list[tuple[str, str]]:
+    """(what, link) for every condition that keeps overall_health from 'healthy', critical ones first."""
+    error_rate, success_rate = health["error_rate"], health["sync_success_rate"]
+    if health["overall_health"] == OverallHealth.UNKNOWN or error_rate is None or success_rate is None:
+        return []
+    errors_url, debug_url = reverse("monitoring:errors"), reverse("monitoring:debug")
+    critical: list[tuple[str, str]] = []
+    warning: list[tuple[str, str]] = []
+    if error_rate > CRITICAL_ERROR_RATE:
+        critical.append((f"{error_rate} % of leads in error (critical above {CRITICAL_ERROR_RATE} %)", errors_url))
+    elif error_rate > WARNING_ERROR_RATE:
+        warning.append((f"{error_rate} % of leads in error (warning above {WARNING_ERROR_RATE} %)", errors_url))
+    if success_rate < CRITICAL_SUCCESS_RATE:
+        critical.append((f"success rate {success_rate} % (critical below {CRITICAL_SUCCESS_RATE} %)", errors_url))
+    elif success_rate < WARNING_SUCCESS_RATE:
+        warning.append((f"success rate {success_rate} % (warning below {WARNING_SUCCESS_RATE} %)", errors_url))
+    conflict_url = reverse("monitoring:leads") + f"?sync_status={LeadSyncStatus.CONFLICT}"
+    for count, one, many, url in (
+        (health["stuck_leads"], "lead stuck in syncing over 10 min", "leads stuck in syncing over 10 min", debug_url),
+        (health["conflict_leads"], "lead in conflict", "leads in conflict", conflict_url),
+        (health["stale_pending_leads"], "lead pending for over 1 h", "leads pending for over 1 h", debug_url),
+    ):
+        if count:
+            warning.append((f"{count} {one if count == 1 else many}", url))
+    return critical + warning
 
 
 def snapshot_age(taken_at: datetime | None) -> dict[str, Any] | None:
@@ -152,11 +183,15 @@ class OverviewView(DashboardView):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         rate = self.error_rate()
+        failure = selectors.recent_failure_rate()
         return super().get_context_data(
             health=self.health,
             health_known=self.health["overall_health"] != OverallHealth.UNKNOWN,
+            health_reasons=health_reasons(self.health),
             error_rate=rate,
             error_band=error_rate_band(rate),
+            failure=failure,
+            failure_band=error_rate_band(failure["rate"]),
             snapshot=snapshot_age(selectors.health_summary.taken_at()),
             **kwargs,
         )
