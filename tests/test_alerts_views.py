@@ -1,10 +1,11 @@
 """The Alerts page: who sees it, who may act (POST + CSRF + permission), what it shows, its query budget."""
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
-from django.test import Client
+from django.test import Client, override_settings
 from django.urls import reverse
 from django.utils import timezone
 
@@ -182,3 +183,13 @@ def test_page_query_budget_does_not_grow_with_rows(viewer_client, django_assert_
         response = viewer_client.get(PAGE)
     assert response.status_code == 200
     assert response.content.decode().count("[CRITICAL] FIRING") >= 90
+
+
+@override_settings(TIME_ZONE="Asia/Kolkata")
+def test_alert_times_show_their_zone(operator_client, operator, firing):
+    alert_services.acknowledge_incident(incident_id=firing.pk, user=operator)
+    html = operator_client.get(PAGE).content.decode()
+    started = timezone.localtime(firing.started_at).strftime("%Y-%m-%d %H:%M:%S") + " IST"
+    assert html.count(started) >= 2  # firing table and recent incidents
+    assert re.search(r"acknowledged by \w+ at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d IST", html)
+    assert "p.m." not in html and "a.m." not in html

@@ -6,18 +6,17 @@ from decimal import Decimal
 from typing import Any
 
 import django_tables2 as tables
-from django.utils import timezone
 
 from monitoring.alerts.messages import format_duration
 from monitoring.models import AlertRule, Channel, Delivery, DeliveryStatus, Incident
+from monitoring.tables import PortalTable, TimestampColumn, format_timestamp
 
 
-class _Plain(tables.Table):
+class _Plain(PortalTable):
     """Selectors hand over sliced querysets, so these tables do not re-sort."""
 
-    class Meta:
+    class Meta(PortalTable.Meta):
         orderable = False
-        attrs = {"class": "table"}
         empty_text = "Nothing here."
 
 
@@ -25,7 +24,8 @@ class IncidentTable(_Plain):
     rule = tables.Column(accessor="rule__name", verbose_name="Rule")
     severity = tables.Column()
     state = tables.Column()
-    started_at = tables.DateTimeColumn(verbose_name="Started")
+    started_at = TimestampColumn("Started")
+    resolved_at = TimestampColumn("Resolved at")
     duration = tables.Column(empty_values=(), verbose_name="Duration")
     summary = tables.Column(verbose_name="What fired")
     affected_count = tables.Column(verbose_name="Affected")
@@ -43,8 +43,9 @@ class IncidentTable(_Plain):
     def render_handled(self, record: Incident) -> str:
         notes = []
         if record.acknowledged_by_id:
-            when = timezone.localtime(record.acknowledged_at).strftime("%Y-%m-%d %H:%M")
-            notes.append(f"acknowledged by {record.acknowledged_by.get_username()} at {when}")
+            notes.append(
+                f"acknowledged by {record.acknowledged_by.get_username()} at {format_timestamp(record.acknowledged_at)}"
+            )
         if record.snoozed_by_id:
             notes.append(f"snoozed by {record.snoozed_by.get_username()} until resolved")
         # Plain strings: django-tables2 escapes them (user names are user input).
@@ -62,7 +63,7 @@ class FiringIncidentTable(IncidentTable):
 class AlertRuleTable(_Plain):
     threshold = tables.Column()
     window = tables.Column()
-    last_evaluated_at = tables.DateTimeColumn(verbose_name="Last check")
+    last_evaluated_at = TimestampColumn("Last check")
     last_breached = tables.Column(verbose_name="Result", empty_values=())
     last_summary = tables.Column(verbose_name="Last value")
     channels = tables.Column(empty_values=(), verbose_name="Channels")
@@ -94,7 +95,7 @@ class AlertRuleTable(_Plain):
 class ChannelTable(_Plain):
     enabled = tables.Column(verbose_name="Health", empty_values=())
     last_delivery_status = tables.Column(verbose_name="Last delivery")
-    last_delivery_at = tables.DateTimeColumn(verbose_name="Last delivery at")
+    last_delivery_at = TimestampColumn("Last delivery at")
     actions = tables.TemplateColumn(template_name="monitoring/alerts/_channel_actions.html", verbose_name="")
 
     class Meta(_Plain.Meta):
@@ -112,9 +113,9 @@ class ChannelTable(_Plain):
 class DeliveryTable(_Plain):
     rule = tables.Column(accessor="incident__rule__name", verbose_name="Rule")
     channel = tables.Column(accessor="channel__name", verbose_name="Channel")
-    created_at = tables.DateTimeColumn(verbose_name="Queued")
-    completed_at = tables.DateTimeColumn(verbose_name="Completed")
-    next_retry_at = tables.DateTimeColumn(verbose_name="Next retry")
+    created_at = TimestampColumn("Queued")
+    completed_at = TimestampColumn("Completed")
+    next_retry_at = TimestampColumn("Next retry")
     actions = tables.TemplateColumn(template_name="monitoring/alerts/_delivery_actions.html", verbose_name="")
 
     class Meta(_Plain.Meta):
