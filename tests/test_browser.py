@@ -112,6 +112,10 @@ def test_every_page_in_headless_chromium(browser, live_server, sync_dataset, vie
     wait.until(lambda d: d.find_element(By.ID, "updated-at").get_attribute("datetime") != before)
     assert browser.execute_script("return window.__sameDocument") is True  # no full reload happened
     assert len(browser.find_elements(By.CSS_SELECTOR, "#table-activity tbody tr")) == 5
+    columns = len(browser.find_elements(By.CSS_SELECTOR, "#table-activity thead th"))
+    refreshed = browser.find_elements(By.CSS_SELECTOR, "#table-activity tbody tr")
+    assert [len(tr.find_elements(By.TAG_NAME, "td")) for tr in refreshed] == [columns] * 5  # script and table agree
+    assert "Twenty API 429: rate limit exceeded for lead 123" in refreshed[1].text
     pause = browser.find_element(By.ID, "pause")
     pause.click()
     assert pause.text == "Resume" and pause.get_attribute("aria-pressed") == "true"

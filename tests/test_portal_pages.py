@@ -217,6 +217,10 @@ def test_activity_page_and_json(viewer_client, sync_dataset):
     assert [row["lead_name"] for row in data["rows"]] == ["Ada Lovelace", "Alan Turing", "Donald Knuth", "Katherine", "Ada Lovelace"]
     assert data["updated_at_display"].endswith("UTC")
     assert data["rows"][0]["fields_changed"] == '{"email": ["old@example.com", "ada@example.com"]}'
+    # What broke is on the page: each failed attempt's error message, in the table and the JSON.
+    assert [row["error_message"] for row in data["rows"]] == [
+        "—", "Twenty API 429: rate limit exceeded for lead 123", "—", "Twenty API 500: internal error", "—"]
+    assert "Error Twenty API 429: rate limit exceeded for lead 123" in rows[1]
     assert '<code class="json">{&quot;email&quot;: [&quot;old@example.com&quot;, &quot;ada@example.com&quot;]}</code>' in html(response)
 
 

@@ -333,6 +333,7 @@ def activity_rows_json(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "sync_direction": r["sync_direction"],
             "sync_direction_label": LABELS.get(r["sync_direction"], r["sync_direction"]),
             "sync_status": r["sync_status"], "sync_status_label": LABELS.get(r["sync_status"], r["sync_status"]),
+            "error_message": r["error_message"] or "—",
             "fields_changed": json_text(r["fields_changed"]) or None,
         }
         for r in rows
