@@ -162,6 +162,16 @@ def test_lead_flow_numbers(viewer_client, sync_dataset):
     assert sum(int(row.split()[-2]) for row in rows_of(response, "flow")) == 8
 
 
+def test_lead_flow_gives_each_source_its_own_colour(viewer_client, sync_dataset):
+    from monitoring.models import Lead
+
+    for source in ("cold_outreach", "google_ads", "import", "partner", "trade_show", "webinar"):
+        Lead.objects.create(first_name=source, lead_source=source)
+    datasets = chart_config(viewer_client.get(reverse("monitoring:lead-flow")), "flow")["data"]["datasets"]
+    assert len(datasets) == 9  # seed_demo's nine sources
+    assert len({ds["backgroundColor"] for ds in datasets}) == 9
+
+
 def test_segment_numbers(viewer_client, sync_dataset):
     response = viewer_client.get(reverse("monitoring:segments"))
     assert rows_of(response, "segments") == [

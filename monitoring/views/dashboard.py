@@ -43,7 +43,11 @@ STATUS_COLOURS = {
     LeadSyncStatus.SYNCING: "#1c7ed6",
     LeadSyncStatus.CONFLICT: "#f08c00",
 }
-PALETTE = ["#1c7ed6", "#2f9e44", "#f08c00", "#ae3ec9", "#e03131", "#0c8599", "#5c940d", "#868e96"]
+# Distinct series colours (lead sources: seed_demo has nine); they repeat only past twelve series.
+PALETTE = [
+    "#1c7ed6", "#2f9e44", "#f08c00", "#ae3ec9", "#e03131", "#0c8599",
+    "#5c940d", "#868e96", "#f783ac", "#364fc7", "#a0522d", "#fab005",
+]
 
 # The spec's error-rate gauge bands (Grafana panel 3): green 0-5 %, yellow 5-10 %, red > 10 %.
 GAUGE_BANDS = ((Decimal(5), "green"), (Decimal(10), "yellow"))
