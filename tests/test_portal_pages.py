@@ -258,6 +258,27 @@ def test_debug_numbers(viewer_client, sync_dataset):
     assert sum(chart_config(response, "webhooks")["data"]["datasets"][0]["data"]) == 3
 
 
+def test_stuck_leads_are_read_in_order_from_their_index(sync_dataset):
+    """The Debug page's stuck table reads the first leads of idx_leads_syncing_since (migration 0120)
+    instead of sorting every syncing lead: the plan has no Sort node."""
+    from django.test.utils import CaptureQueriesContext
+
+    from monitoring import selectors
+    from monitoring.views.dashboard import STUCK_LIMIT
+
+    with CaptureQueriesContext(connection) as queries:
+        assert len(selectors.stuck_leads(limit=STUCK_LIMIT)) == 1
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")  # a table of eight leads would be scanned
+        cursor.execute("SET LOCAL enable_bitmapscan = off")
+        cursor.execute("EXPLAIN " + queries.captured_queries[0]["sql"])
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+        cursor.execute("SELECT obj_description('idx_leads_syncing_since'::regclass, 'pg_class')")
+        comment = cursor.fetchone()[0]
+    assert "idx_leads_syncing_since" in plan and "Sort" not in plan
+    assert comment.startswith("stuck_leads")
+
+
 def test_lead_detail_shows_fields_and_timeline_newest_first(viewer_client, sync_dataset):
     response = viewer_client.get(reverse("monitoring:lead-detail", args=[sync_dataset.alan.pk]))
     assert response.status_code == 200
