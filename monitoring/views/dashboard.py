@@ -6,7 +6,7 @@ table next to it.
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -106,13 +106,6 @@ def health_reasons(health: dict[str, Any]) -> list[tuple[str, str]]:
     return critical + warning
 
 
-def snapshot_age(taken_at: datetime | None) -> dict[str, Any] | None:
-    """What the page says about a snapshotted number: when it was computed and how old it is."""
-    if taken_at is None:
-        return None
-    return {"taken_at": taken_at, "age_seconds": int((timezone.now() - taken_at).total_seconds())}
-
-
 class DashboardView(PortalTablesView):
     """A dashboard page: tables from selectors plus charts and figures in the context."""
 
@@ -126,6 +119,7 @@ class DashboardView(PortalTablesView):
 class OverviewView(DashboardView):
     template_name = "monitoring/overview.html"
     export_name = "sync-status"
+    snapshot_of = staticmethod(selectors.health_summary)
 
     def get_tables(self) -> dict[str, tables.Table]:
         self.health = selectors.health_summary()
@@ -196,7 +190,6 @@ class OverviewView(DashboardView):
             error_band=error_rate_band(rate),
             failure=failure,
             failure_band=error_rate_band(failure["rate"]),
-            snapshot=snapshot_age(selectors.health_summary.taken_at()),
             **kwargs,
         )
 
@@ -204,6 +197,7 @@ class OverviewView(DashboardView):
 class PerformanceView(DashboardView):
     template_name = "monitoring/performance.html"
     export_name = "hourly-performance"
+    snapshot_of = staticmethod(selectors.hourly_performance)
 
     def get_tables(self) -> dict[str, tables.Table]:
         self.rows = selectors.hourly_performance()
@@ -241,13 +235,11 @@ class PerformanceView(DashboardView):
             }
         }
 
-    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        return super().get_context_data(snapshot=snapshot_age(selectors.hourly_performance.taken_at()), **kwargs)
-
 
 class LeadFlowView(DashboardView):
     template_name = "monitoring/lead_flow.html"
     export_name = "lead-flow"
+    snapshot_of = staticmethod(selectors.lead_flow)
 
     def get_tables(self) -> dict[str, tables.Table]:
         self.rows = selectors.lead_flow()
@@ -277,13 +269,11 @@ class LeadFlowView(DashboardView):
             }
         }
 
-    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        return super().get_context_data(snapshot=snapshot_age(selectors.lead_flow.taken_at()), **kwargs)
-
 
 class SegmentsView(DashboardView):
     template_name = "monitoring/segments.html"
     export_name = "segments"
+    snapshot_of = staticmethod(selectors.segment_distribution)
 
     def get_tables(self) -> dict[str, tables.Table]:
         self.rows = selectors.segment_distribution()
@@ -308,19 +298,14 @@ class SegmentsView(DashboardView):
             }
         }
 
-    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        return super().get_context_data(snapshot=snapshot_age(selectors.segment_distribution.taken_at()), **kwargs)
-
 
 class ErrorGroupsView(DashboardView):
     template_name = "monitoring/error_groups.html"
     export_name = "error-groups"
+    snapshot_of = staticmethod(selectors.error_groups)
 
     def get_tables(self) -> dict[str, tables.Table]:
         return {"groups": ErrorGroupTable(selectors.error_groups())}
-
-    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        return super().get_context_data(snapshot=snapshot_age(selectors.error_groups.taken_at()), **kwargs)
 
 
 def activity_rows_json(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -373,6 +358,7 @@ class ActivityDataView(PortalAccessMixin, View):
 class DebugView(DashboardView):
     template_name = "monitoring/debug.html"
     export_name = "stuck-leads"
+    snapshot_of = staticmethod(selectors.webhook_rate)
 
     def get_tables(self) -> dict[str, tables.Table]:
         self.webhook_rows = selectors.webhook_rate()
@@ -401,6 +387,5 @@ class DebugView(DashboardView):
         return super().get_context_data(
             stale=selectors.stale_leads_summary(),
             stuck_limit=STUCK_LIMIT,
-            snapshot=snapshot_age(selectors.webhook_rate.taken_at()),
             **kwargs,
         )
