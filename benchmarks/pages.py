@@ -1,7 +1,7 @@
 """Time every portal page against a big database: p50/p95 ms cold and warm, and queries per page.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/leadsync_bench REDIS_URL=redis://127.0.0.1:6379/3 \
-        .venv/bin/python benchmarks/pages.py [--runs 15] [--ttl 180]
+        .venv/bin/python benchmarks/pages.py [--runs 15] [--ttl 180] [URL ...]
 
 "cold" = the selector snapshots were just dropped (every snapshotted selector recomputes), "warm" =
 served as a viewer sees it most of the time (snapshots present, refreshed each minute by beat).
@@ -17,6 +17,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlencode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "leadsync_portal.settings_test")
@@ -35,6 +36,7 @@ from django.test import RequestFactory, override_settings  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 from django.urls import resolve, reverse  # noqa: E402
 
+from monitoring import selectors  # noqa: E402
 from monitoring.navigation import NAVIGATION  # noqa: E402
 from monitoring.selectors import snapshots  # noqa: E402
 
@@ -60,6 +62,9 @@ def pages() -> list[str]:
         reverse("monitoring:leads") + "?sync_status=pending&page=2",
         reverse("monitoring:activity-data"),
     ]
+    groups = selectors.error_groups()
+    if groups:  # the drill-down from the biggest error group
+        urls.append(reverse("monitoring:leads") + "?" + urlencode({"error_group": groups[0]["fingerprint"]}))
     return urls
 
 
@@ -85,6 +90,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--ttl", type=int, default=int(os.environ.get("SELECTOR_SNAPSHOT_TTL", 180)))
+    parser.add_argument("urls", nargs="*", help="time only these URLs (default: every page)")
     args = parser.parse_args()
     settings.ALLOWED_HOSTS = ["*"]  # RequestFactory host; no test instrumentation of templates
     factory = RequestFactory()
@@ -98,7 +104,7 @@ def main() -> None:
         header = f"{'page':<48} {'cold p50':>9} {'cold p95':>9} {'warm p50':>9} {'warm p95':>9} {'queries':>8} {'status':>6}"
         print(header)
         print("-" * len(header))
-        for url in pages():
+        for url in args.urls or pages():
             cold, warm = [], []
             queries = status = 0
             for _ in range(args.runs):

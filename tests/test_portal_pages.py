@@ -62,7 +62,12 @@ def test_every_page_has_the_layout(viewer_client, sync_dataset, page):
         assert f'href="{reverse(url_name)}"' in body and label in body
     assert "viewer" in body and "Times in UTC" in body and "Log out" in body
     assert "/static/monitoring/portal.css" in body
-    assert "cdn" not in body.lower() and "https://" not in body
+    # Nothing loads from elsewhere (closed network). Checked on src/href only: "cdn" can turn up by
+    # chance in the random CSRF token of the logout form.
+    assert re.findall(r'(?:src|href)="([^"]*)"', body) and not [
+        url for url in re.findall(r'(?:src|href)="([^"]*)"', body) if "//" in url or "cdn" in url.lower()
+    ]
+    assert "https://" not in body and "http://" not in body
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -83,7 +88,8 @@ def test_overview_numbers(viewer_client, sync_dataset):
     assert "Median sync time 5.0 s" in text
     assert "Errors in 24 h 3 failed attempts, 2 leads affected" in text
     assert "1 stuck · 1 stale pending · 2 never synced" in text
-    assert "Error rate 25.00 %" in text and "band-red" in html(response)
+    assert "Leads in error now 25.00 % 2 of 8 leads have sync status “error”" in text
+    assert 'class="figure band-red" id="leads-in-error-rate"' in html(response)
     statuses = {row.split()[0]: row.split()[1:3] for row in rows_of(response, "status")}
     assert statuses == {"Synced": ["2", "25.00"], "Pending": ["2", "25.00"], "Error": ["2", "25.00"],
                         "Syncing": ["1", "12.50"], "Conflict": ["1", "12.50"]}
@@ -93,6 +99,44 @@ def test_overview_numbers(viewer_client, sync_dataset):
     gauge = chart_config(response, "error_gauge")
     assert gauge["data"]["datasets"][0]["data"] == [5, 5, 10]  # green 0-5, yellow 5-10, red 10-20
     assert gauge["data"]["datasets"][1]["data"] == [20, 0]  # 25 % pins the dial at its end
+
+
+def test_overview_shows_the_last_hour_failure_rate_the_alert_uses(viewer_client, sync_dataset):
+    response = viewer_client.get(reverse("monitoring:overview"))
+    # 5 attempts in the last hour, 2 failed (selectors.failure_rate, the critical alert's number).
+    assert "Failed attempts, last hour 40.00 % 2 of 5 sync attempts failed." in text_of(response)
+    assert 'class="figure band-red" id="failure-rate"' in html(response)
+
+
+def test_overview_says_why_the_sync_is_not_healthy(viewer_client, sync_dataset):
+    response = viewer_client.get(reverse("monitoring:overview"))
+    reasons = re.findall(r'<li><a href="([^"]+)">([^<]+)</a></li>', html(response).split('aria-label="Why"', 1)[1])
+    assert reasons == [
+        (reverse("monitoring:errors"), "25.00 % of leads in error (critical above 10 %)"),
+        (reverse("monitoring:errors"), "success rate 28.57 % (critical below 90 %)"),
+        (reverse("monitoring:debug"), "1 lead stuck in syncing over 10 min"),
+        (reverse("monitoring:leads") + "?sync_status=conflict", "1 lead in conflict"),
+        (reverse("monitoring:debug"), "1 lead pending for over 1 h"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("error_rate", "success_rate", "expected"),
+    [
+        ("5.00", "95.00", []),
+        ("5.01", "95.00", ["5.01 % of leads in error (warning above 5 %)"]),
+        ("10.01", "94.99", ["10.01 % of leads in error (critical above 10 %)", "success rate 94.99 % (warning below 95 %)"]),
+        ("0.00", "89.99", ["success rate 89.99 % (critical below 90 %)"]),
+    ],
+)
+def test_health_reasons_follow_the_views_thresholds(error_rate, success_rate, expected):
+    from decimal import Decimal
+
+    from monitoring.views.dashboard import health_reasons
+
+    health = {"overall_health": "warning", "error_rate": Decimal(error_rate), "sync_success_rate": Decimal(success_rate),
+              "stuck_leads": 0, "conflict_leads": 0, "stale_pending_leads": 0}
+    assert [text for text, _url in health_reasons(health)] == expected
 
 
 def test_overview_is_unknown_and_grey_on_an_empty_database(viewer_client):
@@ -121,6 +165,16 @@ def test_lead_flow_numbers(viewer_client, sync_dataset):
     totals = {ds["label"]: sum(ds["data"]) for ds in chart["data"]["datasets"]}
     assert totals == {"website": 4, "referral": 3, "linkedin": 1}
     assert sum(int(row.split()[-2]) for row in rows_of(response, "flow")) == 8
+
+
+def test_lead_flow_gives_each_source_its_own_colour(viewer_client, sync_dataset):
+    from monitoring.models import Lead
+
+    for source in ("cold_outreach", "google_ads", "import", "partner", "trade_show", "webinar"):
+        Lead.objects.create(first_name=source, lead_source=source)
+    datasets = chart_config(viewer_client.get(reverse("monitoring:lead-flow")), "flow")["data"]["datasets"]
+    assert len(datasets) == 9  # seed_demo's nine sources
+    assert len({ds["backgroundColor"] for ds in datasets}) == 9
 
 
 def test_segment_numbers(viewer_client, sync_dataset):
@@ -178,6 +232,10 @@ def test_activity_page_and_json(viewer_client, sync_dataset):
     assert [row["lead_name"] for row in data["rows"]] == ["Ada Lovelace", "Alan Turing", "Donald Knuth", "Katherine", "Ada Lovelace"]
     assert data["updated_at_display"].endswith("UTC")
     assert data["rows"][0]["fields_changed"] == '{"email": ["old@example.com", "ada@example.com"]}'
+    # What broke is on the page: each failed attempt's error message, in the table and the JSON.
+    assert [row["error_message"] for row in data["rows"]] == [
+        "—", "Twenty API 429: rate limit exceeded for lead 123", "—", "Twenty API 500: internal error", "—"]
+    assert "Error Twenty API 429: rate limit exceeded for lead 123" in rows[1]
     assert '<code class="json">{&quot;email&quot;: [&quot;old@example.com&quot;, &quot;ada@example.com&quot;]}</code>' in html(response)
 
 
@@ -203,6 +261,27 @@ def test_debug_numbers(viewer_client, sync_dataset):
     assert len(stuck) == 1 and stuck[0].startswith("Edsger Dijkstra edsger@example.com")
     assert sum(int(row.split()[-1]) for row in rows_of(response, "webhooks")) == 3
     assert sum(chart_config(response, "webhooks")["data"]["datasets"][0]["data"]) == 3
+
+
+def test_stuck_leads_are_read_in_order_from_their_index(sync_dataset):
+    """The Debug page's stuck table reads the first leads of idx_leads_syncing_since (migration 0120)
+    instead of sorting every syncing lead: the plan has no Sort node."""
+    from django.test.utils import CaptureQueriesContext
+
+    from monitoring import selectors
+    from monitoring.views.dashboard import STUCK_LIMIT
+
+    with CaptureQueriesContext(connection) as queries:
+        assert len(selectors.stuck_leads(limit=STUCK_LIMIT)) == 1
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")  # a table of eight leads would be scanned
+        cursor.execute("SET LOCAL enable_bitmapscan = off")
+        cursor.execute("EXPLAIN " + queries.captured_queries[0]["sql"])
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+        cursor.execute("SELECT obj_description('idx_leads_syncing_since'::regclass, 'pg_class')")
+        comment = cursor.fetchone()[0]
+    assert "idx_leads_syncing_since" in plan and "Sort" not in plan
+    assert comment.startswith("stuck_leads")
 
 
 def test_lead_detail_shows_fields_and_timeline_newest_first(viewer_client, sync_dataset):

@@ -50,9 +50,9 @@ __all__ += ["error_groups", "fingerprint", "leads_in_error_group"]
 from .search import search_leads  # noqa: E402
 
 __all__ += ["search_leads"]
-from .portal import stale_leads_summary, webhook_rate  # noqa: E402
+from .portal import recent_failure_rate, stale_leads_summary, webhook_rate  # noqa: E402
 
-__all__ += ["stale_leads_summary", "webhook_rate"]
+__all__ += ["recent_failure_rate", "stale_leads_summary", "webhook_rate"]
 from .dashboard import high_error_lead_count, stuck_lead_count  # noqa: E402
 
 __all__ += ["high_error_lead_count", "stuck_lead_count"]

@@ -157,8 +157,16 @@ def segment_distribution() -> list[Row]:
 
 
 def real_time_activity() -> list[Row]:
-    """The real_time_sync_activity view: the 100 newest attempts of the last hour."""
-    return fetch_all("SELECT * FROM real_time_sync_activity")
+    """The real_time_sync_activity view (the 100 newest attempts of the last hour) with each failed
+    attempt's error message, which the spec's view leaves out (a primary-key probe per row)."""
+    return fetch_all(
+        """
+        SELECT a.*, h.error_message
+        FROM real_time_sync_activity a
+        JOIN lead_sync_history h ON h.id = a.id
+        ORDER BY a.synced_at DESC, a.id DESC
+        """
+    )
 
 
 @snapshotted

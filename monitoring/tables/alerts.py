@@ -6,10 +6,10 @@ from decimal import Decimal
 from typing import Any
 
 import django_tables2 as tables
-from django.utils import timezone
 
 from monitoring.alerts.messages import format_duration
 from monitoring.models import AlertRule, Channel, Delivery, DeliveryStatus, Incident
+from monitoring.tables.portal import PortalTable, TimestampColumn, format_timestamp
 
 
 def _actions(template: str) -> tables.TemplateColumn:
@@ -17,12 +17,11 @@ def _actions(template: str) -> tables.TemplateColumn:
     return tables.TemplateColumn(template_name=f"monitoring/alerts/{template}", verbose_name="", exclude_from_export=True)
 
 
-class _Plain(tables.Table):
+class _Plain(PortalTable):
     """Rows come in the order their selector gives (newest first, critical first): no re-sorting."""
 
-    class Meta:
+    class Meta(PortalTable.Meta):
         orderable = False
-        attrs = {"class": "table"}
         empty_text = "Nothing here."
 
 
@@ -30,7 +29,8 @@ class IncidentTable(_Plain):
     rule = tables.Column(accessor="rule__name", verbose_name="Rule")
     severity = tables.Column()
     state = tables.Column()
-    started_at = tables.DateTimeColumn(verbose_name="Started")
+    started_at = TimestampColumn("Started")
+    resolved_at = TimestampColumn("Resolved at")
     duration = tables.Column(empty_values=(), verbose_name="Duration")
     summary = tables.Column(verbose_name="What fired")
     affected_count = tables.Column(verbose_name="Affected")
@@ -48,8 +48,9 @@ class IncidentTable(_Plain):
     def render_handled(self, record: Incident) -> str:
         notes = []
         if record.acknowledged_by_id:
-            when = timezone.localtime(record.acknowledged_at).strftime("%Y-%m-%d %H:%M")
-            notes.append(f"acknowledged by {record.acknowledged_by.get_username()} at {when}")
+            notes.append(
+                f"acknowledged by {record.acknowledged_by.get_username()} at {format_timestamp(record.acknowledged_at)}"
+            )
         if record.snoozed_by_id:
             notes.append(f"snoozed by {record.snoozed_by.get_username()} until resolved")
         # Plain strings: django-tables2 escapes them (user names are user input).
@@ -67,7 +68,7 @@ class FiringIncidentTable(IncidentTable):
 class AlertRuleTable(_Plain):
     threshold = tables.Column()
     window = tables.Column()
-    last_evaluated_at = tables.DateTimeColumn(verbose_name="Last check")
+    last_evaluated_at = TimestampColumn("Last check")
     last_breached = tables.Column(verbose_name="Result", empty_values=())
     last_summary = tables.Column(verbose_name="Last value")
     channels = tables.Column(empty_values=(), verbose_name="Channels")
@@ -99,7 +100,7 @@ class AlertRuleTable(_Plain):
 class ChannelTable(_Plain):
     enabled = tables.Column(verbose_name="Health", empty_values=())
     last_delivery_status = tables.Column(verbose_name="Last delivery")
-    last_delivery_at = tables.DateTimeColumn(verbose_name="Last delivery at")
+    last_delivery_at = TimestampColumn("Last delivery at")
     actions = _actions("_channel_actions.html")
 
     class Meta(_Plain.Meta):
@@ -117,9 +118,9 @@ class ChannelTable(_Plain):
 class DeliveryTable(_Plain):
     rule = tables.Column(accessor="incident__rule__name", verbose_name="Rule")
     channel = tables.Column(accessor="channel__name", verbose_name="Channel")
-    created_at = tables.DateTimeColumn(verbose_name="Queued")
-    completed_at = tables.DateTimeColumn(verbose_name="Completed")
-    next_retry_at = tables.DateTimeColumn(verbose_name="Next retry")
+    created_at = TimestampColumn("Queued")
+    completed_at = TimestampColumn("Completed")
+    next_retry_at = TimestampColumn("Next retry")
     actions = _actions("_delivery_actions.html")
 
     class Meta(_Plain.Meta):

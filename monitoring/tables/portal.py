@@ -131,6 +131,14 @@ def json_text(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, default=str)
 
 
+class EmailColumn(tables.Column):
+    """An email address, allowed to wrap anywhere so a wide table still fits the page."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("attrs", {"td": {"class": "email"}})
+        super().__init__(*args, **kwargs)
+
+
 class JsonColumn(tables.Column):
     """JSON (fields_changed) as compact text, escaped like any sync-provided text."""
 
@@ -198,7 +206,7 @@ class LeadTable(PortalTable):
     """
 
     full_name = tables.Column("Name", linkify=lead_link(), order_by=("first_name", "last_name"), empty_values=())
-    email = tables.Column()
+    email = EmailColumn()
     company_name = tables.Column()
     lead_source = tables.Column()
     segment = tables.Column(accessor="segment__segment_name", verbose_name="Segment")
@@ -227,7 +235,7 @@ class ErrorLeadTable(PortalTable):
     """
 
     full_name = tables.Column("Lead", linkify=lead_link(), empty_values=())
-    email = tables.Column()
+    email = EmailColumn()
     sync_error_message = tables.Column("Error message")
     sync_error_count = tables.Column("Errors", attrs={"td": {"class": "num"}}, orderable=True)
     last_synced_at = TimestampColumn("Last synced", orderable=True)
@@ -349,7 +357,7 @@ class ErrorGroupTable(PortalTable):
     first_seen = TimestampColumn("First seen (7 d)")
     last_seen = TimestampColumn("Last seen")
     sample_message = tables.Column("Newest message")
-    leads = tables.Column("", empty_values=(), orderable=False, exclude_from_export=True)
+    leads = tables.Column("", empty_values=(), orderable=False, exclude_from_export=True, attrs={"td": {"class": "nowrap"}})
 
     def render_leads(self, record: dict[str, Any]) -> str:
         url = reverse("monitoring:leads") + "?" + urlencode({"error_group": record["fingerprint"]})
@@ -364,12 +372,13 @@ class ActivityTable(PortalTable):
 
     synced_at = TimestampColumn("Finished")
     lead_name = tables.Column("Lead", linkify=("monitoring:lead-detail", {"pk": tables.A("lead_id")}))
-    email = tables.Column()
+    email = EmailColumn()
     company_name = tables.Column("Company")
     segment_name = tables.Column("Segment")
     sync_type = BadgeColumn("Type")
     sync_direction = BadgeColumn("Direction")
     sync_status = BadgeColumn("Status")
+    error_message = tables.Column("Error")
     fields_changed = JsonColumn("Changed fields", orderable=False)
 
     class Meta(PortalTable.Meta):
@@ -380,7 +389,7 @@ class StuckLeadTable(PortalTable):
     """Leads in 'syncing' for more than 10 minutes."""
 
     lead_name = tables.Column("Lead", linkify=lead_link())
-    email = tables.Column()
+    email = EmailColumn()
     company_name = tables.Column("Company")
     sync_direction = BadgeColumn("Direction")
     sync_started_at = TimestampColumn("Syncing since")

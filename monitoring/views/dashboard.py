@@ -6,7 +6,7 @@ table next to it.
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -43,12 +43,20 @@ STATUS_COLOURS = {
     LeadSyncStatus.SYNCING: "#1c7ed6",
     LeadSyncStatus.CONFLICT: "#f08c00",
 }
-PALETTE = ["#1c7ed6", "#2f9e44", "#f08c00", "#ae3ec9", "#e03131", "#0c8599", "#5c940d", "#868e96"]
+# Distinct series colours (lead sources: seed_demo has nine); they repeat only past twelve series.
+PALETTE = [
+    "#1c7ed6", "#2f9e44", "#f08c00", "#ae3ec9", "#e03131", "#0c8599",
+    "#5c940d", "#868e96", "#f783ac", "#364fc7", "#a0522d", "#fab005",
+]
 
 # The spec's error-rate gauge bands (Grafana panel 3): green 0-5 %, yellow 5-10 %, red > 10 %.
 GAUGE_BANDS = ((Decimal(5), "green"), (Decimal(10), "yellow"))
 GAUGE_MAX = 20  # the dial shows 0-20 %; anything above pins at the end, still red
 BAND_COLOURS = {"green": "#2f9e44", "yellow": "#f0b400", "red": "#e03131"}
+
+# lead_sync_health_dashboard's overall_health rule (migration 0003), so the Overview can say why.
+CRITICAL_ERROR_RATE, WARNING_ERROR_RATE = Decimal(10), Decimal(5)
+CRITICAL_SUCCESS_RATE, WARNING_SUCCESS_RATE = Decimal(90), Decimal(95)
 
 STUCK_LIMIT = 100
 HOURS_SHOWN = 24  # hourly_performance()'s default window
@@ -71,11 +79,31 @@ def error_rate_band(rate: Decimal | None) -> str:
     return "red"
 
 
-def snapshot_age(taken_at: datetime | None) -> dict[str, Any] | None:
-    """What the page says about a snapshotted number: when it was computed and how old it is."""
-    if taken_at is None:
-        return None
-    return {"taken_at": taken_at, "age_seconds": int((timezone.now() - taken_at).total_seconds())}
+def health_reasons(health: dict[str, Any]) -> list[tuple[str, str]]:
+    """(what, link) for every condition that keeps overall_health from 'healthy', critical ones first."""
+    error_rate, success_rate = health["error_rate"], health["sync_success_rate"]
+    if health["overall_health"] == OverallHealth.UNKNOWN or error_rate is None or success_rate is None:
+        return []
+    errors_url, debug_url = reverse("monitoring:errors"), reverse("monitoring:debug")
+    critical: list[tuple[str, str]] = []
+    warning: list[tuple[str, str]] = []
+    if error_rate > CRITICAL_ERROR_RATE:
+        critical.append((f"{error_rate} % of leads in error (critical above {CRITICAL_ERROR_RATE} %)", errors_url))
+    elif error_rate > WARNING_ERROR_RATE:
+        warning.append((f"{error_rate} % of leads in error (warning above {WARNING_ERROR_RATE} %)", errors_url))
+    if success_rate < CRITICAL_SUCCESS_RATE:
+        critical.append((f"success rate {success_rate} % (critical below {CRITICAL_SUCCESS_RATE} %)", errors_url))
+    elif success_rate < WARNING_SUCCESS_RATE:
+        warning.append((f"success rate {success_rate} % (warning below {WARNING_SUCCESS_RATE} %)", errors_url))
+    conflict_url = reverse("monitoring:leads") + f"?sync_status={LeadSyncStatus.CONFLICT}"
+    for count, one, many, url in (
+        (health["stuck_leads"], "lead stuck in syncing over 10 min", "leads stuck in syncing over 10 min", debug_url),
+        (health["conflict_leads"], "lead in conflict", "leads in conflict", conflict_url),
+        (health["stale_pending_leads"], "lead pending for over 1 h", "leads pending for over 1 h", debug_url),
+    ):
+        if count:
+            warning.append((f"{count} {one if count == 1 else many}", url))
+    return critical + warning
 
 
 class DashboardView(PortalTablesView):
@@ -91,6 +119,7 @@ class DashboardView(PortalTablesView):
 class OverviewView(DashboardView):
     template_name = "monitoring/overview.html"
     export_name = "sync-status"
+    snapshot_of = staticmethod(selectors.health_summary)
 
     def get_tables(self) -> dict[str, tables.Table]:
         self.health = selectors.health_summary()
@@ -152,12 +181,15 @@ class OverviewView(DashboardView):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         rate = self.error_rate()
+        failure = selectors.recent_failure_rate()
         return super().get_context_data(
             health=self.health,
             health_known=self.health["overall_health"] != OverallHealth.UNKNOWN,
+            health_reasons=health_reasons(self.health),
             error_rate=rate,
             error_band=error_rate_band(rate),
-            snapshot=snapshot_age(selectors.health_summary.taken_at()),
+            failure=failure,
+            failure_band=error_rate_band(failure["rate"]),
             **kwargs,
         )
 
@@ -165,6 +197,7 @@ class OverviewView(DashboardView):
 class PerformanceView(DashboardView):
     template_name = "monitoring/performance.html"
     export_name = "hourly-performance"
+    snapshot_of = staticmethod(selectors.hourly_performance)
 
     def get_tables(self) -> dict[str, tables.Table]:
         self.rows = selectors.hourly_performance()
@@ -202,13 +235,11 @@ class PerformanceView(DashboardView):
             }
         }
 
-    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        return super().get_context_data(snapshot=snapshot_age(selectors.hourly_performance.taken_at()), **kwargs)
-
 
 class LeadFlowView(DashboardView):
     template_name = "monitoring/lead_flow.html"
     export_name = "lead-flow"
+    snapshot_of = staticmethod(selectors.lead_flow)
 
     def get_tables(self) -> dict[str, tables.Table]:
         self.rows = selectors.lead_flow()
@@ -238,13 +269,11 @@ class LeadFlowView(DashboardView):
             }
         }
 
-    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        return super().get_context_data(snapshot=snapshot_age(selectors.lead_flow.taken_at()), **kwargs)
-
 
 class SegmentsView(DashboardView):
     template_name = "monitoring/segments.html"
     export_name = "segments"
+    snapshot_of = staticmethod(selectors.segment_distribution)
 
     def get_tables(self) -> dict[str, tables.Table]:
         self.rows = selectors.segment_distribution()
@@ -269,19 +298,14 @@ class SegmentsView(DashboardView):
             }
         }
 
-    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        return super().get_context_data(snapshot=snapshot_age(selectors.segment_distribution.taken_at()), **kwargs)
-
 
 class ErrorGroupsView(DashboardView):
     template_name = "monitoring/error_groups.html"
     export_name = "error-groups"
+    snapshot_of = staticmethod(selectors.error_groups)
 
     def get_tables(self) -> dict[str, tables.Table]:
         return {"groups": ErrorGroupTable(selectors.error_groups())}
-
-    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        return super().get_context_data(snapshot=snapshot_age(selectors.error_groups.taken_at()), **kwargs)
 
 
 def activity_rows_json(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -298,6 +322,7 @@ def activity_rows_json(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "sync_direction": r["sync_direction"],
             "sync_direction_label": LABELS.get(r["sync_direction"], r["sync_direction"]),
             "sync_status": r["sync_status"], "sync_status_label": LABELS.get(r["sync_status"], r["sync_status"]),
+            "error_message": r["error_message"] or "—",
             "fields_changed": json_text(r["fields_changed"]) or None,
         }
         for r in rows
@@ -333,6 +358,7 @@ class ActivityDataView(PortalAccessMixin, View):
 class DebugView(DashboardView):
     template_name = "monitoring/debug.html"
     export_name = "stuck-leads"
+    snapshot_of = staticmethod(selectors.webhook_rate)
 
     def get_tables(self) -> dict[str, tables.Table]:
         self.webhook_rows = selectors.webhook_rate()
@@ -361,6 +387,5 @@ class DebugView(DashboardView):
         return super().get_context_data(
             stale=selectors.stale_leads_summary(),
             stuck_limit=STUCK_LIMIT,
-            snapshot=snapshot_age(selectors.webhook_rate.taken_at()),
             **kwargs,
         )

@@ -14,7 +14,6 @@ from monitoring.filters import ErrorLeadFilterSet, LeadFilterSet, LeadHistoryFil
 from monitoring.models import Lead
 from monitoring.tables.portal import ErrorLeadTable, LeadHistoryTable, LeadTable
 
-from .dashboard import snapshot_age
 from .lists import ObjectListView
 
 
@@ -47,12 +46,10 @@ class ErrorListView(ObjectListView):
     # the snapshotted count from the health summary instead.
     paginator_class = LazyPaginator
 
+    snapshot_of = staticmethod(selectors.health_summary)
+
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        return super().get_context_data(
-            health=selectors.health_summary(),
-            snapshot=snapshot_age(selectors.health_summary.taken_at()),
-            **kwargs,
-        )
+        return super().get_context_data(health=selectors.health_summary(), **kwargs)
 
     def prepare_rows(self, name: str, table: ErrorLeadTable, records: list[Lead]) -> None:
         # Only the leads shown (or exported) get their newest failed attempt looked up.

@@ -16,13 +16,15 @@ and `?_export=csv&_table=<name>` picks the table to export.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from datetime import datetime
 from typing import Any
 
 import django_tables2 as tables
 from django.core.paginator import EmptyPage, PageNotAnInteger, Paginator
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
 from django.views.generic import TemplateView
 from django_filters import FilterSet
 from django_tables2.export import TableExport
@@ -44,6 +46,8 @@ class PortalTablesView(PortalAccessMixin, TemplateView):
     export_formats: tuple[str, ...] = ("csv", "xlsx")
     export_max_rows = 50_000
     export_name = "export"
+    # A @snapshotted selector behind the page's numbers: the page says how old its snapshot is.
+    snapshot_of: Callable[..., Any] | None = None
 
     def get_tables(self) -> dict[str, tables.Table]:
         """name -> unconfigured table over its rows; the first is the page's main table (no prefix)."""
@@ -83,6 +87,7 @@ class PortalTablesView(PortalAccessMixin, TemplateView):
             page_errors=self.page_errors,
             export_formats=self.export_formats,
             per_page_choices=PER_PAGE_CHOICES,
+            snapshot=snapshot_age(self.snapshot_of.taken_at()) if self.snapshot_of else None,  # type: ignore[attr-defined]
         )
         return context
 
@@ -143,6 +148,13 @@ class PortalTablesView(PortalAccessMixin, TemplateView):
         self.prepare_rows(name, export_table, records)
         filename = f"{self.export_name}{'' if name == main else '-' + name}.{export_format}"
         return TableExport(export_format, export_table, dataset_kwargs={"title": name[:31]}).response(filename)
+
+
+def snapshot_age(taken_at: datetime | None) -> dict[str, Any] | None:
+    """What the page says about a snapshotted number: when it was computed and how old it is."""
+    if taken_at is None:
+        return None
+    return {"taken_at": taken_at, "age_seconds": int((timezone.now() - taken_at).total_seconds())}
 
 
 def _head(data: QuerySet | Iterable[Any], limit: int) -> Iterable[Any]:

@@ -36,19 +36,20 @@
     var fresh = document.createElement("tbody");
     data.rows.forEach(function (row) {
       var tr = document.createElement("tr");
-      tr.appendChild(cell(row.synced_at));
+      tr.appendChild(cell(row.synced_at, "ts"));
       var lead = document.createElement("td");
       var link = document.createElement("a");
       link.href = row.lead_url;
       link.textContent = row.lead_name;
       lead.appendChild(link);
       tr.appendChild(lead);
-      tr.appendChild(cell(row.email));
+      tr.appendChild(cell(row.email, "email"));
       tr.appendChild(cell(row.company_name));
       tr.appendChild(cell(row.segment_name));
       tr.appendChild(badge(row.sync_type, row.sync_type_label));
       tr.appendChild(badge(row.sync_direction, row.sync_direction_label));
       tr.appendChild(badge(row.sync_status, row.sync_status_label));
+      tr.appendChild(cell(row.error_message));
       tr.appendChild(cell(row.fields_changed === null ? "—" : row.fields_changed, "json"));
       fresh.appendChild(tr);
     });
