@@ -73,3 +73,26 @@ def test_planner_knows_how_many_days_lead_analytics_groups_into(db):
     assert plan["Plan Rows"] <= 20
     assert {node["Strategy"] for node in plan_nodes(plan) if node["Node Type"] == "Aggregate"} == {"Hashed"}
     assert len(selectors.lead_analytics(limit=10)) == 10
+
+
+def test_health_median_is_the_numeric_epoch_median_on_microsecond_durations(sync_dataset):
+    # Migration 0111 takes the median of date_part('epoch', ...) floats instead of EXTRACT's
+    # numerics cast to float: the same number to the last bit, on durations that are not round.
+    execute(
+        "INSERT INTO lead_sync_history (lead_id, sync_type, sync_direction, sync_status, created_at, synced_at) "
+        "SELECT l.id, 'scheduled', 'twenty_to_supabase', 'synced', now() - interval '1 hour' - d, "
+        "now() - interval '1 hour' FROM leads l, "
+        "(SELECT n * interval '1.234567 seconds' + n * n * interval '1 microsecond' AS d "
+        " FROM generate_series(1, 40) n) durations"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY EXTRACT(EPOCH FROM (synced_at - created_at))) "
+            "FROM lead_sync_history WHERE sync_status = 'synced' AND synced_at > NOW() - INTERVAL '24 hours'"
+        )
+        numeric_median = cursor.fetchone()[0]
+        cursor.execute("SELECT pg_get_viewdef('lead_sync_health_dashboard')")
+        definition = cursor.fetchone()[0]
+    assert numeric_median != round(numeric_median, 3)  # microseconds matter here
+    assert selectors.health_summary()["median_sync_time_seconds"] == numeric_median
+    assert "date_part('epoch'" in definition and "EXTRACT(epoch" not in definition
