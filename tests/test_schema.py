@@ -11,7 +11,7 @@ from uuid import UUID
 
 import pytest
 from django.apps import apps
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 
 HISTORY_COLUMNS = "(lead_id, sync_type, sync_direction, sync_status)"
 
@@ -192,3 +192,21 @@ def test_daily_summary_model_gives_aware_datetimes(sync_dataset):
     execute("SELECT refresh_daily_summary()")
     days = list(LeadSyncDailySummary.objects.values_list("sync_date", flat=True))
     assert days and all(day.tzinfo is not None and day.utcoffset().total_seconds() == 0 for day in days)
+
+
+@pytest.mark.parametrize(
+    "table",
+    ["lead_sync_health_dashboard", "real_time_sync_activity", "sync_monitoring", "lead_analytics",
+     "lead_sync_daily_summary"],
+)
+def test_models_over_views_are_read_only(sync_dataset, table):
+    # The views aggregate or join: PostgreSQL itself refuses a write through any of their models.
+    execute("SELECT refresh_daily_summary()")
+    model = next(m for m in apps.get_app_config("monitoring").get_models() if m._meta.db_table == table)
+    row = model.objects.first()
+    refused = f'cannot (update view|delete from view|change materialized view) "{table}"'
+    with pytest.raises(DatabaseError, match=refused), transaction.atomic():
+        row.save()
+    with pytest.raises(DatabaseError, match=refused), transaction.atomic():
+        model.objects.all().delete()
+    assert model.objects.count() > 0
