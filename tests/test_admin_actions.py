@@ -202,6 +202,7 @@ def test_search_matches_name_email_company_parts_and_exact_ids(viewer_client, sy
     assert names("engines") == {"Ada"}  # part of a company
     assert names("ada engines") == {"Ada"}  # every word must match
     assert names("ada navy") == set()
+    assert names("RATE LIMIT") == {"Alan"}  # part of the last error message
     assert names("tw-edsger") == {"Edsger"}  # Twenty id, exact
     assert names("tw-eds") == set()
     assert names(str(sync_dataset.donald.pk)) == {"Donald"}  # lead id, exact

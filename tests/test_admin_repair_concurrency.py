@@ -22,6 +22,8 @@ def _other_connection() -> psycopg.Connection:
 def _wait_until_blocked(other: psycopg.Connection, timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        # pg_stat_activity is read once per transaction unless the snapshot is cleared.
+        other.execute("SELECT pg_stat_clear_snapshot()")
         waiting = other.execute(
             "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"
         ).fetchone()[0]
@@ -31,7 +33,9 @@ def _wait_until_blocked(other: psycopg.Connection, timeout: float = 10.0) -> Non
     raise AssertionError("the repair never waited for the sync's row lock")
 
 
-@pytest.mark.django_db(transaction=True)
+# Commits for real so the two connections see each other; serialized_rollback restores the
+# migrations' rows afterwards (as in tests/test_alerts_concurrency.py).
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_retry_waits_for_a_concurrent_sync_write_and_judges_the_newest_version(operator):
     moved = Lead.objects.create(first_name="Moved", sync_status=LeadSyncStatus.ERROR, sync_error_count=1,
                                 sync_error_message="old")
@@ -46,15 +50,19 @@ def test_retry_waits_for_a_concurrent_sync_write_and_judges_the_newest_version(o
         finally:
             connections.close_all()
 
-    with _other_connection() as sync:
-        with sync.transaction():
+    worker = threading.Thread(target=repair)
+    try:
+        with _other_connection() as sync, sync.transaction():
             # The sync picks one lead up and records a newer error on the other, not yet committed.
             sync.execute("UPDATE leads SET sync_status = 'syncing' WHERE id = %s", [moved.pk])
             sync.execute("UPDATE leads SET sync_error_message = 'newer' WHERE id = %s", [changed.pk])
-            worker = threading.Thread(target=repair)
             worker.start()
             _wait_until_blocked(sync)
-        worker.join(timeout=30)
+    finally:
+        # Leaving the block committed (or rolled back) the sync's writes, which releases the repair;
+        # it must be done before the test's teardown empties the tables.
+        if worker.is_alive():
+            worker.join(timeout=30)
 
     assert results, "the repair did not finish"
     assert (results[0].selected, results[0].updated, results[0].skipped) == (2, 1, 1)
