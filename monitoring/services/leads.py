@@ -1,8 +1,8 @@
 """Operator repairs of leads: put leads back in the sync's queue, with an audit row per lead.
 
-Each repair is ONE SQL statement built from data-modifying CTEs: it locks the eligible rows of the
-selection, UPDATEs them set-based and INSERT ... SELECTs one `lead_sync_history` row per changed
-lead (sync_type 'manual'; action, reason, user and the old/new values in fields_changed). One
+Each repair is ONE SQL statement built from data-modifying CTEs: it locks the selected rows (one
+primary-key probe each), keeps the eligible ones, UPDATEs them set-based and INSERT ... SELECTs one
+`lead_sync_history` row per changed lead (sync_type 'manual'; action, reason, user and the old/new values in fields_changed). One
 summarising admin LogEntry (user, reason, counts) follows in the same transaction. The selection is
 a queryset compiled into the statement as a subquery: "select all matching" never loads rows into
 Python.
