@@ -76,6 +76,21 @@ def _seed(*, leads: int, background: int) -> None:
     _sql("VACUUM ANALYZE leads")
 
 
+def _backend_cpu_ms() -> float | None:
+    """CPU time the PostgreSQL backend of this connection has used, if the server runs on this machine.
+
+    Unlike the wall clock it hardly moves with the load other work puts on a shared machine.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (pid,) = cursor.fetchone()
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
 def _cleanup() -> None:
     _sql("DELETE FROM lead_sync_history WHERE lead_id IN (SELECT id FROM leads WHERE job_title = %s)", [MARK])
     _sql("DELETE FROM leads WHERE job_title = %s", [MARK])
@@ -99,18 +114,21 @@ def main() -> None:
     setup_test_environment()
     connection.set_autocommit(True)
 
-    rows: list[tuple[str, str, str, str, str]] = []
+    rows: list[tuple[str, str, str, str, str, str]] = []
 
     def measure(label: str, setup: str | None, fn: Callable[[], object]) -> None:
         """Median and best of --repeat runs, each from the same committed state."""
-        timings, result = [], None
+        timings, cpu, result = [], [], None
         for _ in range(args.repeat):
             _sql(INITIAL, [SOURCE])
             if setup:
                 _sql(setup, [SOURCE])
+            cpu_start = _backend_cpu_ms()
             start = time.perf_counter()
             result = fn()  # services commit their own transaction; pages run in autocommit
             timings.append((time.perf_counter() - start) * 1000)
+            if cpu_start is not None:
+                cpu.append(_backend_cpu_ms() - cpu_start)
         selected = getattr(result, "selected", None)
         changed = getattr(result, "updated", None)
         rows.append((
@@ -119,6 +137,7 @@ def main() -> None:
             "-" if changed is None else f"{changed:,}",
             f"{statistics.median(timings):,.0f}",
             f"{min(timings):,.0f}",
+            f"{statistics.median(cpu):,.0f}" if cpu else "-",
         ))
 
     try:
@@ -192,8 +211,8 @@ def main() -> None:
 
     print(f"load average after the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; {args.repeat} runs per step")
     print()
-    header = ("step", "selected", "changed", "median ms", "best ms")
-    widths = [max(len(r[i]) for r in [*rows, header]) for i in range(5)]
+    header = ("step", "selected", "changed", "median ms", "best ms", "backend CPU ms")
+    widths = [max(len(r[i]) for r in [*rows, header]) for i in range(len(header))]
     for row in [header, tuple("-" * w for w in widths), *rows]:
         print(" | ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))))
     print("\n(seeded rows, their history, log entries and the benchmark user were deleted)")

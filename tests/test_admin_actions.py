@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 from django.contrib.admin.models import LogEntry
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from monitoring.choices import HistoryDirection, LeadSyncStatus, SyncType
 from monitoring.models import Lead, LeadSyncHistory
@@ -123,6 +125,15 @@ def test_batch_cap_refuses_with_a_clear_message(operator_client, sync_dataset, s
     assert not LeadSyncHistory.objects.filter(sync_type=SyncType.MANUAL).exists()
 
 
+def test_confirmed_action_counts_the_selection_once(operator_client, sync_dataset):
+    with CaptureQueriesContext(connection) as queries:
+        response = confirm_action(operator_client, "clear_error_count", [sync_dataset.alan], select_across=True,
+                                  reason="once")
+    assert response.status_code == 302
+    cap_checks = [q["sql"] for q in queries.captured_queries if "LIMIT 10001" in q["sql"]]
+    assert len(cap_checks) == 1, cap_checks  # the service's own check, in the repair's transaction
+
+
 def test_changelist_filters_find_stuck_stale_quarantined_and_in_twenty(viewer_client, sync_dataset):
     def names(query: str) -> set[str]:
         response = viewer_client.get(LEAD_CHANGELIST + query)
@@ -191,6 +202,7 @@ def test_search_matches_name_email_company_parts_and_exact_ids(viewer_client, sy
     assert names("engines") == {"Ada"}  # part of a company
     assert names("ada engines") == {"Ada"}  # every word must match
     assert names("ada navy") == set()
+    assert names("RATE LIMIT") == {"Alan"}  # part of the last error message
     assert names("tw-edsger") == {"Edsger"}  # Twenty id, exact
     assert names("tw-eds") == set()
     assert names(str(sync_dataset.donald.pk)) == {"Donald"}  # lead id, exact

@@ -181,30 +181,36 @@ class ErrorCountBandFilter(admin.SimpleListFilter):
         return queryset
 
 
-class StuckSyncingFilter(admin.SimpleListFilter):
-    title = "stuck in syncing"
-    parameter_name = "stuck"
+class YesFilter(admin.SimpleListFilter):
+    """A one-choice filter: "yes" keeps the leads matching `condition()`."""
+
+    label = ""
+
+    @staticmethod
+    def condition() -> Q:
+        raise NotImplementedError
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
-        return [("yes", "Syncing for more than 10 min")]
+        return [("yes", self.label)]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
-        return queryset.filter(stuck_q()) if self.value() == "yes" else queryset
+        return queryset.filter(self.condition()) if self.value() == "yes" else queryset
 
 
-class StalePendingFilter(admin.SimpleListFilter):
+class StuckSyncingFilter(YesFilter):
+    title = "stuck in syncing"
+    parameter_name = "stuck"
+    label = "Syncing for more than 10 min"
+    condition = staticmethod(stuck_q)
+
+
+class StalePendingFilter(YesFilter):
     """Same rule as check_stale_leads(): pending and created more than an hour ago."""
 
     title = "stale pending"
     parameter_name = "stale"
-
-    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
-        return [("yes", "Pending for more than 1 h")]
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
-        if self.value() == "yes":
-            return queryset.filter(stale_pending_q())
-        return queryset
+    label = "Pending for more than 1 h"
+    condition = staticmethod(stale_pending_q)
 
 
 class LeadSourceFilter(admin.SimpleListFilter):
@@ -502,16 +508,12 @@ class LeadAdmin(admin.ModelAdmin):
         self, request: HttpRequest, queryset: QuerySet[Lead], *, action: str, form_class: type[RepairForm]
     ) -> HttpResponse | None:
         """First POST: the confirmation page (reason, counts). Second POST with `confirm`: run the repair."""
-        try:
-            selected = check_batch_size(queryset)
-        except BatchTooLarge as exc:
-            self.message_user(request, str(exc), messages.ERROR)
-            return None
         status = 200
         form = form_class(request.POST if "confirm" in request.POST else None)
         if "confirm" in request.POST:
             if form.is_valid():
                 try:
+                    # The service checks the batch cap itself, in the repair's transaction.
                     result = self._run_repair(request, queryset, action=action, data=form.cleaned_data)
                 except BatchTooLarge as exc:
                     self.message_user(request, str(exc), messages.ERROR)
@@ -519,6 +521,11 @@ class LeadAdmin(admin.ModelAdmin):
                 self.message_user(request, self._result_message(result), messages.SUCCESS)
                 return None
             status = 400
+        try:
+            selected = check_batch_size(queryset)
+        except BatchTooLarge as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return None
         include_quarantined = bool(form.is_bound and form.is_valid() and form.cleaned_data.get("include_quarantined"))
         eligible = self._eligible_q(action, include_quarantined=include_quarantined)
         will_touch = queryset.filter(eligible).count() if eligible is not None else selected

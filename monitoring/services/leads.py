@@ -1,8 +1,8 @@
 """Operator repairs of leads: put leads back in the sync's queue, with an audit row per lead.
 
-Each repair is ONE SQL statement built from data-modifying CTEs: it locks the eligible rows of the
-selection, UPDATEs them set-based and INSERT ... SELECTs one `lead_sync_history` row per changed
-lead (sync_type 'manual'; action, reason, user and the old/new values in fields_changed). One
+Each repair is ONE SQL statement built from data-modifying CTEs: it locks the selected rows (one
+primary-key probe each), keeps the eligible ones, UPDATEs them set-based and INSERT ... SELECTs one
+`lead_sync_history` row per changed lead (sync_type 'manual'; action, reason, user and the old/new values in fields_changed). One
 summarising admin LogEntry (user, reason, counts) follows in the same transaction. The selection is
 a queryset compiled into the statement as a subquery: "select all matching" never loads rows into
 Python.
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -70,7 +70,7 @@ class RepairResult:
     selected: int
     updated: int
     skipped: int
-    lead_ids: list[Any] = field(default_factory=list)
+    only_lead_id: str | None = None  # the lead, when exactly one was changed
 
 
 def quarantine_threshold() -> int:
@@ -131,6 +131,7 @@ def retry_leads(
         reason=reason,
         eligible=retry_eligible_q(include_quarantined=include_quarantined),
         assignments="sync_status = %(pending)s, sync_error_message = NULL",
+        changed_columns=("sync_status", "sync_error_message"),
         extra={"include_quarantined": include_quarantined},
     )
 
@@ -144,6 +145,7 @@ def reset_stuck_leads(*, leads: QuerySet[Lead], user: AbstractBaseUser, reason: 
         reason=reason,
         eligible=stuck_q(),
         assignments="sync_status = %(pending)s",
+        changed_columns=("sync_status",),
     )
 
 
@@ -160,6 +162,7 @@ def clear_error_counts(*, leads: QuerySet[Lead], user: AbstractBaseUser, reason:
         reason=reason,
         eligible=CLEAR_ERRORS_ELIGIBLE,
         assignments="sync_error_count = 0",
+        changed_columns=("sync_error_count",),
     )
 
 
@@ -176,6 +179,7 @@ def resolve_conflicts(
         reason=reason,
         eligible=RESOLVE_ELIGIBLE,
         assignments="sync_status = %(pending)s, sync_direction = %(winner)s",
+        changed_columns=("sync_status", "sync_direction"),
         params={"winner": winner},
         extra={"winner": winner},
     )
@@ -189,9 +193,11 @@ def _repair(
     reason: str,
     eligible: Q,
     assignments: str,
+    changed_columns: tuple[str, ...],
     params: dict[str, Any] | None = None,
     extra: dict[str, Any] | None = None,
 ) -> RepairResult:
+    """One statement; `changed_columns` are the columns `assignments` sets (old and new values go to the history)."""
     reason = (reason or "").strip()
     if not reason:
         raise ValueError("A reason is required for every repair.")
@@ -199,47 +205,51 @@ def _repair(
     eligible_sql, eligible_params = _where_sql(eligible)
     label = RepairAction.LABELS[action]
     audit = {"action": action, "reason": reason, "user": user.get_username(), "user_id": user.pk, **(extra or {})}
+    changes = ",\n".join(
+        f"'{column}', CASE WHEN c.{column} IS DISTINCT FROM o.{column} "
+        f"THEN jsonb_build_array(o.{column}, c.{column}) END"
+        for column in changed_columns
+    )
     sql = f"""
     WITH old AS (
-        SELECT leads.id, leads.sync_status, leads.sync_direction, leads.sync_error_count, leads.sync_error_message
-        FROM leads
-        -- The selection stays a plain IN (subquery) on leads: whatever the row estimates (stale
-        -- statistics right after an outage), the planner can probe leads_pkey per row instead of
-        -- rescanning a materialised list. Eligibility is a condition on the locked row itself, so
-        -- READ COMMITTED re-checks it against a concurrent sync's newer version before the UPDATE.
-        WHERE leads.id IN ({selection_sql}) AND ({eligible_sql})
-        -- Locks the rows so the old values recorded below are the ones this UPDATE replaces.
-        FOR UPDATE OF leads
+        SELECT leads.id, {", ".join(f"leads.{column}" for column in changed_columns)}
+        FROM ({selection_sql}) AS selection (id)
+        -- One leads_pkey probe and row lock per selected lead (at most the batch cap), whatever the
+        -- statistics say: a subquery with FOR UPDATE is never flattened, and OFFSET 0 keeps the
+        -- eligibility test out of it, so no partial index (syncing, errors) stands in for the key.
+        -- With stale statistics (right after an outage) the planner otherwise hash-joined a scan of
+        -- every eligible lead, or walked a whole partial index once per selected lead.
+        CROSS JOIN LATERAL (
+            SELECT * FROM leads WHERE leads.id = selection.id OFFSET 0 FOR UPDATE
+        ) AS leads
+        -- Tested on the locked, newest version of each row (READ COMMITTED), so a concurrent sync's
+        -- change is seen before the UPDATE. Skipped leads stay locked until the commit.
+        WHERE ({eligible_sql})
     ),
     changed AS (
+        -- By id = ANY(array): always leads_pkey probes (a join to `old` was hash-joined against a
+        -- sequential scan when the estimates were off). Not by ctid: after a concurrent update the
+        -- locked version is newer than this statement's snapshot, and only the id finds it.
         UPDATE leads l SET {assignments}
-        FROM old
-        WHERE l.id = old.id
-        RETURNING l.id, l.sync_status, l.sync_direction, l.sync_error_count, l.sync_error_message,
-                  old.sync_status AS old_status, old.sync_direction AS old_direction,
-                  old.sync_error_count AS old_error_count, old.sync_error_message AS old_error_message
+        WHERE l.id = ANY(ARRAY(SELECT id FROM old))
+        RETURNING l.id, l.sync_direction AS next_direction, {", ".join(f"l.{column}" for column in changed_columns)}
     ),
     history AS (
         INSERT INTO lead_sync_history (lead_id, sync_type, sync_direction, sync_status, fields_changed,
                                        created_at, synced_at)
         SELECT c.id, %(manual)s,
-               CASE WHEN c.sync_direction = %(bidirectional)s THEN %(supabase_to_twenty)s ELSE c.sync_direction END,
+               CASE WHEN c.next_direction = %(bidirectional)s THEN %(supabase_to_twenty)s ELSE c.next_direction END,
                %(synced)s,
+               -- Only the columns this repair assigns can change; unchanged ones are left out.
                %(audit)s::jsonb || jsonb_build_object('changes', jsonb_strip_nulls(jsonb_build_object(
-                   'sync_status', CASE WHEN c.sync_status IS DISTINCT FROM c.old_status
-                                       THEN jsonb_build_array(c.old_status, c.sync_status) END,
-                   'sync_direction', CASE WHEN c.sync_direction IS DISTINCT FROM c.old_direction
-                                          THEN jsonb_build_array(c.old_direction, c.sync_direction) END,
-                   'sync_error_count', CASE WHEN c.sync_error_count IS DISTINCT FROM c.old_error_count
-                                            THEN jsonb_build_array(c.old_error_count, c.sync_error_count) END,
-                   'sync_error_message', CASE WHEN c.sync_error_message IS DISTINCT FROM c.old_error_message
-                                              THEN jsonb_build_array(c.old_error_message, c.sync_error_message) END
+                   {changes}
                ))),
                now(), now()
-        FROM changed c
+        FROM changed c JOIN old o ON o.id = c.id
         RETURNING lead_id
     )
-    SELECT ARRAY(SELECT lead_id FROM history)
+    -- The count, and the lead when there is exactly one (its admin History gets the log entry).
+    SELECT count(*), CASE WHEN count(*) = 1 THEN min(lead_id::text) END FROM history
     """
     named = {
         "manual": SyncType.MANUAL.value,
@@ -256,11 +266,14 @@ def _repair(
         # Also enforced here, not only on the admin's confirmation page: the cap protects the database.
         selected = check_batch_size(leads)
         with connection.cursor() as cursor:
+            # The planner's cost for 10,000 probes crosses jit_above_cost; compiling costs more
+            # (~70 ms) than this statement's expressions ever save.
+            cursor.execute("SET LOCAL jit = off")
             cursor.execute(sql, named)
-            (lead_ids,) = cursor.fetchone()
+            updated, only_lead_id = cursor.fetchone()
         result = RepairResult(
-            action=action, selected=selected, updated=len(lead_ids), skipped=max(selected - len(lead_ids), 0),
-            lead_ids=lead_ids,
+            action=action, selected=selected, updated=updated, skipped=max(selected - updated, 0),
+            only_lead_id=only_lead_id,
         )
         _log_summary(user=user, result=result, label=label, reason=reason)
     return result
@@ -272,11 +285,10 @@ def _log_summary(*, user: AbstractBaseUser, result: RepairResult, label: str, re
     A LogEntry per lead would cost ~0.4 s per 10,000 leads (two foreign-key checks per row).
     A repair of exactly one lead is logged on that lead, so it shows in the lead's admin History.
     """
-    single = result.lead_ids[0] if len(result.lead_ids) == 1 else None
     LogEntry.objects.create(
         user_id=user.pk,
         content_type=ContentType.objects.get_for_model(Lead),
-        object_id=str(single) if single else None,
+        object_id=result.only_lead_id,
         object_repr=f"{result.updated} lead{'s' if result.updated != 1 else ''}",
         action_flag=CHANGE,
         change_message=(
