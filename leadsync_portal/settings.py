@@ -90,6 +90,11 @@ _db = dj_database_url.parse(DATABASE_URL, conn_max_age=0)
 # Django's psycopg 3 pool needs CONN_MAX_AGE = 0; the pool keeps connections instead.
 if env_bool("DATABASE_POOL", True):
     _db.setdefault("OPTIONS", {})["pool"] = {"min_size": 1, "max_size": env_int("DATABASE_POOL_MAX", 10), "timeout": 10}
+# JIT compiles a plan for ~0.1-0.3 s once a query's estimated cost crosses jit_above_cost: our
+# dashboard aggregates and admin counts at 1M rows cross it on every run and lose more than they
+# gain (measured: health view, repair actions). Off per session; DATABASE_JIT=1 keeps the server's.
+if not env_bool("DATABASE_JIT", False):
+    _db.setdefault("OPTIONS", {})["options"] = "-c jit=off"
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

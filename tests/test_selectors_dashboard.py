@@ -59,3 +59,11 @@ def test_sync_monitoring_order_is_the_documented_contract(db):
     from monitoring.choices import SYNC_MONITORING_ORDER
 
     assert [row["sync_status"] for row in selectors.sync_monitoring()] == list(SYNC_MONITORING_ORDER)
+
+
+def test_portal_sessions_run_without_jit(db):
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW jit")
+        assert cursor.fetchone()[0] == "off"
