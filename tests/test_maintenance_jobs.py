@@ -104,6 +104,16 @@ def test_snapshot_task_warms_every_snapshot(sync_dataset, settings):
     assert health_summary.taken_at() is not None  # served from Redis from now on
 
 
+def test_queued_starts_expire_before_the_next_fire_so_runs_cannot_pile_up(db):
+    # With the single-instance lock, this keeps a per-minute task whose worker is busy from
+    # queueing a backlog that would then run back to back.
+    for task in PeriodicTask.objects.filter(task__in=TASKS).select_related("interval", "crontab"):
+        period = job_selectors._period_seconds(task, NOW)
+        assert task.expire_seconds and task.expire_seconds < period, task.name
+    snapshots = PeriodicTask.objects.get(task="monitoring.refresh_snapshots")
+    assert (snapshots.interval.every, snapshots.interval.period, snapshots.expire_seconds) == (1, "minutes", 55)
+
+
 # ---- dead-man ------------------------------------------------------------------------------------
 
 
