@@ -355,6 +355,34 @@ def test_deadman_never_completed_counts_from_the_watchdogs_first_run():
     assert result.breached and "never completed" in result.summary
 
 
+def test_deadman_reads_a_crontab_schedule_like_the_jobs_page():
+    # The one liveness function serves both: a crontab alert check every 10 min allows 30 min.
+    from django_celery_beat.models import CrontabSchedule
+
+    PeriodicTask.objects.filter(task="monitoring.evaluate_alerts").update(
+        interval=None, crontab=CrontabSchedule.objects.create(minute="*/10", hour="*", timezone="UTC")
+    )
+    finished = timezone.now().replace(microsecond=0)
+    _completed_check(finished)
+    with time_machine.travel(finished + timedelta(minutes=29), tick=False):
+        result = evaluate_rule(rule(RuleKind.DEADMAN))
+    assert (result.breached, result.values["interval_minutes"]) == (False, 10)
+    with time_machine.travel(finished + timedelta(minutes=31), tick=False):
+        assert evaluate_rule(rule(RuleKind.DEADMAN)).breached
+
+
+def test_deadman_falls_back_to_the_rules_window_when_the_check_is_disabled():
+    PeriodicTask.objects.filter(task="monitoring.evaluate_alerts").update(enabled=False)
+    finished = timezone.now().replace(microsecond=0)
+    _completed_check(finished)
+    deadman = rule(RuleKind.DEADMAN)
+    with time_machine.travel(finished + 3 * deadman.window - SECOND, tick=False):
+        assert not evaluate_rule(deadman).breached
+    with time_machine.travel(finished + 3 * deadman.window + SECOND, tick=False):
+        result = evaluate_rule(deadman)
+    assert result.breached and result.values["interval_minutes"] == deadman.window.total_seconds() / 60
+
+
 # --- the whole check on empty tables ---------------------------------------------------------------
 
 

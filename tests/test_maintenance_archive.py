@@ -16,7 +16,7 @@ from monitoring.services import maintenance
 from monitoring.services.jobs import run_recorded
 from monitoring.tasks import maintenance as tasks
 
-from .maintenance_helpers import ids, insert_history, make_lead, rows
+from .maintenance_helpers import ids, insert_history, make_lead, rows, second_connection
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=dt_timezone.utc)
 CUTOFF = NOW - timedelta(days=30)
@@ -216,3 +216,60 @@ def test_sync_keeps_writing_while_the_archive_runs():
     assert max(waits) < 1.0  # no insert waited on the clean-up's locks
     assert ids(ARCHIVE) == old
     assert ids(HOT) == sorted(written)
+
+
+@concurrent
+def test_an_old_row_the_sync_is_updating_is_skipped_then_moved_with_its_update():
+    # The sync holds a row lock on an old row (an UPDATE not yet committed) while the clean-up runs.
+    lead = make_lead()
+    old = insert_history(lead, NOW - timedelta(days=45), count=5)
+    kept = insert_history(lead, NOW - timedelta(days=1))
+    with second_connection() as sync:
+        with sync.transaction():
+            sync.execute("UPDATE lead_sync_history SET error_message = 'late retry' WHERE id = %s", [old[2]])
+            started = time.monotonic()
+            first = maintenance.archive_history(retention_days=30, now=NOW, batch_size=2, vacuum=False)
+            took = time.monotonic() - started
+        # The sync's transaction commits here, after the clean-up finished.
+
+    assert took < 1.0  # the clean-up skipped the locked row instead of waiting for it
+    assert (first.moved, first.left_behind) == (4, 1)
+    assert ids(HOT) == sorted([old[2], *kept])
+
+    second = maintenance.archive_history(retention_days=30, now=NOW, batch_size=2, vacuum=False)
+
+    assert (second.moved, second.left_behind) == (1, 0)
+    assert ids(ARCHIVE) == old and ids(HOT) == kept
+    assert LeadSyncHistoryArchive.objects.get(pk=old[2]).error_message == "late retry"  # the update was not lost
+
+
+@concurrent
+def test_an_update_that_waits_for_a_batch_finds_its_row_gone_and_nothing_is_duplicated():
+    # The other order: the batch locks (and moves) the row first; the sync's UPDATE of that old row
+    # waits for the batch's transaction only, then matches no row (it now lives in the archive).
+    lead = make_lead()
+    old = insert_history(lead, NOW - timedelta(days=45), count=3)
+    kept = insert_history(lead, NOW - timedelta(days=1))
+    before = rows(HOT)
+    with second_connection() as worker, second_connection() as sync:
+        with worker.transaction():
+            worker.execute(
+                maintenance._MOVE_BATCH_SQL,
+                {"cutoff": CUTOFF, "floor": datetime.min.replace(tzinfo=dt_timezone.utc), "limit": 10},
+            )
+
+            def sync_update():
+                started = time.monotonic()
+                cursor = sync.execute("UPDATE lead_sync_history SET error_message = 'late retry' WHERE id = %s", [old[1]])
+                return cursor.rowcount, time.monotonic() - started
+
+            thread, outcome = _in_thread(sync_update)
+            time.sleep(0.3)
+            assert thread.is_alive()  # the update waits on the batch's row lock...
+        thread.join(5)  # ...and goes on as soon as the batch commits
+
+    updated, waited = outcome["value"]
+    assert updated == 0 and 0.3 <= waited < 2
+    assert ids(ARCHIVE) == old and ids(HOT) == kept
+    # The archive holds the rows exactly as they were moved.
+    assert rows(ARCHIVE) == [row for row in before if row[0] in old]

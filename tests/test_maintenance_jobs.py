@@ -104,6 +104,16 @@ def test_snapshot_task_warms_every_snapshot(sync_dataset, settings):
     assert health_summary.taken_at() is not None  # served from Redis from now on
 
 
+def test_queued_starts_expire_before_the_next_fire_so_runs_cannot_pile_up(db):
+    # With the single-instance lock, this keeps a per-minute task whose worker is busy from
+    # queueing a backlog that would then run back to back.
+    for task in PeriodicTask.objects.filter(task__in=TASKS).select_related("interval", "crontab"):
+        period = job_selectors._period_seconds(task, NOW)
+        assert task.expire_seconds and task.expire_seconds < period, task.name
+    snapshots = PeriodicTask.objects.get(task="monitoring.refresh_snapshots")
+    assert (snapshots.interval.every, snapshots.interval.period, snapshots.expire_seconds) == (1, "minutes", 55)
+
+
 # ---- dead-man ------------------------------------------------------------------------------------
 
 
@@ -159,6 +169,36 @@ def test_dead_man_is_red_when_the_check_never_ran_or_is_disabled(db):
     task.enabled = False
     task.save()
     assert job_selectors.dead_man_state(now=NOW).message == "Alert checks are disabled: nobody will be alerted."
+
+
+def test_alert_check_liveness_is_the_one_decision_with_an_explicit_grace_for_the_alert(db):
+    # The page (no grace) and the alert rule (grace from the watchdog's first run) share it.
+    _alert_check_every(5)
+
+    page = job_selectors.alert_check_liveness(now=NOW)
+    alert = job_selectors.alert_check_liveness(now=NOW, grace_since=NOW - timedelta(minutes=10))
+
+    assert (page.overdue, page.since, page.interval) == (True, None, timedelta(minutes=5))
+    assert (alert.overdue, alert.since, alert.allowed) == (False, NOW - timedelta(minutes=10), timedelta(minutes=15))
+    assert job_selectors.alert_check_liveness(now=NOW, grace_since=NOW - timedelta(minutes=16)).overdue
+
+    _alert_check_completed(15)
+    at_limit = job_selectors.alert_check_liveness(now=NOW)
+    assert (at_limit.overdue, at_limit.since) == (False, NOW - timedelta(minutes=15))
+    assert job_selectors.alert_check_liveness(now=NOW, intervals=2).overdue  # the rule's threshold
+
+
+def test_dead_man_page_and_alert_rule_agree_once_the_check_has_run(db):
+    from monitoring.alerts.rules import evaluate_rule
+    from monitoring.models import AlertRule, RuleKind
+
+    _alert_check_every(5)
+    _alert_check_completed(15.5)
+    rule = AlertRule.objects.get(kind=RuleKind.DEADMAN)
+    with time_machine.travel(NOW, tick=False):
+        assert job_selectors.dead_man_state().is_red and evaluate_rule(rule).breached
+    with time_machine.travel(NOW - timedelta(minutes=1), tick=False):
+        assert not job_selectors.dead_man_state().is_red and not evaluate_rule(rule).breached
 
 
 # ---- the Jobs page -------------------------------------------------------------------------------

@@ -17,9 +17,9 @@ from monitoring import selectors
 from monitoring.choices import HistoryDirection, OverallHealth
 from monitoring.models import AlertRule, RuleKind, Severity
 from monitoring.selectors import alerts as alert_selectors
+# The dead-man rule watches this task's JobRun rows (one name, defined with the Jobs page's check).
+from monitoring.selectors.jobs import ALERT_CHECK_TASK, alert_check_liveness
 
-# The dead-man rule watches this task's JobRun rows.
-ALERT_CHECK_TASK = "monitoring.evaluate_alerts"
 DEADMAN_TASK = "monitoring.check_deadman"
 # How many leads a message lists; the count is always complete.
 LISTED_LEADS = 10
@@ -177,25 +177,28 @@ def overall_health(rule: AlertRule) -> Evaluation:
 
 
 def deadman(rule: AlertRule) -> Evaluation:
-    # The beat schedule is the truth about the interval; the rule's window is the fallback.
-    interval = alert_selectors.scheduled_interval(ALERT_CHECK_TASK) or rule.window
-    allowed = interval * int(rule.threshold)
+    # Same decision as the Jobs page (selectors.jobs.alert_check_liveness), with the rule's own
+    # threshold and two documented differences: the rule's window stands in when the check has no
+    # enabled schedule, and a check that never completed counts from the watchdog's first run, so
+    # a fresh install does not page before the first check had a chance.
     now = timezone.now()
-    last = alert_selectors.last_completed_run(ALERT_CHECK_TASK)
-    # Never completed: count from when the scheduler first ran this watchdog, so a fresh install
-    # does not page before the first check had a chance.
-    reference = last or alert_selectors.first_run(DEADMAN_TASK) or now
-    overdue = now - reference
+    live = alert_check_liveness(
+        now=now,
+        intervals=int(rule.threshold),
+        fallback_interval=rule.window,
+        grace_since=alert_selectors.first_run(DEADMAN_TASK) or now,
+    )
+    assert live.interval is not None and live.since is not None and live.allowed is not None  # fallback and grace given
+    last = live.last_completed_at
     values = {
         "last_completed": _iso(last),
-        "interval_minutes": interval.total_seconds() / 60,
+        "interval_minutes": live.interval.total_seconds() / 60,
         "missed_intervals_allowed": int(rule.threshold),
-        "minutes_since": round(overdue.total_seconds() / 60, 1),
+        "minutes_since": round((now - live.since).total_seconds() / 60, 1),
     }
-    breached = overdue > allowed
     when = f"last completed {last:%Y-%m-%d %H:%M:%S %Z}" if last else "never completed"
-    summary = f"The alert check ({ALERT_CHECK_TASK}) {when}; allowed {_minutes(allowed)} ({int(rule.threshold)} intervals)."
-    return Evaluation(breached, summary, values)
+    summary = f"The alert check ({ALERT_CHECK_TASK}) {when}; allowed {_minutes(live.allowed)} ({int(rule.threshold)} intervals)."
+    return Evaluation(live.overdue, summary, values)
 
 
 # One evaluator per rule kind.

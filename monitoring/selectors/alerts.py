@@ -5,7 +5,7 @@ and keys (rule, severity, started_at, summary, values, ...).
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from django.db.models import Exists, OuterRef, QuerySet, Subquery
@@ -33,21 +33,6 @@ def last_completed_run(task_name: str) -> datetime | None:
 def first_run(task_name: str) -> datetime | None:
     """When `task_name` first started (None: never), e.g. when the scheduler began working."""
     return JobRun.objects.filter(task_name=task_name).order_by("started_at").values_list("started_at", flat=True).first()
-
-
-def scheduled_interval(task_name: str) -> timedelta | None:
-    """The enabled interval schedule of a beat task (None: not scheduled on an interval)."""
-    from django_celery_beat.models import PeriodicTask
-
-    task = (
-        PeriodicTask.objects.filter(task=task_name, enabled=True, interval__isnull=False)
-        .select_related("interval")
-        .order_by("id")
-        .first()
-    )
-    if task is None:
-        return None
-    return task.interval.schedule.run_every
 
 
 def _alert_dict(incident: Incident) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from django_celery_beat.models import PeriodicTask
 from monitoring.models import ArchiveExport, JobOutcome, JobRun, StaleLeadCheck
 
 from ._sql import fetch_all, fetch_one
+from .alerts import last_completed_run  # the same read /readyz uses
 
 # The alert check (issue "Alerts") records its runs under this task name through record_job.
 ALERT_CHECK_TASK = "monitoring.evaluate_alerts"
@@ -207,6 +208,50 @@ def archived_months() -> list[ArchivedMonth]:
     ]
 
 
+@dataclass(frozen=True)
+class AlertCheckLiveness:
+    """Is the alert check overdue, counted from when, on which interval: the one answer the Jobs page
+    (dead_man_state) and the dead-man alert rule (monitoring.alerts.rules.deadman) both read."""
+
+    scheduled: bool  # ALERT_CHECK_TASK has a beat schedule at all (the alerts feature is installed)
+    enabled: bool  # ... and at least one of them is enabled
+    interval: timedelta | None  # the shortest enabled schedule's period (interval or crontab), else the fallback
+    last_completed_at: datetime | None  # the newest successful run's finish
+    since: datetime | None  # what the overdue time counts from: last_completed_at, else the grace start
+    allowed: timedelta | None  # intervals x interval
+    overdue: bool
+
+
+def alert_check_liveness(
+    *,
+    now: datetime,
+    intervals: int = DEAD_MAN_INTERVALS,
+    fallback_interval: timedelta | None = None,
+    grace_since: datetime | None = None,
+) -> AlertCheckLiveness:
+    """Whether ALERT_CHECK_TASK has not completed for `intervals` of its beat intervals at `now`.
+
+    The two callers differ on purpose in two knobs only:
+    - fallback_interval: the alert rule judges on its own window when the check has no enabled
+      schedule (the page instead says "disabled" in red);
+    - grace_since: when the check never completed, the alert counts from `grace_since` (when its
+      watchdog first ran) so a fresh install does not page before the first check could run; the
+      page has no grace and shows "never completed" in red at once, because a person looking at
+      it should see that nothing has ever checked the sync.
+    """
+    tasks = list(PeriodicTask.objects.filter(task=ALERT_CHECK_TASK).select_related("interval", "crontab"))
+    enabled = [task for task in tasks if task.enabled]
+    interval = (
+        timedelta(seconds=min(_period_seconds(task, now) for task in enabled)) if enabled else fallback_interval
+    )
+    last = last_completed_run(ALERT_CHECK_TASK)
+    since = last or grace_since
+    allowed = interval * intervals if interval is not None else None
+    # No interval (nothing will ever run it) or nothing to count from: overdue.
+    overdue = allowed is None or since is None or now - since > allowed
+    return AlertCheckLiveness(bool(tasks), bool(enabled), interval, last, since, allowed, overdue)
+
+
 @dataclass
 class DeadManState:
     """Whether the alert check is alive: red when it has not completed for DEAD_MAN_INTERVALS intervals."""
@@ -222,25 +267,17 @@ class DeadManState:
 
 
 def dead_man_state(*, now: datetime | None = None) -> DeadManState:
-    """The dead-man check on ALERT_CHECK_TASK, from its beat schedule and its last successful run."""
-    now = now or timezone.now()
-    tasks = list(PeriodicTask.objects.filter(task=ALERT_CHECK_TASK).select_related("interval", "crontab"))
-    if not tasks:
+    """The Jobs page's dead-man banner, from alert_check_liveness() (no fresh-install grace)."""
+    live = alert_check_liveness(now=now or timezone.now())
+    last = live.last_completed_at
+    if not live.scheduled:
         return DeadManState("not_scheduled", "Alert checks are not scheduled.")
-    enabled = [task for task in tasks if task.enabled]
-    last = (
-        JobRun.objects.filter(task_name=ALERT_CHECK_TASK, outcome=JobOutcome.SUCCEEDED)
-        .exclude(finished_at=None)
-        .order_by("-started_at")
-        .values_list("finished_at", flat=True)
-        .first()
-    )
-    if not enabled:
+    if live.interval is None:
         return DeadManState("red", "Alert checks are disabled: nobody will be alerted.", None, last)
-    interval = min(_period_seconds(task, now) for task in enabled)
+    interval = live.interval.total_seconds()
     if last is None:
         return DeadManState("red", "Alert checks have never completed.", interval, None)
-    if now - last > timedelta(seconds=DEAD_MAN_INTERVALS * interval):
+    if live.overdue:
         return DeadManState(
             "red",
             f"Alert checks have not completed for {DEAD_MAN_INTERVALS} intervals "
