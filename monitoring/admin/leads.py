@@ -281,6 +281,19 @@ class LeadAdminForm(forms.ModelForm):
 # -- inline: the last 20 attempts, read-only ---------------------------------------------------
 
 
+class ReadOnlyAdminMixin:
+    """No add, change or delete for anyone (the sync and the database own these rows)."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 class RecentHistoryFormSet(BaseInlineFormSet):
     """Only the newest RECENT_HISTORY_ROWS attempts: one indexed query (idx_sync_history_lead_synced)."""
 
@@ -291,7 +304,7 @@ class RecentHistoryFormSet(BaseInlineFormSet):
         return self._recent
 
 
-class RecentHistoryInline(admin.TabularInline):
+class RecentHistoryInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = LeadSyncHistory
     formset = RecentHistoryFormSet
     verbose_name_plural = f"last {RECENT_HISTORY_ROWS} sync attempts"
@@ -301,15 +314,6 @@ class RecentHistoryInline(admin.TabularInline):
     max_num = 0
     can_delete = False
     show_change_link = True
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 # -- repair actions: reason + count + confirmation ---------------------------------------------
@@ -598,19 +602,6 @@ class LeadAdmin(admin.ModelAdmin):
 
 
 # -- read-only admins: history, SQL views, materialized view ------------------------------------
-
-
-class ReadOnlyAdminMixin:
-    """No add, change or delete for anyone (the sync and the database own these rows)."""
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 class ViewListOnlyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
