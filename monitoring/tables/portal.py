@@ -106,6 +106,14 @@ class UtcDayColumn(DayColumn):
     suffix = " (UTC)"
 
 
+class NumberColumn(tables.Column):
+    """A right-aligned number."""
+
+    def __init__(self, verbose_name: str | None = None, **kwargs: Any) -> None:
+        kwargs.setdefault("attrs", {"td": {"class": "num"}})
+        super().__init__(verbose_name, **kwargs)
+
+
 class BadgeColumn(tables.Column):
     """A status/direction/type code shown as its label in a coloured badge; exported as the raw code."""
 
@@ -212,7 +220,7 @@ class LeadTable(PortalTable):
     segment = tables.Column(accessor="segment__segment_name", verbose_name="Segment")
     sync_status = BadgeColumn("Status")
     sync_direction = BadgeColumn("Direction")
-    sync_error_count = tables.Column("Errors", attrs={"td": {"class": "num"}})
+    sync_error_count = NumberColumn("Errors")
     last_synced_at = TimestampColumn("Last synced")
     created_at = TimestampColumn("Created", orderable=True)
 
@@ -237,7 +245,7 @@ class ErrorLeadTable(PortalTable):
     full_name = tables.Column("Lead", linkify=lead_link(), empty_values=())
     email = EmailColumn()
     sync_error_message = tables.Column("Error message")
-    sync_error_count = tables.Column("Errors", attrs={"td": {"class": "num"}}, orderable=True)
+    sync_error_count = NumberColumn("Errors", orderable=True)
     last_synced_at = TimestampColumn("Last synced", orderable=True)
     last_error_detail = tables.Column("Last error detail", empty_values=(), orderable=False)
     sync_direction = BadgeColumn("Direction")
@@ -283,8 +291,8 @@ class DailySummaryTable(PortalTable):
     sync_date = UtcDayColumn("Day")
     sync_direction = BadgeColumn("Direction")
     sync_status = BadgeColumn("Status")
-    sync_count = tables.Column("Attempts", attrs={"td": {"class": "num"}})
-    unique_leads = tables.Column("Leads", attrs={"td": {"class": "num"}})
+    sync_count = NumberColumn("Attempts")
+    unique_leads = NumberColumn("Leads")
 
     class Meta(PortalTable.Meta):
         empty_text = "The daily summary is empty (no history yet, or it has never been refreshed)."
@@ -297,10 +305,10 @@ class SyncStatusTable(PortalTable):
     """Spec §1: leads per sync status."""
 
     sync_status = BadgeColumn("Status")
-    lead_count = tables.Column("Leads", attrs={"td": {"class": "num"}})
-    percentage = tables.Column("%", attrs={"td": {"class": "num"}})
+    lead_count = NumberColumn("Leads")
+    percentage = NumberColumn("%")
     last_sync_time = TimestampColumn("Last sync")
-    avg_errors = tables.Column("Avg errors", attrs={"td": {"class": "num"}})
+    avg_errors = NumberColumn("Avg errors")
 
     class Meta(PortalTable.Meta):
         empty_text = "No leads yet."
@@ -310,9 +318,9 @@ class HourlyPerformanceTable(PortalTable):
     """Spec §2: attempts per hour of the last 24 h."""
 
     sync_hour = TimestampColumn("Hour")
-    syncs_completed = tables.Column("Attempts", attrs={"td": {"class": "num"}})
-    sync_errors = tables.Column("Errors", attrs={"td": {"class": "num"}})
-    avg_sync_time_seconds = tables.Column("Avg time (s)", attrs={"td": {"class": "num"}})
+    syncs_completed = NumberColumn("Attempts")
+    sync_errors = NumberColumn("Errors")
+    avg_sync_time_seconds = NumberColumn("Avg time (s)")
 
     class Meta(PortalTable.Meta):
         empty_text = "No sync attempts in the last 24 hours."
@@ -324,8 +332,8 @@ class LeadFlowTable(PortalTable):
     date = DayColumn("Day")
     lead_source = tables.Column("Source")
     sync_direction = BadgeColumn("Direction")
-    lead_count = tables.Column("Leads", attrs={"td": {"class": "num"}})
-    avg_score = tables.Column("Avg score", attrs={"td": {"class": "num"}})
+    lead_count = NumberColumn("Leads")
+    avg_score = NumberColumn("Avg score")
 
     class Meta(PortalTable.Meta):
         empty_text = "No leads created in the last 7 days."
@@ -335,11 +343,11 @@ class SegmentTable(PortalTable):
     """Spec §5: leads per segment."""
 
     segment_name = tables.Column("Segment", default="(no segment)")
-    total_leads = tables.Column("Leads", attrs={"td": {"class": "num"}})
-    synced_leads = tables.Column("Synced", attrs={"td": {"class": "num"}})
-    in_twenty = tables.Column("In Twenty", attrs={"td": {"class": "num"}})
-    avg_lead_score = tables.Column("Avg score", attrs={"td": {"class": "num"}})
-    avg_confidence = tables.Column("Avg confidence", attrs={"td": {"class": "num"}})
+    total_leads = NumberColumn("Leads")
+    synced_leads = NumberColumn("Synced")
+    in_twenty = NumberColumn("In Twenty")
+    avg_lead_score = NumberColumn("Avg score")
+    avg_confidence = NumberColumn("Avg confidence")
 
     class Meta(PortalTable.Meta):
         empty_text = "No leads yet."
@@ -349,11 +357,11 @@ class ErrorGroupTable(PortalTable):
     """Failed attempts grouped by fingerprint (selectors.error_groups)."""
 
     fingerprint = tables.Column("Error group")
-    count_1h = tables.Column("1 h", attrs={"td": {"class": "num"}})
-    count_24h = tables.Column("24 h", attrs={"td": {"class": "num"}})
-    count_7d = tables.Column("7 d", attrs={"td": {"class": "num"}})
+    count_1h = NumberColumn("1 h")
+    count_24h = NumberColumn("24 h")
+    count_7d = NumberColumn("7 d")
     trend = SparklineColumn("Trend (7 d)", orderable=False)
-    affected_leads = tables.Column("Leads", attrs={"td": {"class": "num"}})
+    affected_leads = NumberColumn("Leads")
     first_seen = TimestampColumn("First seen (7 d)")
     last_seen = TimestampColumn("Last seen")
     sample_message = tables.Column("Newest message")
@@ -394,7 +402,7 @@ class StuckLeadTable(PortalTable):
     sync_direction = BadgeColumn("Direction")
     sync_started_at = TimestampColumn("Syncing since")
     updated_at = TimestampColumn("Updated")
-    sync_error_count = tables.Column("Errors", attrs={"td": {"class": "num"}})
+    sync_error_count = NumberColumn("Errors")
 
     class Meta(PortalTable.Meta):
         empty_text = "No stuck leads."
@@ -404,7 +412,7 @@ class WebhookRateTable(PortalTable):
     """Webhook updates per minute over the last hour."""
 
     minute = TimestampColumn("Minute")
-    webhook_count = tables.Column("Webhook updates", attrs={"td": {"class": "num"}})
+    webhook_count = NumberColumn("Webhook updates")
 
     class Meta(PortalTable.Meta):
         empty_text = "No webhook updates in the last hour."
