@@ -17,6 +17,8 @@ from monitoring.choices import HistoryDirection, HistoryStatus, LeadSyncDirectio
 from monitoring.models import CustomerSegment, Lead, LeadSyncDailySummary, LeadSyncHistory
 
 MAX_QUERY_LENGTH = 200
+# The lists' rows per page when ?per_page= is absent (monitoring.views.lists.PortalTablesView.per_page).
+DEFAULT_PER_PAGE = 50
 
 
 class IntegerFilter(django_filters.NumberFilter):
@@ -51,7 +53,21 @@ class LeadFilterSet(django_filters.FilterSet):
         return selectors.search_leads(queryset, value)
 
     def in_error_group(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
-        return selectors.leads_in_error_group(queryset, value) if value else queryset
+        if not value:
+            return queryset
+        return selectors.leads_in_error_group(queryset, value, newest_first_rows=self._newest_first_rows())
+
+    def _newest_first_rows(self) -> int | None:
+        """Rows the Leads page will read in its default newest-first order (this page and the ones
+        before it, plus the lazy paginator's look-ahead row), or None when it reads them otherwise
+        (sorted by a column, exported, no request): error_group then keeps its order-neutral form."""
+        params = getattr(self.request, "GET", None)
+        if params is None or params.get("sort") or params.get("_export") is not None:
+            return None
+        page, per_page = params.get("page", "1"), params.get("per_page", str(DEFAULT_PER_PAGE))
+        if not (page.isdigit() and per_page.isdigit()):
+            return None  # the list answers 400 anyway
+        return int(page) * int(per_page) + 1
 
 
 class ErrorLeadFilterSet(LeadFilterSet):
