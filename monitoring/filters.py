@@ -21,6 +21,18 @@ MAX_QUERY_LENGTH = 200
 DEFAULT_PER_PAGE = 50
 
 
+def rows_read_in_default_order(params: Any) -> int | None:
+    """How many rows a list page reads in its default order (this page and the ones before it, plus
+    the lazy paginator's look-ahead row), or None when it reads them otherwise (sorted by a column,
+    exported, no request): plans tuned for the default order must then not be used."""
+    if params is None or params.get("sort") or params.get("_export") is not None:
+        return None
+    page, per_page = params.get("page", "1"), params.get("per_page", str(DEFAULT_PER_PAGE))
+    if not (page.isdigit() and per_page.isdigit()):
+        return None  # the list answers 400 anyway
+    return int(page) * int(per_page) + 1
+
+
 class IntegerFilter(django_filters.NumberFilter):
     """A whole-number filter: "1.5" is an error, not a silent 1."""
 
@@ -58,16 +70,7 @@ class LeadFilterSet(django_filters.FilterSet):
         return selectors.leads_in_error_group(queryset, value, newest_first_rows=self._newest_first_rows())
 
     def _newest_first_rows(self) -> int | None:
-        """Rows the Leads page will read in its default newest-first order (this page and the ones
-        before it, plus the lazy paginator's look-ahead row), or None when it reads them otherwise
-        (sorted by a column, exported, no request): error_group then keeps its order-neutral form."""
-        params = getattr(self.request, "GET", None)
-        if params is None or params.get("sort") or params.get("_export") is not None:
-            return None
-        page, per_page = params.get("page", "1"), params.get("per_page", str(DEFAULT_PER_PAGE))
-        if not (page.isdigit() and per_page.isdigit()):
-            return None  # the list answers 400 anyway
-        return int(page) * int(per_page) + 1
+        return rows_read_in_default_order(getattr(self.request, "GET", None))
 
 
 class ErrorLeadFilterSet(LeadFilterSet):
