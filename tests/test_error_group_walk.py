@@ -59,7 +59,8 @@ def test_walk_and_semi_join_select_the_same_rows_in_the_same_order(group_leads, 
     collected = list(_newest_first(False, monkeypatch))
     assert walked == collected == group_leads
     # Page slices (what the lazy paginator reads) agree too.
-    assert list(_newest_first(True, monkeypatch)[1:3]) == list(_newest_first(False, monkeypatch)[1:3]) == group_leads[1:3]
+    walked_page = list(_newest_first(True, monkeypatch)[1:3])
+    assert walked_page == list(_newest_first(False, monkeypatch)[1:3]) == group_leads[1:3]
 
 
 def test_walk_combines_with_other_filters(group_leads, monkeypatch):
