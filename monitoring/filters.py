@@ -17,6 +17,20 @@ from monitoring.choices import HistoryDirection, HistoryStatus, LeadSyncDirectio
 from monitoring.models import CustomerSegment, Lead, LeadSyncDailySummary, LeadSyncHistory
 
 MAX_QUERY_LENGTH = 200
+# The lists' rows per page when ?per_page= is absent (monitoring.views.lists.PortalTablesView.per_page).
+DEFAULT_PER_PAGE = 50
+
+
+def rows_read_in_default_order(params: Any) -> int | None:
+    """How many rows a list page reads in its default order (this page and the ones before it, plus
+    the lazy paginator's look-ahead row), or None when it reads them otherwise (sorted by a column,
+    exported, no request): plans tuned for the default order must then not be used."""
+    if params is None or params.get("sort") or params.get("_export") is not None:
+        return None
+    page, per_page = params.get("page", "1"), params.get("per_page", str(DEFAULT_PER_PAGE))
+    if not (page.isdigit() and per_page.isdigit()):
+        return None  # the list answers 400 anyway
+    return int(page) * int(per_page) + 1
 
 
 class IntegerFilter(django_filters.NumberFilter):
@@ -51,7 +65,12 @@ class LeadFilterSet(django_filters.FilterSet):
         return selectors.search_leads(queryset, value)
 
     def in_error_group(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
-        return selectors.leads_in_error_group(queryset, value) if value else queryset
+        if not value:
+            return queryset
+        return selectors.leads_in_error_group(queryset, value, newest_first_rows=self._newest_first_rows())
+
+    def _newest_first_rows(self) -> int | None:
+        return rows_read_in_default_order(getattr(self.request, "GET", None))
 
 
 class ErrorLeadFilterSet(LeadFilterSet):

@@ -47,9 +47,9 @@ __all__ = [
 from .errors import error_groups, fingerprint, leads_in_error_group  # noqa: E402
 
 __all__ += ["error_groups", "fingerprint", "leads_in_error_group"]
-from .search import search_leads  # noqa: E402
+from .search import first_matches_in_order, search_leads  # noqa: E402
 
-__all__ += ["search_leads"]
+__all__ += ["first_matches_in_order", "search_leads"]
 from .portal import recent_failure_rate, stale_leads_summary, webhook_rate  # noqa: E402
 
 __all__ += ["recent_failure_rate", "stale_leads_summary", "webhook_rate"]

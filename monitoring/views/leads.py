@@ -10,7 +10,7 @@ from django_tables2.paginators import LazyPaginator
 
 from monitoring import selectors
 from monitoring.choices import LeadSyncStatus
-from monitoring.filters import ErrorLeadFilterSet, LeadFilterSet, LeadHistoryFilterSet
+from monitoring.filters import ErrorLeadFilterSet, LeadFilterSet, LeadHistoryFilterSet, rows_read_in_default_order
 from monitoring.models import Lead
 from monitoring.tables.portal import ErrorLeadTable, LeadHistoryTable, LeadTable
 
@@ -50,6 +50,22 @@ class ErrorListView(ObjectListView):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         return super().get_context_data(health=selectors.health_summary(), **kwargs)
+
+    def get_tables(self) -> dict[str, Any]:
+        tables = super().get_tables()
+        rows_needed = rows_read_in_default_order(self.request.GET)
+        filterset = self.filterset
+        text = filterset.form.cleaned_data.get("q") if filterset is not None and filterset.is_valid() else None
+        if text and rows_needed is not None:
+            # A search in the default order: read the ranking index and stop at the page (see
+            # first_matches_in_order); the same filters without q, narrowed to the rows found.
+            others = self.request.GET.copy()
+            others.pop("q")
+            unsearched = self.filterset_class(others, queryset=self.get_queryset(), request=self.request).qs
+            pks = selectors.first_matches_in_order(unsearched, text, rows_needed)
+            if pks is not None:
+                tables["rows"] = self.table_class(unsearched.filter(pk__in=pks))
+        return tables
 
     def prepare_rows(self, name: str, table: ErrorLeadTable, records: list[Lead]) -> None:
         # Only the leads shown (or exported) get their newest failed attempt looked up.
