@@ -303,9 +303,12 @@ LOGGING = {
 # API tokens and health endpoints (README "Integrations")
 # Requests per API token per minute (get-sync-metrics and token-authenticated /metrics).
 API_THROTTLE_PER_MINUTE = env_int("API_THROTTLE_PER_MINUTE", 60)
-# /readyz fails when the last completed alert evaluation is older than this (3 x its 5-minute
-# schedule); 0 leaves the alert check out of readiness.
+# /readyz fails when the last completed alert evaluation, or dead-man check, is older than this
+# (3 x their 5-minute schedule); 0 leaves both checks out of readiness.
 READYZ_ALERT_CHECK_MAX_AGE = env_int("READYZ_ALERT_CHECK_MAX_AGE", 900)
+# /readyz fails when a due alert message has waited longer than this to be sent (deliveries
+# workers down, stuck or far behind); 0 leaves the backlog out of readiness.
+READYZ_DELIVERY_BACKLOG_MAX_AGE = env_int("READYZ_DELIVERY_BACKLOG_MAX_AGE", 600)
 # Probes speak plain HTTP to the pod; redirecting them to HTTPS would hide a 503.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 # Operator repairs (admin actions, issue 4): leads with more sync errors than this are quarantined
