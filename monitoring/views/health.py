@@ -97,4 +97,7 @@ def readyz(request: HttpRequest) -> JsonResponse:
         "delivery_backlog": _check_delivery_backlog(database["ok"]),
     }
     ready = all(check["ok"] for check in checks.values())
-    return JsonResponse({"status": "ready" if ready else "not ready", "checks": checks}, status=200 if ready else 503)
+    response = JsonResponse({"status": "ready" if ready else "not ready", "checks": checks}, status=200 if ready else 503)
+    if not ready:
+        response["Retry-After"] = "30"  # probes and load balancers: look again in half a minute
+    return response
