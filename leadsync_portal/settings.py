@@ -218,9 +218,7 @@ CELERY_TASK_QUEUES_BY_NAME = {
         "monitoring.refresh_daily_summary",
         "monitoring.record_stale_leads",
         "monitoring.refresh_snapshots",
-        "monitoring.compact_rollups",
-        "monitoring.rebuild_rollups",
-        "monitoring.verify_rollups",
+        # + the rollup compaction/rebuild/verify tasks (issue 12) when they land.
     ],
 }
 CELERY_TASK_ROUTES = {
