@@ -31,12 +31,8 @@ def _listener(port: int = 0) -> socket.socket:
     return server
 
 
-@contextlib.contextmanager
-def silent_server() -> Iterator[int]:
-    """A port that accepts connections and then says nothing, ever."""
-    server = _listener()
-    held: list[socket.socket] = []
-    stop = threading.Event()
+def _accept_loop(server: socket.socket, stop: threading.Event, on_connection) -> threading.Thread:  # noqa: ANN001
+    """Accept connections until `stop`, handing each to `on_connection` (in a daemon thread)."""
 
     def accept() -> None:
         while not stop.is_set():
@@ -44,10 +40,21 @@ def silent_server() -> Iterator[int]:
                 conn, _ = server.accept()
             except (TimeoutError, OSError):
                 continue
-            held.append(conn)  # kept open and unread: the client waits for an answer
+            on_connection(conn)
 
     thread = threading.Thread(target=accept, daemon=True)
     thread.start()
+    return thread
+
+
+@contextlib.contextmanager
+def silent_server() -> Iterator[int]:
+    """A port that accepts connections and then says nothing, ever."""
+    server = _listener()
+    held: list[socket.socket] = []
+    stop = threading.Event()
+    # Each connection is kept open and unread: the client waits for an answer.
+    thread = _accept_loop(server, stop, held.append)
     try:
         yield server.getsockname()[1]
     finally:
@@ -75,16 +82,7 @@ def slow_loris_http_server(interval: float = 1.0) -> Iterator[int]:
                         return
                     conn.sendall(bytes([byte]))
 
-    def accept() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = server.accept()
-            except (TimeoutError, OSError):
-                continue
-            threading.Thread(target=serve, args=(conn,), daemon=True).start()
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
+    thread = _accept_loop(server, stop, lambda conn: threading.Thread(target=serve, args=(conn,), daemon=True).start())
     try:
         yield server.getsockname()[1]
     finally:
