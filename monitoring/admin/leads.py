@@ -323,7 +323,7 @@ class RepairForm(forms.Form):
     reason = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
         max_length=1000,
-        help_text="Why: recorded in each lead's sync history and in the admin log.",
+        help_text="Why: recorded with each lead's repair (its timeline) and in its admin history.",
     )
 
     def clean_reason(self) -> str:
@@ -385,7 +385,7 @@ class LeadAdmin(admin.ModelAdmin):
     show_facets = admin.ShowFacets.NEVER
     paginator = EstimatedCountPaginator
     actions = ("retry_sync", "reset_stuck", "clear_error_count", "resolve_conflict")
-    # Sync state changes go through the actions, which ask for a reason and write history.
+    # Sync state changes go through the actions, which ask for a reason and record a repair.
     readonly_fields = (
         "id",
         "sync_status",
@@ -535,10 +535,10 @@ class LeadAdmin(admin.ModelAdmin):
         will_touch = queryset.filter(eligible).count() if eligible is not None else selected
         context = {
             **self.admin_site.each_context(request),
-            "title": f"{RepairAction.LABELS[action]}: confirm",
+            "title": f"{RepairAction(action).label}: confirm",
             "opts": self.model._meta,
             "action_name": action,
-            "action_label": RepairAction.LABELS[action],
+            "action_label": RepairAction(action).label,
             "form": form,
             "selected": selected,
             "will_touch": will_touch,
@@ -593,11 +593,11 @@ class LeadAdmin(admin.ModelAdmin):
 
     @staticmethod
     def _result_message(result: RepairResult) -> str:
-        label = RepairAction.LABELS[result.action]
+        label = RepairAction(result.action).label
         return (
             f"{label}: {result.updated} lead{'s' if result.updated != 1 else ''} changed, "
             f"{result.skipped} skipped, of {result.selected} selected. "
-            "Each change is recorded in the lead's sync history and the admin log."
+            "Each change is recorded in the lead's timeline and its admin history."
         )
 
 
