@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 from django.urls import reverse
 
-from monitoring.choices import HistoryDirection, HistoryStatus, LeadSyncStatus, SyncType
+from monitoring.choices import HistoryDirection, HistoryStatus, SyncType
 from monitoring.models import Lead, LeadSyncHistory
 from monitoring.services.leads import resolve_conflicts, retry_leads
 from tests.test_portal_pages import rows_of
@@ -150,11 +150,3 @@ def test_after_a_repair_the_leads_admin_history_shows_it(operator_client, sync_d
     # A lead that was not repaired still has none.
     page = operator_client.get(reverse("admin:monitoring_lead_history", args=[d.ada.pk])).content.decode()
     assert "doesn’t have a change history" in page or "doesn't have a change history" in page
-
-
-def test_a_lead_status_unchanged_by_the_page(viewer_client, sync_dataset):
-    # Rendering the timeline writes nothing (it is read-only, whoever opens it).
-    before = list(Lead.objects.values_list("sync_status", flat=True).order_by("id"))
-    _detail(viewer_client, sync_dataset.ada)
-    assert list(Lead.objects.values_list("sync_status", flat=True).order_by("id")) == before
-    assert Lead.objects.filter(sync_status=LeadSyncStatus.ERROR).count() == 2
