@@ -363,7 +363,7 @@ BEGIN
     c AS (
         INSERT INTO rollup_leads_created AS r (grain, bucket, lead_source, sync_direction, sync_status, in_twenty,
                                                lead_count, score_sum, score_n)
-        SELECT g.grain, date_trunc(g.unit, d.created_at), lead_source, sync_direction, sync_status, in_twenty,
+        SELECT g.grain, date_trunc(g.unit, d.created_at, 'UTC'), lead_source, sync_direction, sync_status, in_twenty,
                SUM(sign), COALESCE(SUM(sign * lead_score), 0),
                COUNT(lead_score) FILTER (WHERE sign > 0) - COUNT(lead_score) FILTER (WHERE sign < 0)
         FROM d CROSS JOIN (VALUES ('h', 'hour'), ('m', 'minute')) AS g(grain, unit)
@@ -380,7 +380,7 @@ BEGIN
     h AS (
         INSERT INTO rollup_history AS r (grain, bucket, sync_direction, sync_type, sync_status, attempts,
                                          duration_sum, duration_n)
-        SELECT g.grain, date_trunc(g.unit, d.synced_at), sync_direction, sync_type, sync_status,
+        SELECT g.grain, date_trunc(g.unit, d.synced_at, 'UTC'), sync_direction, sync_type, sync_status,
                SUM(sign), COALESCE(SUM(sign * duration), 0),
                COUNT(duration) FILTER (WHERE sign > 0) - COUNT(duration) FILTER (WHERE sign < 0)
         FROM d CROSS JOIN (VALUES ('h', 'hour'), ('m', 'minute')) AS g(grain, unit)
@@ -393,7 +393,7 @@ BEGIN
     ),
     q AS (
         INSERT INTO rollup_durations AS r (bucket, bin, n)
-        SELECT date_trunc('hour', synced_at), rollup_duration_bin(duration::double precision), SUM(sign)
+        SELECT date_trunc('hour', synced_at, 'UTC'), rollup_duration_bin(duration::double precision), SUM(sign)
         FROM d WHERE sync_status = 'synced' AND duration IS NOT NULL
         GROUP BY 1, 2
         ON CONFLICT (bucket, bin) DO UPDATE SET n = r.n + EXCLUDED.n
@@ -406,7 +406,7 @@ BEGIN
     ),
     e AS (
         INSERT INTO rollup_error_groups AS r (grain, bucket, fingerprint, n)
-        SELECT g.grain, date_trunc(g.unit, d.synced_at), fp.fingerprint, SUM(sign)
+        SELECT g.grain, date_trunc(g.unit, d.synced_at, 'UTC'), fp.fingerprint, SUM(sign)
         FROM d JOIN fp ON fp.message = COALESCE(d.error_message, '(no message)')
         CROSS JOIN (VALUES ('h', 'hour'), ('m', 'minute')) AS g(grain, unit)
         WHERE d.sync_status = 'error' AND (g.grain = 'h' OR d.synced_at >= now() - interval '8 days')

@@ -46,7 +46,7 @@ BEGIN
                      FROM leads LOOP
         INSERT INTO rollup_leads_created (grain, bucket, lead_source, sync_direction, sync_status, in_twenty,
                                           lead_count, score_sum, score_n)
-        SELECT g.grain, date_trunc(g.unit, l.created_at), lead_source, sync_direction, sync_status,
+        SELECT g.grain, date_trunc(g.unit, l.created_at, 'UTC'), lead_source, sync_direction, sync_status,
                twenty_id IS NOT NULL, COUNT(*), COALESCE(SUM(lead_score), 0), COUNT(lead_score)
         FROM leads l CROSS JOIN (VALUES ('h', 'hour'), ('m', 'minute')) AS g(grain, unit)
         WHERE l.created_at >= v_start AND l.created_at < v_start + interval '1 day'
@@ -59,7 +59,7 @@ BEGIN
         v_d := (v_start AT TIME ZONE 'UTC')::date;
         v_days := v_days + 1;
         INSERT INTO rollup_history (grain, bucket, sync_direction, sync_type, sync_status, attempts, duration_sum, duration_n)
-        SELECT g.grain, date_trunc(g.unit, h.synced_at), sync_direction, sync_type, sync_status, COUNT(*),
+        SELECT g.grain, date_trunc(g.unit, h.synced_at, 'UTC'), sync_direction, sync_type, sync_status, COUNT(*),
                SUM(EXTRACT(EPOCH FROM (h.synced_at - h.created_at))), COUNT(*)
         FROM lead_sync_history h CROSS JOIN (VALUES ('h', 'hour'), ('m', 'minute')) AS g(grain, unit)
         WHERE h.synced_at >= v_start AND h.synced_at < v_start + interval '1 day'
@@ -67,7 +67,7 @@ BEGIN
         GROUP BY 1, 2, 3, 4, 5;
 
         INSERT INTO rollup_durations (bucket, bin, n)
-        SELECT date_trunc('hour', synced_at),
+        SELECT date_trunc('hour', synced_at, 'UTC'),
                rollup_duration_bin(EXTRACT(EPOCH FROM (synced_at - created_at))::double precision), COUNT(*)
         FROM lead_sync_history
         WHERE synced_at >= v_start AND synced_at < v_start + interval '1 day' AND sync_status = 'synced'
@@ -80,7 +80,7 @@ BEGIN
             SELECT message, lead_sync_error_fingerprint(message) AS fingerprint FROM (SELECT DISTINCT message FROM e) m
         )
         INSERT INTO rollup_error_groups (grain, bucket, fingerprint, n)
-        SELECT g.grain, date_trunc(g.unit, e.synced_at), fp.fingerprint, COUNT(*)
+        SELECT g.grain, date_trunc(g.unit, e.synced_at, 'UTC'), fp.fingerprint, COUNT(*)
         FROM e JOIN fp USING (message) CROSS JOIN (VALUES ('h', 'hour'), ('m', 'minute')) AS g(grain, unit)
         WHERE g.grain = 'h' OR e.synced_at >= now() - interval '8 days'
         GROUP BY 1, 2, 3;
