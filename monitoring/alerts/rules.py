@@ -153,8 +153,8 @@ def stuck_leads(rule: AlertRule) -> Evaluation:
 
 
 def overall_health(rule: AlertRule) -> Evaluation:
-    # The Redis snapshot the dashboard shows (at most SELECTOR_SNAPSHOT_TTL old, refreshed every
-    # minute): the live view scans every lead (0.7 s at 1M), and the alert then agrees with the page.
+    # The rollup-backed health row the dashboard shows (live, a few ms at 1M/10M): the alert and the
+    # page agree. as_of stays for the message format; None means "live".
     row = selectors.health_summary()
     taken_at = selectors.health_summary.taken_at()  # type: ignore[attr-defined]
     health = row["overall_health"]
