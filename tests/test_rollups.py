@@ -147,8 +147,12 @@ def assert_rollups_match_spec(*, tz: str = "UTC") -> None:
         assert health == spec
         if spec_median is None:
             assert median is None
-        else:  # the histogram's guarantee
-            assert abs(median - spec_median) <= 0.02 * abs(spec_median) + 1e-9
+        else:  # the histogram's guarantee: 2 % of the values percentile_cont interpolates between
+            durations = sorted(r["d"] for r in fetch_all(
+                "SELECT date_part('epoch', synced_at - created_at) AS d FROM lead_sync_history "
+                "WHERE sync_status = 'synced' AND synced_at > NOW() - INTERVAL '24 hours'"))
+            middle = durations[(len(durations) - 1) // 2: len(durations) // 2 + 1]
+            assert abs(median - spec_median) <= 0.02 * max(abs(v) for v in middle) + 1e-9
 
 
 # --------------------------------------------------------------------------- writers on real connections
@@ -174,14 +178,15 @@ def insert_lead(db: psycopg.Connection, rnd: random.Random, segments: list[Any])
     synced = None if rnd.random() < 0.3 else rnd.choice(OFFSETS)
     db.execute(
         """
-        INSERT INTO leads (twenty_id, first_name, lead_source, lead_score, segment_id, segment_confidence, sync_status,
+        INSERT INTO leads (id, twenty_id, first_name, lead_source, lead_score, segment_id, segment_confidence, sync_status,
                            sync_direction, last_synced_at, sync_started_at, sync_error_count, created_at)
-        VALUES (%s, 'x', %s, %s, %s, %s, %s, %s, now() - make_interval(secs => %s),
+        VALUES (%s, %s, 'x', %s, %s, %s, %s, %s, %s, now() - make_interval(secs => %s),
                 CASE WHEN %s = 'syncing' THEN now() - make_interval(secs => %s) END, %s,
                 now() - make_interval(secs => %s))
         """,
         (
-            None if rnd.random() < 0.5 else uuid.uuid4().hex,
+            uuid.UUID(int=rnd.getrandbits(128)),
+            None if rnd.random() < 0.5 else uuid.UUID(int=rnd.getrandbits(128)).hex,
             rnd.choice(SOURCES),
             None if rnd.random() < 0.2 else rnd.randint(0, 100),
             rnd.choice(segments),
@@ -204,10 +209,10 @@ def insert_attempt(db: psycopg.Connection, rnd: random.Random) -> None:
         """
         INSERT INTO lead_sync_history (lead_id, sync_type, sync_direction, sync_status, error_message, created_at, synced_at)
         SELECT id, %s, %s, %s, %s, now() - make_interval(secs => %s), now() - make_interval(secs => %s)
-        FROM leads ORDER BY random() LIMIT 1
+        FROM leads ORDER BY md5(id::text || %s) LIMIT 1
         """,
         (rnd.choice(TYPES), rnd.choice(H_DIRECTIONS), status, rnd.choice(MESSAGES) if status == "error" else None,
-         finished + rnd.choice([0, 0.4, 3, 120, -1]), finished),
+         finished + rnd.choice([0, 0.4, 3, 120, -1]), finished, rnd.random()),
     )
 
 
@@ -216,29 +221,31 @@ def update_leads(db: psycopg.Connection, rnd: random.Random, segments: list[Any]
         """
         UPDATE leads SET sync_status = %s, sync_error_count = sync_error_count + %s,
                last_synced_at = COALESCE(%s, last_synced_at), segment_id = %s
-        WHERE id IN (SELECT id FROM leads ORDER BY random() LIMIT %s)
+        WHERE id IN (SELECT id FROM leads ORDER BY md5(id::text || %s) LIMIT %s)
         """,
-        (rnd.choice(STATUSES), rnd.choice([0, 1]), rnd.choice([None, None]), rnd.choice(segments), rnd.randint(1, 3)),
+        (rnd.choice(STATUSES), rnd.choice([0, 1]), rnd.choice([None, None]), rnd.choice(segments), rnd.random(),
+         rnd.randint(1, 3)),
     )
 
 
 def update_attempts(db: psycopg.Connection, rnd: random.Random) -> None:
     db.execute(
         "UPDATE lead_sync_history SET sync_status = %s, error_message = %s "
-        "WHERE id IN (SELECT id FROM lead_sync_history ORDER BY random() LIMIT 2)",
-        (rnd.choice(H_STATUSES), rnd.choice(MESSAGES)),
+        "WHERE id IN (SELECT id FROM lead_sync_history ORDER BY md5(id::text || %s) LIMIT 2)",
+        (rnd.choice(H_STATUSES), rnd.choice(MESSAGES), rnd.random()),
     )
 
 
 def delete_some(db: psycopg.Connection, rnd: random.Random) -> None:
     if rnd.random() < 0.5:  # a lead and its attempts (Django's cascade: attempts first, in one transaction)
         with db.transaction():
-            lead = db.execute("SELECT id FROM leads ORDER BY random() LIMIT 1").fetchone()
+            lead = db.execute("SELECT id FROM leads ORDER BY md5(id::text || %s) LIMIT 1", [rnd.random()]).fetchone()
             if lead:
                 db.execute("DELETE FROM lead_sync_history WHERE lead_id = %s", lead)
                 db.execute("DELETE FROM leads WHERE id = %s", lead)
     else:
-        db.execute("DELETE FROM lead_sync_history WHERE id IN (SELECT id FROM lead_sync_history ORDER BY random() LIMIT 2)")
+        db.execute("DELETE FROM lead_sync_history WHERE id IN "
+                   "(SELECT id FROM lead_sync_history ORDER BY md5(id::text || %s) LIMIT 2)", [rnd.random()])
 
 
 OPS = ["lead", "attempt", "attempt", "update_leads", "update_attempts", "delete", "archive", "repair", "compact",
@@ -279,7 +286,8 @@ def late_commits(rnd: random.Random) -> None:
     with _conn() as first, _conn() as second:
         first.execute("BEGIN")
         insert_attempt(first, rnd)  # takes the lower history id and the older transaction id
-        first.execute("UPDATE leads SET sync_status = 'error' WHERE id IN (SELECT id FROM leads ORDER BY random() LIMIT 1)")
+        first.execute("UPDATE leads SET sync_status = 'error' WHERE id IN "
+                      "(SELECT id FROM leads ORDER BY md5(id::text || %s) LIMIT 1)", [rnd.random()])
         second.execute("BEGIN")
         insert_attempt(second, rnd)
         second.execute("COMMIT")
@@ -295,7 +303,7 @@ def fresh_tables():
     yield
 
 
-@hsettings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@hsettings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(seed=st.integers(0, 2**32 - 1), ops=st.lists(st.sampled_from(OPS), min_size=4, max_size=10))
 def test_every_rollup_number_equals_the_spec_query_after_random_writes(fresh_tables, seed, ops):
     with connection.cursor() as cursor:
@@ -478,7 +486,8 @@ def test_quantile_from_bins_is_within_two_percent_on_random_samples(q):
 def test_verify_finds_a_disagreement_fails_its_run_and_rebuild_repairs_it(small_data):
     assert rollup_services.verify_rollups().agree
     with connection.cursor() as cursor:
-        cursor.execute("UPDATE rollup_history SET attempts = attempts + 5 WHERE ctid = (SELECT ctid FROM rollup_history LIMIT 1)")
+        cursor.execute("UPDATE rollup_history SET attempts = attempts + 5 "
+                       "WHERE ctid = (SELECT ctid FROM rollup_history WHERE grain = 'h' LIMIT 1)")
     result = rollup_services.verify_rollups()
     assert result.mismatches == {"history": 2}  # our row differs from the table's: one each way
 
@@ -523,8 +532,9 @@ def test_an_update_that_changes_nothing_rolled_up_writes_no_delta(small_data):
 def test_pages_say_the_sync_time_quantiles_are_approximate(small_data, viewer_client):
     from django.urls import reverse
 
-    body = viewer_client.get(reverse("monitoring:overview")).content.decode()
-    assert "±2 %" in body
+    for page in ("monitoring:overview", "monitoring:performance"):
+        body = viewer_client.get(reverse(page)).content.decode()
+        assert "(approximate, ±2 %)" in body and "p95 ≈" in body and "p99 ≈" in body, page
 
 
 def test_stale_snapshot_task_has_no_schedule_and_compactor_runs_every_five_seconds(db):

@@ -37,8 +37,9 @@ from __future__ import annotations
 from django.db import migrations
 
 # Log-bucket histogram (DDSketch): bin i holds durations in (g^(i-1), g^i] with g = (1+a)/(1-a),
-# a = 0.02; the bin's estimate 2 g^i / (g + 1) is within a of every value in it. Durations <= 0
-# go to bin -32768 (estimate 0).
+# a = 0.02; the bin's estimate 2 g^i / (g + 1) is within a of every value in it. A duration of 0
+# is bin -32768; a negative one (the sync wrote created_at after synced_at) is bin -65536 - i for
+# its absolute value, estimate -2 g^i / (g + 1): the same relative error on the other side.
 GAMMA = "((1 + 0.02) / (1 - 0.02))"
 
 FORWARD = f"""
@@ -183,8 +184,9 @@ COMMENT ON FUNCTION lead_sync_error_fingerprint(text) IS 'The error-group finger
 CREATE FUNCTION rollup_duration_bin(seconds double precision) RETURNS integer
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $bin$
 SELECT CASE WHEN seconds IS NULL THEN NULL
-            WHEN seconds <= 0 THEN -32768
-            ELSE ceil(ln(seconds) / ln({GAMMA}))::integer END
+            WHEN seconds = 0 THEN -32768
+            WHEN seconds > 0 THEN ceil(ln(seconds) / ln({GAMMA}))::integer
+            ELSE -65536 - ceil(ln(-seconds) / ln({GAMMA}))::integer END
 $bin$;
 COMMENT ON FUNCTION rollup_duration_bin(double precision) IS 'DDSketch bin of a duration (relative error 2 %); see rollup_durations.';
 

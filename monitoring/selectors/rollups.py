@@ -42,6 +42,7 @@ MINUTE_ROWS_FOR = timedelta(days=7)
 RELATIVE_ACCURACY = 0.02
 GAMMA = (1 + RELATIVE_ACCURACY) / (1 - RELATIVE_ACCURACY)
 ZERO_BIN = -32768
+NEGATIVE_BIN_OFFSET = -65536  # bin of a negative duration -x: NEGATIVE_BIN_OFFSET - bin(x)
 
 
 def rollup_backed(fn: Callable[..., T]) -> Callable[..., T]:
@@ -388,13 +389,15 @@ class DurationQuantiles:
 def _bin_value(bin_index: int) -> float:
     if bin_index == ZERO_BIN:
         return 0.0
+    if bin_index < ZERO_BIN:  # negative durations
+        return -2 * GAMMA ** (NEGATIVE_BIN_OFFSET - bin_index) / (GAMMA + 1)
     return 2 * GAMMA**bin_index / (GAMMA + 1)
 
 
 def quantile_from_bins(bins: list[tuple[int, int]], q: float) -> float | None:
     """percentile_cont(q) estimated from (bin, count) pairs: the two ranks it interpolates between are
     each replaced by their bin's estimate, so the result stays within the bins' relative error."""
-    ordered = sorted((b, n) for b, n in bins if n > 0)
+    ordered = sorted(((b, n) for b, n in bins if n > 0), key=lambda pair: _bin_value(pair[0]))
     total = sum(n for _b, n in ordered)
     if not total:
         return None
