@@ -23,6 +23,7 @@ import random
 import statistics
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 
 import psycopg
@@ -47,6 +48,7 @@ class Phase:
     lock_wait_samples: int = 0
     writer_on_writer: int = 0
     samples: int = 0
+    wait_events: Counter = field(default_factory=Counter)
     seconds: float = 0.0
 
 
@@ -108,7 +110,9 @@ def sampler(db: str, stop: threading.Event, phase: Phase, writer_pids: list[int]
             phase.samples += 1
             rows = conn.execute(
                 """
-                SELECT a.pid, pg_blocking_pids(a.pid)
+                SELECT a.pid, pg_blocking_pids(a.pid), a.wait_event,
+                       (SELECT string_agg(DISTINCT l.locktype || ' ' || COALESCE(l.relation::regclass::text, ''), ', ')
+                          FROM pg_locks l WHERE l.pid = a.pid AND NOT l.granted)
                 FROM pg_stat_activity a
                 WHERE a.pid = ANY(%s) AND a.wait_event_type = 'Lock'
                 """,
@@ -116,8 +120,10 @@ def sampler(db: str, stop: threading.Event, phase: Phase, writer_pids: list[int]
             ).fetchall()
             if rows:
                 phase.lock_wait_samples += 1
-                if any(set(blockers) & set(writer_pids) for _pid, blockers in rows):
+                if any(set(blockers) & set(writer_pids) for _pid, blockers, *_ in rows):
                     phase.writer_on_writer += 1
+                for _pid, _blockers, event, what in rows:
+                    phase.wait_events[f"{event}: {what}"] += 1
 
 
 def run_phase(db: str, name: str, seconds: float, lead_ids: list, batch_ids: list, with_compactor: bool) -> Phase:
@@ -185,6 +191,9 @@ def main() -> None:
               f"{pct(phase.latencies, 99):7.2f} {phase.batch_seconds:8.2f} "
               f"{phase.compact_seconds:7.2f} ({phase.compactions}) {phase.lock_wait_samples:>9} / {phase.samples:<6} "
               f"{phase.writer_on_writer:>17}")
+    for phase in phases:
+        if phase.wait_events:
+            print(f"  {phase.name}: " + "; ".join(f"{k} x{n}" for k, n in phase.wait_events.most_common(4)))
     on = [p for p in phases if p.name == "triggers on"]
     off = [p for p in phases if p.name == "triggers off"]
     rate = lambda ps: statistics.mean(len(p.latencies) / p.seconds for p in ps)  # noqa: E731

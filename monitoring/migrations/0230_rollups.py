@@ -108,7 +108,7 @@ CREATE TABLE rollup_leads_created (
 );
 CREATE UNIQUE INDEX rollup_leads_created_key ON rollup_leads_created
     (grain, bucket, lead_source, sync_direction, sync_status, in_twenty) NULLS NOT DISTINCT;
-COMMENT ON TABLE rollup_leads_created IS 'Leads per created minute (8 days) / hour: lead_flow, lead_analytics.';
+COMMENT ON TABLE rollup_leads_created IS 'Leads per created hour, source, direction, status, in-Twenty (lead_analytics, lead_flow); per created minute (8 days, status ''*'') for lead_flow''s day edges.';
 
 CREATE TABLE rollup_history (
     grain char(1) NOT NULL CHECK (grain IN ('m', 'h')),
@@ -355,6 +355,10 @@ BEGIN
                COALESCE(SUM(sign * segment_confidence), 0),
                COUNT(segment_confidence) FILTER (WHERE sign > 0) - COUNT(segment_confidence) FILTER (WHERE sign < 0)
         FROM d GROUP BY 1, 2, 3, 4, 5, 6
+        HAVING SUM(sign) <> 0 OR SUM(sign * sync_error_count) <> 0 OR COALESCE(SUM(sign * lead_score), 0) <> 0
+            OR COALESCE(SUM(sign * segment_confidence), 0) <> 0
+            OR COUNT(lead_score) FILTER (WHERE sign > 0) <> COUNT(lead_score) FILTER (WHERE sign < 0)
+            OR COUNT(segment_confidence) FILTER (WHERE sign > 0) <> COUNT(segment_confidence) FILTER (WHERE sign < 0)
         ON CONFLICT (sync_status, segment_id, lead_source, sync_direction, never_synced, in_twenty) DO UPDATE SET
             lead_count = r.lead_count + EXCLUDED.lead_count,
             error_count_sum = r.error_count_sum + EXCLUDED.error_count_sum,
@@ -365,12 +369,17 @@ BEGIN
     c AS (
         INSERT INTO rollup_leads_created AS r (grain, bucket, lead_source, sync_direction, sync_status, in_twenty,
                                                lead_count, score_sum, score_n)
-        SELECT g.grain, date_trunc(g.unit, d.created_at, 'UTC'), lead_source, sync_direction, sync_status, in_twenty,
+        -- Minute rows only serve lead_flow (per source and direction): status '*', so a status
+        -- change nets to nothing there and writes no row (HAVING).
+        SELECT g.grain, date_trunc(g.unit, d.created_at, 'UTC'), lead_source, sync_direction,
+               CASE WHEN g.grain = 'h' THEN sync_status ELSE '*' END, g.grain = 'h' AND in_twenty,
                SUM(sign), COALESCE(SUM(sign * lead_score), 0),
                COUNT(lead_score) FILTER (WHERE sign > 0) - COUNT(lead_score) FILTER (WHERE sign < 0)
         FROM d CROSS JOIN (VALUES ('h', 'hour'), ('m', 'minute')) AS g(grain, unit)
         WHERE g.grain = 'h' OR d.created_at >= now() - interval '8 days'
         GROUP BY 1, 2, 3, 4, 5, 6
+        HAVING SUM(sign) <> 0 OR COALESCE(SUM(sign * lead_score), 0) <> 0
+            OR COUNT(lead_score) FILTER (WHERE sign > 0) <> COUNT(lead_score) FILTER (WHERE sign < 0)
         ON CONFLICT (grain, bucket, lead_source, sync_direction, sync_status, in_twenty) DO UPDATE SET
             lead_count = r.lead_count + EXCLUDED.lead_count,
             score_sum = r.score_sum + EXCLUDED.score_sum, score_n = r.score_n + EXCLUDED.score_n
@@ -388,6 +397,8 @@ BEGIN
         FROM d CROSS JOIN (VALUES ('h', 'hour'), ('m', 'minute')) AS g(grain, unit)
         WHERE g.grain = 'h' OR d.synced_at >= now() - interval '8 days'
         GROUP BY 1, 2, 3, 4, 5
+        HAVING SUM(sign) <> 0 OR COALESCE(SUM(sign * duration), 0) <> 0
+            OR COUNT(duration) FILTER (WHERE sign > 0) <> COUNT(duration) FILTER (WHERE sign < 0)
         ON CONFLICT (grain, bucket, sync_direction, sync_type, sync_status) DO UPDATE SET
             attempts = r.attempts + EXCLUDED.attempts,
             duration_sum = r.duration_sum + EXCLUDED.duration_sum,
@@ -397,7 +408,7 @@ BEGIN
         INSERT INTO rollup_durations AS r (bucket, bin, n)
         SELECT date_trunc('hour', synced_at, 'UTC'), rollup_duration_bin(duration::double precision), SUM(sign)
         FROM d WHERE sync_status = 'synced' AND duration IS NOT NULL
-        GROUP BY 1, 2
+        GROUP BY 1, 2 HAVING SUM(sign) <> 0
         ON CONFLICT (bucket, bin) DO UPDATE SET n = r.n + EXCLUDED.n
     ),
     -- The regexes run once per distinct message of the batch, not once per failed attempt.
@@ -412,7 +423,7 @@ BEGIN
         FROM d JOIN fp ON fp.message = COALESCE(d.error_message, '(no message)')
         CROSS JOIN (VALUES ('h', 'hour'), ('m', 'minute')) AS g(grain, unit)
         WHERE d.sync_status = 'error' AND (g.grain = 'h' OR d.synced_at >= now() - interval '8 days')
-        GROUP BY 1, 2, 3
+        GROUP BY 1, 2, 3 HAVING SUM(sign) <> 0
         ON CONFLICT (grain, bucket, fingerprint) DO UPDATE SET n = r.n + EXCLUDED.n
     ),
     t AS (

@@ -46,8 +46,9 @@ BEGIN
                      FROM leads LOOP
         INSERT INTO rollup_leads_created (grain, bucket, lead_source, sync_direction, sync_status, in_twenty,
                                           lead_count, score_sum, score_n)
-        SELECT g.grain, date_trunc(g.unit, l.created_at, 'UTC'), lead_source, sync_direction, sync_status,
-               twenty_id IS NOT NULL, COUNT(*), COALESCE(SUM(lead_score), 0), COUNT(lead_score)
+        SELECT g.grain, date_trunc(g.unit, l.created_at, 'UTC'), lead_source, sync_direction,
+               CASE WHEN g.grain = 'h' THEN sync_status ELSE '*' END, g.grain = 'h' AND twenty_id IS NOT NULL,
+               COUNT(*), COALESCE(SUM(lead_score), 0), COUNT(lead_score)
         FROM leads l CROSS JOIN (VALUES ('h', 'hour'), ('m', 'minute')) AS g(grain, unit)
         WHERE l.created_at >= v_start AND l.created_at < v_start + interval '1 day'
           AND (g.grain = 'h' OR l.created_at >= now() - interval '8 days')

@@ -16,6 +16,7 @@ from .maintenance import ArchiveExport, ArchiveExportStatus, LeadSyncHistoryArch
 from .sync import CustomerSegment, Lead, LeadSyncHistory
 from .views import (
     LeadAnalytics,
+    LeadSyncDailyRollup,
     LeadSyncDailySummary,
     LeadSyncHealthDashboard,
     RealTimeSyncActivity,
@@ -43,6 +44,7 @@ __all__ = [
     "Lead",
     "LeadSyncHistory",
     "LeadAnalytics",
+    "LeadSyncDailyRollup",
     "LeadSyncDailySummary",
     "LeadSyncHealthDashboard",
     "RealTimeSyncActivity",

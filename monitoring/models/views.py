@@ -112,3 +112,21 @@ class LeadSyncDailySummary(models.Model):
         ordering = ["-sync_date", "sync_direction", "sync_status"]
         verbose_name = "daily sync summary"
         verbose_name_plural = "daily sync summary"
+
+
+class LeadSyncDailyRollup(models.Model):
+    """The daily summary live from the rollups (view lead_sync_daily_rollup, migration 0230): the same
+    columns as lead_sync_daily_summary, exact and current; what the Daily summary page lists."""
+
+    sync_date = models.DateTimeField(primary_key=True, help_text="Day bucket in UTC.")
+    sync_direction = models.CharField(max_length=30, choices=HistoryDirection.choices, null=True)
+    sync_status = models.CharField(max_length=20, choices=HistoryStatus.choices, null=True)
+    sync_count = models.BigIntegerField()
+    unique_leads = models.BigIntegerField()
+
+    class Meta:
+        managed = False
+        db_table = "lead_sync_daily_rollup"
+        ordering = ["-sync_date", "sync_direction", "sync_status"]
+        verbose_name = "daily sync summary (live)"
+        verbose_name_plural = "daily sync summary (live)"
