@@ -497,9 +497,19 @@ def test_verify_finds_a_disagreement_fails_its_run_and_rebuild_repairs_it(small_
     assert run.outcome == JobOutcome.FAILED
     assert "rollups disagree with the tables: history (2 keys)" in run.error
 
+    # The alert rule reads the newest verify run: firing now, with the rollup and key count.
+    from monitoring.alerts.rules import evaluate_rule
+    from monitoring.models import AlertRule, RuleKind
+
+    rule = AlertRule.objects.create(name="rollups", kind=RuleKind.ROLLUPS_DISAGREE, severity="warning")
+    evaluation = evaluate_rule(rule)
+    assert evaluation.breached and "history (2 keys)" in evaluation.summary
+
     rollup_services.rebuild_rollups()
     assert rollup_services.verify_rollups().agree
     assert_rollups_match_spec()
+    rollup_tasks.verify_rollups()
+    assert not evaluate_rule(rule).breached
 
 
 def test_rebuild_while_the_sync_writes_counts_the_uncommitted_write_exactly_once(small_data):
