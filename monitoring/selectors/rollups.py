@@ -280,17 +280,22 @@ def _local_edges(start: datetime, end: datetime, tz: str, step: str) -> list[dat
 _AHEAD = timedelta(days=1)
 
 
+def _zone_window(span: timedelta, tz: str | None, step: str) -> tuple[_Plan, dict[str, Any]]:
+    """The plan and parameters of "the last `span`, grouped by display-zone `step` (hour/day)"."""
+    zone = _tz(tz)
+    now = database_now()
+    since = now - span
+    plan = plan_window(now=now, since=since, group_edges=_local_edges(since, now + _AHEAD, zone, step))
+    return plan, {"tz": zone, "since": since}
+
+
 # --------------------------------------------------------------------------- history numbers
 
 
 @rollup_backed
 def hourly_performance(*, hours: int = 24, tz: str | None = None) -> list[Row]:
     """Spec §2 from rollup_history: attempts, errors and average attempt time per display-zone hour."""
-    tz = _tz(tz)
-    now = database_now()
-    since = now - timedelta(hours=hours)
-    plan = plan_window(now=now, since=since, group_edges=_local_edges(since, now + _AHEAD, tz, "hour"))
-    params: dict[str, Any] = {"tz": tz, "since": since}
+    plan, params = _zone_window(timedelta(hours=hours), tz, "hour")
     return fetch_all(
         f"""
         SELECT DATE_TRUNC('hour', t AT TIME ZONE %(tz)s) AT TIME ZONE %(tz)s AS sync_hour,
@@ -605,11 +610,7 @@ def segment_distribution() -> list[Row]:
 @rollup_backed
 def lead_flow(*, days: int = 7, tz: str | None = None) -> list[Row]:
     """Spec §3 from rollup_leads_created: leads created per display-zone day, source and direction."""
-    tz = _tz(tz)
-    now = database_now()
-    since = now - timedelta(days=days)
-    plan = plan_window(now=now, since=since, group_edges=_local_edges(since, now + _AHEAD, tz, "day"))
-    params: dict[str, Any] = {"tz": tz, "since": since}
+    plan, params = _zone_window(timedelta(days=days), tz, "day")
     return fetch_all(
         f"""
         SELECT (DATE_TRUNC('day', t AT TIME ZONE %(tz)s))::date AS date,
