@@ -29,7 +29,9 @@ from monitoring.services import rollups as rollup_services
 from monitoring.tasks import rollups as rollup_tasks
 from tests.maintenance_helpers import second_connection
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# serialized_rollback: the flush after each test would drop the rows migrations made (beat schedules,
+# alert rules, role groups) for the tests that run after these; like the other transactional tests.
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 STATUSES = ["pending", "syncing", "synced", "error", "conflict"]
 H_STATUSES = ["synced", "error", "conflict"]
