@@ -1,27 +1,41 @@
-"""Time every portal page against a big database: p50/p95 ms cold and warm, and queries per page.
+"""Every page, the API and the alert check at two sizes, side by side: spec SQL, old live path, rollups.
 
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/leadsync_bench REDIS_URL=redis://127.0.0.1:6379/3 \
-        .venv/bin/python benchmarks/pages.py [--runs 15] [--ttl 180] [URL ...]
+    REDIS_URL=redis://127.0.0.1:6379/6 SECRET_KEY=bench .venv/bin/python benchmarks/pages.py \
+        --databases leadsync_bench_f_small leadsync_bench_f [--runs 7] [--old-runs 3] [--rollups-only] [--no-background]
 
-"cold" = the selector snapshots were just dropped (every snapshotted selector recomputes), "warm" =
-served as a viewer sees it most of the time (snapshots present, refreshed each minute by beat).
-The database is only read: every session is SET to read-only, so a write would fail loudly. That is
-also why requests go through RequestFactory with an in-memory staff superuser instead of a logged-in
-test Client (logging in writes a session row and last_login); the view, its templates and every
-context processor still run, only the session/auth middleware is skipped.
+Each database is a seeded one (`seed_demo --leads 100000 --history 1000000 --days 60` and
+`--leads 1000000 --history 10000000 --days 60`) migrated with the rollups. Per item it times:
+- "spec SQL": the spec's own queries for what the item shows, straight on the tables;
+- "old live": the selectors as they were before the rollups (loaded from git `main`'s
+  monitoring/selectors, snapshots off), i.e. what a page cost live when its snapshot was missing;
+- "rollups": the item as it is now (a full page render through RequestFactory, the API view,
+  the /metrics view, or every enabled alert rule evaluated).
+It prints p50/p95 in ms and the backend CPU ms of one run (CPU time of the PostgreSQL backend,
+steadier than wall time on a shared machine), the growth ratio small -> big of the rollup path,
+and the background database CPU per minute: old = one snapshot refresh (every minute) + 1/60
+of the daily-summary rebuild (hourly); new = 12 compactions at rest + 1/60 of the (now cheap)
+daily-summary refresh. Sessions are read-only except for the background measurements, which
+run on a copy made with CREATE DATABASE ... TEMPLATE (--background-copy).
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import statistics
+import subprocess
 import sys
 import time
+import types
+from collections.abc import Callable
 from pathlib import Path
-from urllib.parse import urlencode
+from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "leadsync_portal.settings_test")
-os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/leadsync_bench")
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/leadsync_bench_f")
+os.environ["DATABASE_POOL"] = "0"  # switching databases must really close connections
 
 import django  # noqa: E402
 
@@ -29,98 +43,277 @@ django.setup()
 
 from django.conf import settings  # noqa: E402
 from django.contrib.auth.models import User  # noqa: E402
-from django.core.cache import cache  # noqa: E402
-from django.db import connection  # noqa: E402
+from django.db import connection, connections  # noqa: E402
 from django.db.backends.signals import connection_created  # noqa: E402
 from django.test import RequestFactory, override_settings  # noqa: E402
-from django.test.utils import CaptureQueriesContext  # noqa: E402
 from django.urls import resolve, reverse  # noqa: E402
 
-from monitoring import selectors  # noqa: E402
-from monitoring.navigation import NAVIGATION  # noqa: E402
-from monitoring.selectors import snapshots  # noqa: E402
+from prometheus_client import generate_latest  # noqa: E402
+
+from monitoring.prometheus import registry as prometheus_registry  # noqa: E402
+from monitoring.selectors import metrics as metric_payload  # noqa: E402
+
+READ_ONLY = {"on": True}
 
 
 def _read_only(sender, connection, **kwargs):  # noqa: ANN001
-    with connection.cursor() as cursor:
-        cursor.execute("SET default_transaction_read_only = on")
+    if READ_ONLY["on"]:
+        with connection.cursor() as cursor:
+            cursor.execute("SET default_transaction_read_only = on")
 
 
 connection_created.connect(_read_only)
 
 
-def pages() -> list[str]:
-    urls = [reverse(name) for name, _label in NAVIGATION]
+def legacy(module: str) -> types.ModuleType:
+    """monitoring/selectors/<module>.py as it is on git main, importable beside today's code."""
+    source = subprocess.run(
+        ["git", "show", f"main:monitoring/selectors/{module}.py"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
+    mod = types.ModuleType(f"monitoring.selectors.legacy_{module}")
+    mod.__package__ = "monitoring.selectors"
+    sys.modules[mod.__name__] = mod
+    exec(compile(source, f"main:monitoring/selectors/{module}.py", "exec"), mod.__dict__)
+    return mod
+
+
+OLD = legacy("dashboard")
+OLD_ERRORS = legacy("errors")
+OLD_METRICS = legacy("metrics")
+
+SPEC_HEALTH = "SELECT * FROM lead_sync_health_dashboard"
+SPEC_STATUS = """SELECT sync_status, COUNT(*) as lead_count, ROUND(COUNT(*) * 100.0 / SUM(COUNT(*)) OVER (), 2) as percentage,
+    MAX(last_synced_at) as last_sync_time, ROUND(AVG(sync_error_count), 2) as avg_errors
+    FROM leads GROUP BY sync_status ORDER BY lead_count DESC"""
+SPEC_HOURLY = """SELECT DATE_TRUNC('hour', synced_at) as sync_hour, COUNT(*) as syncs_completed,
+    COUNT(*) FILTER (WHERE sync_status = 'error') as sync_errors,
+    ROUND(AVG(EXTRACT(EPOCH FROM (synced_at - created_at))), 2) as avg_sync_time_seconds
+    FROM lead_sync_history WHERE synced_at > NOW() - INTERVAL '24 hours' GROUP BY sync_hour ORDER BY sync_hour DESC"""
+SPEC_FLOW = """SELECT DATE(created_at) as date, lead_source, sync_direction, COUNT(*) as lead_count,
+    ROUND(AVG(lead_score), 2) as avg_score FROM leads WHERE created_at > NOW() - INTERVAL '7 days'
+    GROUP BY DATE(created_at), lead_source, sync_direction ORDER BY date DESC, lead_count DESC"""
+SPEC_ERRORS = """SELECT l.id, l.first_name || ' ' || l.last_name as lead_name, l.email, l.sync_error_message,
+    l.sync_error_count, l.last_synced_at, lsh.error_message as last_error_detail FROM leads l
+    LEFT JOIN LATERAL (SELECT error_message FROM lead_sync_history WHERE lead_id = l.id AND sync_status = 'error'
+    ORDER BY synced_at DESC LIMIT 1) lsh ON true WHERE l.sync_status = 'error'
+    ORDER BY l.sync_error_count DESC, l.last_synced_at DESC LIMIT 20"""
+SPEC_SEGMENTS = """SELECT cs.segment_name, COUNT(l.id) as total_leads, COUNT(*) FILTER (WHERE l.sync_status = 'synced') as synced_leads,
+    COUNT(*) FILTER (WHERE l.twenty_id IS NOT NULL) as in_twenty, ROUND(AVG(l.lead_score), 2) as avg_lead_score,
+    ROUND(AVG(l.segment_confidence), 3) as avg_confidence FROM leads l
+    LEFT JOIN customer_segments cs ON l.segment_id = cs.id GROUP BY cs.segment_name ORDER BY total_leads DESC"""
+SPEC_DAILY = """SELECT DATE_TRUNC('day', synced_at) as sync_date, sync_direction, sync_status, COUNT(*) as sync_count,
+    COUNT(DISTINCT lead_id) as unique_leads FROM lead_sync_history GROUP BY sync_date, sync_direction, sync_status"""
+SPEC_STALE = "SELECT * FROM check_stale_leads()"
+SPEC_WEBHOOKS = """SELECT DATE_TRUNC('minute', synced_at) as minute, COUNT(*) as webhook_count FROM lead_sync_history
+    WHERE sync_type = 'webhook_update' AND synced_at > NOW() - INTERVAL '1 hour' GROUP BY minute ORDER BY minute DESC"""
+SPEC_API = ["SELECT * FROM sync_monitoring", "SELECT * FROM lead_analytics LIMIT 7", SPEC_HEALTH,
+            "SELECT * FROM lead_sync_history ORDER BY synced_at DESC LIMIT 10"]
+SPEC_ALERTS = [
+    # NULLIF: the spec's query divides by zero on a quiet hour (its defect 1); the bench data may be quiet.
+    """SELECT COUNT(*) FILTER (WHERE sync_status = 'error') * 100.0 / NULLIF(COUNT(*), 0) as error_rate FROM lead_sync_history
+       WHERE synced_at > NOW() - INTERVAL '1 hour'""",
+    "SELECT MAX(synced_at) < NOW() - INTERVAL '30 minutes' as sync_stalled FROM lead_sync_history",
+    "SELECT id, first_name, last_name, sync_error_count FROM leads WHERE sync_error_count > 5",
+    SPEC_STALE,
+]
+
+
+def old_alert_check() -> None:
+    from datetime import timedelta
+
+    OLD.failure_rate(window=timedelta(hours=1))
+    OLD.sync_stalled(quiet_for=timedelta(minutes=30))
+    for _ in range(3):
+        OLD.last_sync_times()
+    OLD.high_error_lead_count(threshold=5)
+    OLD.high_error_leads(threshold=5, limit=10)
+    OLD.stale_leads()
+    OLD.stuck_lead_count()
+    OLD.stuck_leads(limit=10)
+    OLD.health_summary()
+
+
+def new_alert_check() -> None:
+    from monitoring.alerts.rules import evaluate_rule
+    from monitoring.models import AlertRule, RuleKind
+
+    for rule in AlertRule.objects.filter(enabled=True).exclude(kind=RuleKind.DEADMAN):
+        evaluate_rule(rule)
+
+
+# item -> (spec SQL statements, old live callables, what the rollup path runs: a URL or a callable)
+ITEMS: list[tuple[str, list[str], Callable[[], Any], str | Callable[[], Any]]] = [
+    ("Overview", [SPEC_HEALTH, SPEC_STATUS],
+     lambda: (OLD.health_summary(), OLD.sync_status_overview(), OLD.failure_rate()), "monitoring:overview"),
+    ("Performance", [SPEC_HOURLY], lambda: OLD.hourly_performance(), "monitoring:performance"),
+    ("Lead flow", [SPEC_FLOW], lambda: OLD.lead_flow(), "monitoring:lead-flow"),
+    ("Errors", [SPEC_ERRORS], lambda: (OLD.health_summary(), OLD.recent_errors(limit=25)), "monitoring:errors"),
+    ("Error groups", [], lambda: OLD_ERRORS.error_groups(), "monitoring:error-groups"),
+    ("Segments", [SPEC_SEGMENTS], lambda: OLD.segment_distribution(), "monitoring:segments"),
+    ("Daily summary", [SPEC_DAILY], lambda: OLD.daily_summary(), "monitoring:daily-summary"),
+    ("Debug", [SPEC_STALE, SPEC_WEBHOOKS],
+     lambda: (OLD.stale_leads(), OLD.webhook_updates_per_minute(), OLD.stuck_leads(limit=100)), "monitoring:debug"),
+    ("Activity", [], lambda: OLD.real_time_activity(), "monitoring:activity"),
+    ("Leads", [], lambda: None, "monitoring:leads"),
+    ("Alerts page", [], lambda: None, "monitoring:alerts"),
+    ("Jobs page", [], lambda: None, "monitoring:jobs"),
+    ("API /api/sync-metrics/", SPEC_API,
+     lambda: (OLD.sync_monitoring(), OLD.recent_history(limit=10), OLD.lead_analytics(limit=7), OLD.health_summary()),
+     lambda: json.dumps(metric_payload.json_ready(metric_payload.sync_metrics_payload()))),
+    ("/metrics", [],
+     lambda: (OLD.sync_monitoring(), OLD_METRICS.attempts_by_direction(), OLD.health_summary(), OLD.last_sync_times()),
+     lambda: generate_latest(prometheus_registry)),
+    ("alert check (all rules)", SPEC_ALERTS, old_alert_check, new_alert_check),
+]
+
+
+def backend_cpu_ms() -> float:
     with connection.cursor() as cursor:
-        cursor.execute("SELECT id FROM leads WHERE sync_status = 'error' ORDER BY sync_error_count DESC LIMIT 1")
-        row = cursor.fetchone()
-    if row:
-        urls.append(reverse("monitoring:lead-detail", args=[row[0]]))
-    urls += [
-        reverse("monitoring:errors") + "?q=rate+limit",
-        reverse("monitoring:errors") + "?page=3&sort=-last_synced_at",
-        reverse("monitoring:leads") + "?sync_status=pending&page=2",
-        reverse("monitoring:activity-data"),
-    ]
-    groups = selectors.error_groups()
-    if groups:  # the drill-down from the biggest error group
-        urls.append(reverse("monitoring:leads") + "?" + urlencode({"error_group": groups[0]["fingerprint"]}))
-    return urls
+        cursor.execute("SELECT pg_backend_pid()")
+        (pid,) = cursor.fetchone()
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
 
 
-def request_once(factory: RequestFactory, user: User, url: str) -> tuple[float, int, int]:
-    request = factory.get(url)
-    request.user = user
-    match = resolve(request.path_info)
-    with CaptureQueriesContext(connection) as queries:
+def timed(fn: Callable[[], Any], runs: int) -> tuple[list[float], float]:
+    """Wall ms per run and the median backend CPU ms per run."""
+    walls, cpus = [], []
+    for _ in range(runs):
+        cpu = backend_cpu_ms()
         started = time.perf_counter()
+        fn()
+        walls.append((time.perf_counter() - started) * 1000)
+        cpus.append(backend_cpu_ms() - cpu)
+    return walls, statistics.median(cpus)
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def run_sql(statements: list[str]) -> Callable[[], None]:
+    def run() -> None:
+        with connection.cursor() as cursor:
+            for sql in statements:
+                cursor.execute(sql)
+                cursor.fetchall()
+    return run
+
+
+def page(target: str | Callable[[], Any]) -> Callable[[], Any]:
+    if callable(target):
+        return target
+    factory = RequestFactory()
+    user = User(username="bench", is_staff=True, is_superuser=True, is_active=True)
+    url = reverse(target)
+
+    def run() -> None:
+        request = factory.get(url)
+        request.user = user
+        request.META["REMOTE_ADDR"] = "127.0.0.1"  # /metrics: METRICS_ALLOWED_IPS
+        match = resolve(request.path_info)
         response = match.func(request, *match.args, **match.kwargs)
         if hasattr(response, "render"):
             response.render()
-        elapsed = (time.perf_counter() - started) * 1000
-    return elapsed, len(queries), response.status_code
+        if response.status_code != 200:
+            raise RuntimeError(f"{url}: HTTP {response.status_code}")
+    return run
 
 
-def percentile(values: list[float], pct: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
+def use_database(name: str) -> None:
+    connections.close_all()
+    settings.DATABASES["default"]["NAME"] = name
+    connection.settings_dict["NAME"] = name
+
+
+def background_cpu_per_minute(name: str) -> tuple[float, float]:
+    """(old, new) backend CPU ms per minute of background work, measured on a throw-away copy."""
+    from monitoring.selectors import snapshots
+
+    copy = f"{name}_bgcopy"
+    READ_ONLY["on"] = False
+    use_database("postgres")
+    with connection.cursor() as cursor:
+        cursor.execute(f'DROP DATABASE IF EXISTS "{copy}"')
+        cursor.execute(f'CREATE DATABASE "{copy}" TEMPLATE "{name}"')
+    use_database(copy)
+    try:
+        old_refresh = [fn for key, fn in snapshots.REGISTRY.items() if key.startswith("legacy_")]
+        _w, refresh_cpu = timed(lambda: [fn.uncached() for fn in old_refresh], 2)
+        _w, rebuild_cpu = timed(run_sql([f"SELECT COUNT(*) FROM ({SPEC_DAILY}) s"]), 1)  # the old matview's body
+        # One compaction at rest is below the clock tick (10 ms): time 60 and take the total.
+        cpu0 = backend_cpu_ms()
+        run_sql(["SELECT compact_rollups()"] * 60)()
+        compact_cpu = (backend_cpu_ms() - cpu0) / 60
+        _w, new_refresh_cpu = timed(run_sql(["SELECT refresh_daily_summary()"]), 2)
+    finally:
+        use_database("postgres")
+        with connection.cursor() as cursor:
+            cursor.execute(f'DROP DATABASE IF EXISTS "{copy}"')
+        READ_ONLY["on"] = True
+    return refresh_cpu + rebuild_cpu / 60, 12 * compact_cpu + new_refresh_cpu / 60
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=15)
-    parser.add_argument("--ttl", type=int, default=int(os.environ.get("SELECTOR_SNAPSHOT_TTL", 180)))
-    parser.add_argument("urls", nargs="*", help="time only these URLs (default: every page)")
+    parser.add_argument("--databases", nargs="+", default=["leadsync_bench_f_small", "leadsync_bench_f"])
+    parser.add_argument("--runs", type=int, default=7, help="runs of the rollup path per item")
+    parser.add_argument("--old-runs", type=int, default=3, help="runs of the spec SQL and old live path per item")
+    parser.add_argument("--no-background", action="store_true")
+    parser.add_argument("--rollups-only", action="store_true", help="time only the rollup path (quick re-measure)")
     args = parser.parse_args()
-    settings.ALLOWED_HOSTS = ["*"]  # RequestFactory host; no test instrumentation of templates
-    factory = RequestFactory()
-    user = User(username="bench", is_staff=True, is_superuser=True, is_active=True)
-    with override_settings(SELECTOR_SNAPSHOT_TTL=args.ttl):
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT (SELECT COUNT(*) FROM leads), (SELECT reltuples::bigint FROM pg_class WHERE relname = 'lead_sync_history')")
-            leads, history = cursor.fetchone()
-        print(f"database {settings.DATABASES['default']['NAME']}: {leads} leads, ~{history} history rows; "
-              f"snapshot TTL {args.ttl} s; {args.runs} runs per page\n")
-        header = f"{'page':<48} {'cold p50':>9} {'cold p95':>9} {'warm p50':>9} {'warm p95':>9} {'queries':>8} {'status':>6}"
-        print(header)
-        print("-" * len(header))
-        for url in args.urls or pages():
-            cold, warm = [], []
-            queries = status = 0
-            for _ in range(args.runs):
-                cache.delete_many(_snapshot_keys())
-                elapsed, _q, status = request_once(factory, user, url)
-                cold.append(elapsed)
-            for _ in range(args.runs):
-                elapsed, queries, status = request_once(factory, user, url)
-                warm.append(elapsed)
-            print(f"{url[:48]:<48} {percentile(cold, 50):9.1f} {percentile(cold, 95):9.1f} "
-                  f"{percentile(warm, 50):9.1f} {percentile(warm, 95):9.1f} {queries:>8} {status:>6}")
+    settings.ALLOWED_HOSTS = ["*"]
+    results: dict[str, dict[str, dict[str, Any]]] = {}
+    background: dict[str, tuple[float, float]] = {}
+    load_before = os.getloadavg()
+    with override_settings(SELECTOR_SNAPSHOT_TTL=0):
+        for name in args.databases:
+            use_database(name)
+            with connection.cursor() as cursor:
+                cursor.execute("SET jit = off")
+                cursor.execute("SELECT (SELECT COUNT(*) FROM leads), (SELECT reltuples::bigint FROM pg_class WHERE relname = 'lead_sync_history')")
+                leads, history = cursor.fetchone()
+            print(f"{name}: {leads:,} leads, ~{history:,} history rows; load {os.getloadavg()[0]:.1f}", flush=True)
+            results[name] = {}
+            for label, spec_sql, old, target in ITEMS:
+                row: dict[str, Any] = {}
+                new = page(target)
+                new()  # warm the plan cache and the pages' imports once
+                row["new"] = timed(new, args.runs)
+                row["old"] = timed(old, args.old_runs) if not args.rollups_only else ([float("nan")], 0.0)
+                row["spec"] = timed(run_sql(spec_sql), args.old_runs) if spec_sql and not args.rollups_only else None
+                results[name][label] = row
+                print(f"  {label:<26} spec {pct(row['spec'][0], 50) if row['spec'] else float('nan'):8.1f}  "
+                      f"old {pct(row['old'][0], 50):8.1f}  rollups p50 {pct(row['new'][0], 50):6.1f} "
+                      f"p95 {pct(row['new'][0], 95):6.1f} ms", flush=True)
+            if not args.no_background:
+                background[name] = background_cpu_per_minute(name)
 
-
-def _snapshot_keys() -> list[str]:
-    """Every snapshot key the registered selectors use with their default arguments."""
-    return [snapshots._key(name, (), {}) for name in snapshots.REGISTRY]
+    small, big = args.databases[0], args.databases[-1]
+    print(f"\nload average: {' '.join(f'{x:.1f}' for x in load_before)} at the start, "
+          f"{' '.join(f'{x:.1f}' for x in os.getloadavg())} at the end ({os.cpu_count()} cores, shared)\n")
+    header = (f"| item | size | spec SQL p50 | old live p50 | old live backend CPU | rollups p50 | rollups p95 | "
+              f"rollups backend CPU | growth {small.split('_')[-1]}→{big.split('_')[-1]} (p50) |")
+    print(header)
+    print("|" + "---|" * 9)
+    for label, *_rest in ITEMS:
+        for name in args.databases:
+            row = results[name][label]
+            spec = f"{pct(row['spec'][0], 50):,.0f}" if row["spec"] else "–"
+            growth = ""
+            if name == big and len(args.databases) > 1:
+                growth = f"{pct(row['new'][0], 50) / max(pct(results[small][label]['new'][0], 50), 0.1):.2f}×"
+            print(f"| {label} | {name} | {spec} | {pct(row['old'][0], 50):,.0f} | {row['old'][1]:,.0f} | "
+                  f"{pct(row['new'][0], 50):,.1f} | "
+                  f"{pct(row['new'][0], 95):,.1f} | {row['new'][1]:,.0f} | {growth} |")
+    for name, (old, new) in background.items():
+        print(f"\nbackground database CPU per minute at rest on {name}: old {old / 1000:.2f} CPU-s "
+              f"(snapshot refresh + 1/60 daily-summary rebuild), rollups {new / 1000:.4f} CPU-s "
+              f"(12 compactions + 1/60 daily-summary refresh)")
+    if len(background) > 1:
+        print(f"background growth {small} → {big}: old {background[big][0] / background[small][0]:.2f}×, "
+              f"rollups {background[big][1] / max(background[small][1], 0.1):.2f}×")
 
 
 if __name__ == "__main__":

@@ -80,6 +80,7 @@ class RuleKind(models.TextChoices):
     STUCK_LEADS = "stuck_leads", "Leads stuck in syncing"
     OVERALL_HEALTH = "overall_health", "Overall health not healthy"
     DEADMAN = "deadman", "Alert check itself not completing"
+    ROLLUPS_DISAGREE = "rollups_disagree", "Dashboard rollups disagree with the tables (weekly verify)"
 
 
 class IncidentState(models.TextChoices):

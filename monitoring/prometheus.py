@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from django.utils import timezone
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from monitoring import selectors
@@ -37,6 +37,25 @@ class LeadSyncCollector(Collector):
             errors.add_metric([direction], row["errors"])
         yield attempts
         yield errors
+
+        # All-time counters from the rollups: monotonic (an archive move never lowers them), so
+        # rate()/increase() work across the weekly clean-up.
+        totals = {
+            "attempts": CounterMetricFamily(
+                "leadsync_sync_attempts", "Sync attempts recorded since the rollups began, by direction.",
+                labels=["direction"],
+            ),
+            "errors": CounterMetricFamily(
+                "leadsync_sync_errors", "Sync attempts that entered 'error', by direction.", labels=["direction"]
+            ),
+            "conflicts": CounterMetricFamily(
+                "leadsync_sync_conflicts", "Sync attempts that entered 'conflict', by direction.", labels=["direction"]
+            ),
+        }
+        for row in metric_selectors.attempt_totals():
+            for key, family in totals.items():
+                family.add_metric([row["direction"]], row[key])
+        yield from totals.values()
 
         health = selectors.health_summary()
         # Absent rather than a made-up number when the view cannot tell (no leads due yet).

@@ -33,13 +33,16 @@ def test_each_task_has_its_beat_schedule(db):
         for task in PeriodicTask.objects.filter(enabled=True).select_related("interval", "crontab")
     }
     assert {
-        ("monitoring.refresh_snapshots", "every minute"),
+        ("monitoring.compact_rollups", "every 5 seconds"),
+        ("monitoring.verify_rollups", "At 05:00 AM, only on Sunday UTC"),
         ("monitoring.record_stale_leads", "every 5 minutes"),
         ("monitoring.refresh_daily_summary", "At 5 minutes past the hour UTC"),
         ("monitoring.refresh_daily_summary", "At 12:15 AM UTC"),
         ("monitoring.archive_history", "At 03:00 AM, only on Sunday UTC"),
         ("monitoring.export_archive_months", "At 04:00 AM, on day 1 of the month UTC"),
     } <= schedules
+    # Issue 12: the per-minute snapshot refresh is retired (the numbers are live from the rollups).
+    assert not any(task == "monitoring.refresh_snapshots" for task, _when in schedules)
 
 
 @pytest.mark.parametrize("task_name", sorted(TASKS))
@@ -94,14 +97,13 @@ def test_snapshot_task_skips_when_snapshots_are_off(db):
     assert JobRun.objects.get(task_name="monitoring.refresh_snapshots").rows_touched == 0
 
 
-def test_snapshot_task_warms_every_snapshot(sync_dataset, settings):
+def test_snapshot_task_has_nothing_left_to_warm(sync_dataset, settings):
+    # Issue 12: no dashboard selector is snapshotted any more; a queued run does no database work.
     settings.SELECTOR_SNAPSHOT_TTL = 120
     from monitoring.selectors import health_summary
 
-    detail = tasks.refresh_snapshots()
-
-    assert "dashboard.health_summary" in detail["seconds"]
-    assert health_summary.taken_at() is not None  # served from Redis from now on
+    assert tasks.refresh_snapshots() == {"seconds": {}}
+    assert health_summary.taken_at() is None  # live
 
 
 def test_queued_starts_expire_before_the_next_fire_so_runs_cannot_pile_up(db):
@@ -110,8 +112,8 @@ def test_queued_starts_expire_before_the_next_fire_so_runs_cannot_pile_up(db):
     for task in PeriodicTask.objects.filter(task__in=TASKS).select_related("interval", "crontab"):
         period = job_selectors._period_seconds(task, NOW)
         assert task.expire_seconds and task.expire_seconds < period, task.name
-    snapshots = PeriodicTask.objects.get(task="monitoring.refresh_snapshots")
-    assert (snapshots.interval.every, snapshots.interval.period, snapshots.expire_seconds) == (1, "minutes", 55)
+    compactor = PeriodicTask.objects.get(task="monitoring.compact_rollups")
+    assert (compactor.interval.every, compactor.interval.period, compactor.expire_seconds) == (5, "seconds", 5)
 
 
 # ---- dead-man ------------------------------------------------------------------------------------
@@ -278,8 +280,10 @@ def test_every_scheduled_maintenance_task_exists_in_celery(db):
 
     app.loader.import_default_modules()
     scheduled = set(PeriodicTask.objects.filter(task__in=TASKS).values_list("task", flat=True))
-    assert scheduled == set(TASKS)
-    assert scheduled <= set(app.tasks)
+    assert scheduled == set(TASKS) - {"monitoring.refresh_snapshots"}  # retired by issue 12
+    rollups = set(PeriodicTask.objects.filter(task__contains="_rollups").values_list("task", flat=True))
+    assert rollups == {"monitoring.compact_rollups", "monitoring.verify_rollups"}
+    assert scheduled | rollups <= set(app.tasks)
 
 
 def test_job_runs_are_read_only_in_the_admin(superuser_client, db):

@@ -222,8 +222,9 @@ def test_activity_json_carries_text_not_markup(viewer_client, hostile_lead):
 # --- query budgets ---------------------------------------------------------------------------------
 
 BUDGETS = {
-    "monitoring:overview": 8,
-    "monitoring:performance": 7,
+    # Rollup reads (issue 12): the database clock, then one statement per number; none scans a table.
+    "monitoring:overview": 11,
+    "monitoring:performance": 8,
     "monitoring:lead-flow": 7,
     "monitoring:errors": 10,
     "monitoring:error-groups": 7,

@@ -9,7 +9,7 @@ from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
 from monitoring.choices import LeadSyncStatus
-from monitoring.models import Incident, IncidentState, JobRun, Lead
+from monitoring.models import Incident, IncidentState, JobRun, Lead, LeadSyncHistory
 from monitoring.selectors.alerts import firing_alerts
 from monitoring.services.alerts import evaluate_alerts
 from monitoring.services.api_tokens import create_api_token
@@ -142,17 +142,23 @@ def test_openmetrics_on_request(client, db):
 
 
 def test_query_budget(client, sync_dataset, django_assert_max_num_queries):
-    # sync_monitoring, attempts by direction, health, last sync times, latest job runs, firing alerts
-    with django_assert_max_num_queries(6):
+    # sync_monitoring (1), attempts by direction (clock + rollups), all-time totals (1), health
+    # (clock, histogram, row), last sync times, latest job runs, firing alerts: each an index or
+    # rollup read, none a table scan (issue 12)
+    with django_assert_max_num_queries(10):
         scrape(client)
 
 
-def test_warm_scrape_reads_only_index_probes(client, sync_dataset, settings, django_assert_max_num_queries):
-    settings.SELECTOR_SNAPSHOT_TTL = 60
-    cold = scrape(client)
-    # Warm: last sync times, latest job runs and firing alerts; the aggregates come from Redis.
-    with django_assert_max_num_queries(3):
-        warm = scrape(client)
-    assert value(warm, "leadsync_sync_attempts_last_hour", direction="twenty_to_supabase") == 3
-    assert {key: sample for key, sample in warm.items() if "seconds_since" not in key[0]} == {
-        key: sample for key, sample in cold.items() if "seconds_since" not in key[0]}
+def test_scrapes_are_live_and_totals_count_every_attempt(client, sync_dataset, settings):
+    settings.SELECTOR_SNAPSHOT_TTL = 60  # snapshots on: the numbers must still be live (issue 12)
+    first = scrape(client)
+    assert value(first, "leadsync_sync_attempts_last_hour", direction="twenty_to_supabase") == 3
+    before = value(first, "leadsync_sync_attempts_total", direction="twenty_to_supabase")
+    LeadSyncHistory.objects.create(
+        lead=sync_dataset.ada, sync_type="webhook_update", sync_direction="twenty_to_supabase", sync_status="error"
+    )
+    second = scrape(client)
+    assert value(second, "leadsync_sync_attempts_last_hour", direction="twenty_to_supabase") == 4
+    assert value(second, "leadsync_sync_attempts_total", direction="twenty_to_supabase") == before + 1
+    assert value(second, "leadsync_sync_errors_total", direction="twenty_to_supabase") == (
+        value(first, "leadsync_sync_errors_total", direction="twenty_to_supabase") + 1)

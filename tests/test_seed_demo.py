@@ -121,7 +121,7 @@ def test_bulk_path_restores_indexes_constraints_and_trigger(db):
                                  "condeferred FROM pg_constraint WHERE conrelid IN "
                                  "('leads'::regclass, 'lead_sync_history'::regclass) ORDER BY 1"),
             "triggers": fetch("SELECT tgname, tgenabled FROM pg_trigger WHERE tgrelid = 'leads'::regclass "
-                              "AND NOT tgisinternal"),
+                              "AND NOT tgisinternal ORDER BY 1"),
         }
 
     before = schema()

@@ -21,7 +21,7 @@ def test_health_summary_on_dataset(sync_dataset):
     }
     assert health["sync_success_rate"] == Decimal("28.57")
     assert health["error_rate"] == Decimal("25.00")
-    assert health["median_sync_time_seconds"] == pytest.approx(5.0)
+    assert health["median_sync_time_seconds"] == pytest.approx(5.0, rel=0.02)  # DDSketch histogram: ±2 %
     assert health["overall_health"] == "critical"
 
 

@@ -17,22 +17,20 @@ DEAD_REDIS = {
 
 
 @override_settings(SELECTOR_SNAPSHOT_TTL=60)
-def test_snapshot_serves_the_stored_answer_until_refreshed(sync_dataset):
+def test_dashboard_numbers_are_live_even_with_snapshots_on(sync_dataset):
+    # Issue 12: the whole-table numbers come from the rollups, never from a minute-old snapshot.
     from monitoring.models import Lead
 
     assert selectors.health_summary()["total_leads"] == 8
-    assert selectors.health_summary.taken_at() is not None
+    assert selectors.health_summary.taken_at() is None  # live: the page shows no snapshot age
     Lead.objects.filter(pk=sync_dataset.ada.pk).delete()
-    assert selectors.health_summary()["total_leads"] == 8  # still the snapshot
-    assert selectors.health_summary.refresh()["total_leads"] == 7
     assert selectors.health_summary()["total_leads"] == 7
 
 
 @override_settings(SELECTOR_SNAPSHOT_TTL=60)
-def test_refresh_all_recomputes_every_registered_selector(sync_dataset):
-    timings = snapshots.refresh_all()
-    assert "dashboard.health_summary" in timings
-    assert selectors.health_summary.taken_at() is not None
+def test_no_dashboard_selector_is_snapshotted_any_more(sync_dataset):
+    # The per-minute refresh is retired: nothing registers for it, so it has nothing to recompute.
+    assert snapshots.refresh_all() == {}
 
 
 @pytest.fixture
@@ -42,10 +40,10 @@ def dead_redis():
         yield
 
 
-def test_snapshots_fall_back_to_the_database_when_redis_is_down(sync_dataset, dead_redis):
+def test_dashboard_numbers_do_not_need_redis(sync_dataset, dead_redis):
     assert selectors.health_summary()["total_leads"] == 8
     assert selectors.health_summary.taken_at() is None
-    assert selectors.health_summary.refresh()["overall_health"] == "critical"
+    assert selectors.health_summary()["overall_health"] == "critical"
 
 
 def test_pages_and_api_answer_when_redis_is_down(sync_dataset, viewer_client, viewer, dead_redis, client):

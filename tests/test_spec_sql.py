@@ -638,7 +638,7 @@ def test_defect_11_synced_at_is_never_null(sync_dataset):
 def test_defect_11_median_sync_time_comes_from_history(sync_dataset):
     spec = rows(f"SELECT median_sync_time_seconds FROM ({spec_view_body(HEALTH_VIEW_DDL)}) spec")[0]
     assert spec["median_sync_time_seconds"] < 0  # last_synced_at - updated_at after an edit
-    assert selectors.health_summary()["median_sync_time_seconds"] == pytest.approx(5.0)  # [3, 5, 10] s
+    assert selectors.health_summary()["median_sync_time_seconds"] == pytest.approx(5.0, rel=0.02)  # [3, 5, 10] s, ±2 %
 
 
 def test_defect_12_buckets_do_not_depend_on_the_session_time_zone(db):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from django.db import connection
 
 from monitoring import selectors
@@ -50,7 +51,9 @@ def test_health_view_reads_24h_history_from_indexes_alone(sync_dataset):
         "idx_sync_history_errors": "Index Only Scan",  # the 24 h error summary
     }
     health = selectors.health_summary()  # same numbers through those plans
-    assert (health["median_sync_time_seconds"], health["leads_with_errors"], health["total_errors"]) == (5.0, 2, 3)
+    assert (health["leads_with_errors"], health["total_errors"]) == (2, 3)
+    # The portal's median now comes from the duration histograms (issue 12): within 2 %.
+    assert health["median_sync_time_seconds"] == pytest.approx(5.0, rel=0.02)
 
 
 def test_history_is_vacuumed_often_enough_for_index_only_scans(db):
@@ -94,5 +97,6 @@ def test_health_median_is_the_numeric_epoch_median_on_microsecond_durations(sync
         cursor.execute("SELECT pg_get_viewdef('lead_sync_health_dashboard')")
         definition = cursor.fetchone()[0]
     assert numeric_median != round(numeric_median, 3)  # microseconds matter here
-    assert selectors.health_summary()["median_sync_time_seconds"] == numeric_median
+    # The view keeps its exact median for SQL clients; the portal's histogram median is within 2 %.
+    assert selectors.health_summary()["median_sync_time_seconds"] == pytest.approx(numeric_median, rel=0.02)
     assert "date_part('epoch'" in definition and "EXTRACT(epoch" not in definition

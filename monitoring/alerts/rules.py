@@ -153,8 +153,8 @@ def stuck_leads(rule: AlertRule) -> Evaluation:
 
 
 def overall_health(rule: AlertRule) -> Evaluation:
-    # The Redis snapshot the dashboard shows (at most SELECTOR_SNAPSHOT_TTL old, refreshed every
-    # minute): the live view scans every lead (0.7 s at 1M), and the alert then agrees with the page.
+    # The rollup-backed health row the dashboard shows (live, a few ms at 1M/10M): the alert and the
+    # page agree. as_of stays for the message format; None means "live".
     row = selectors.health_summary()
     taken_at = selectors.health_summary.taken_at()  # type: ignore[attr-defined]
     health = row["overall_health"]
@@ -201,6 +201,36 @@ def deadman(rule: AlertRule) -> Evaluation:
     return Evaluation(live.overdue, summary, values)
 
 
+VERIFY_ROLLUPS_TASK = "monitoring.verify_rollups"
+
+
+def rollups_disagree(rule: AlertRule) -> Evaluation:
+    # The weekly verify (monitoring.verify_rollups) compares every rollup with the tables; its newest
+    # finished run decides. One JobRun read: the rule costs nothing at each check.
+    from monitoring.models import JobOutcome, JobRun
+
+    run = (
+        JobRun.objects.filter(task_name=VERIFY_ROLLUPS_TASK)
+        .exclude(outcome__in=[JobOutcome.RUNNING, JobOutcome.SKIPPED])
+        .order_by("-started_at")
+        .first()
+    )
+    if run is None:
+        return Evaluation(False, "The rollups have not been verified yet.", {"last_verified": None})
+    mismatches = (run.detail or {}).get("mismatches", {})
+    values = {"last_verified": _iso(run.started_at), "outcome": run.outcome, "mismatches": mismatches}
+    if run.outcome == JobOutcome.FAILED:
+        what = ", ".join(f"{name} ({count} keys)" for name, count in mismatches.items()) or run.error
+        return Evaluation(
+            True,
+            f"The dashboard rollups disagree with the tables ({what}), checked {run.started_at:%Y-%m-%d %H:%M %Z}; "
+            "dashboard numbers may be wrong until `manage.py rebuild_rollups` runs.",
+            values,
+            sum(mismatches.values()) or None,
+        )
+    return Evaluation(False, f"The rollups agreed with the tables on {run.started_at:%Y-%m-%d %H:%M %Z}.", values)
+
+
 # One evaluator per rule kind.
 EVALUATORS: dict[str, Callable[[AlertRule], Evaluation]] = {
     RuleKind.FAILURE_RATE: failure_rate,
@@ -211,6 +241,7 @@ EVALUATORS: dict[str, Callable[[AlertRule], Evaluation]] = {
     RuleKind.STUCK_LEADS: stuck_leads,
     RuleKind.OVERALL_HEALTH: overall_health,
     RuleKind.DEADMAN: deadman,
+    RuleKind.ROLLUPS_DISAGREE: rollups_disagree,
 }
 
 

@@ -16,6 +16,7 @@ from .maintenance import ArchiveExport, ArchiveExportStatus, LeadSyncHistoryArch
 from .sync import CustomerSegment, Lead, LeadRepair, LeadSyncHistory
 from .views import (
     LeadAnalytics,
+    LeadSyncDailyRollup,
     LeadSyncDailySummary,
     LeadSyncHealthDashboard,
     RealTimeSyncActivity,
@@ -44,6 +45,7 @@ __all__ = [
     "LeadSyncHistory",
     "LeadRepair",
     "LeadAnalytics",
+    "LeadSyncDailyRollup",
     "LeadSyncDailySummary",
     "LeadSyncHealthDashboard",
     "RealTimeSyncActivity",

@@ -94,10 +94,10 @@ class LeadAnalytics(models.Model):
         verbose_name_plural = "lead analytics"
 
 
-class LeadSyncDailySummary(models.Model):
-    """Sync attempts per UTC day, direction and status (materialized view lead_sync_daily_summary).
+class DailySummaryColumns(models.Model):
+    """The daily summary's columns, shared by the materialized view and the live rollup view.
 
-    The view has no single-column key; sync_date stands in as Django's pk for read-only listing.
+    Neither view has a single-column key; sync_date stands in as Django's pk for read-only listing.
     """
 
     sync_date = models.DateTimeField(primary_key=True, help_text="Day bucket in UTC.")
@@ -107,8 +107,27 @@ class LeadSyncDailySummary(models.Model):
     unique_leads = models.BigIntegerField()
 
     class Meta:
+        abstract = True
+
+
+class LeadSyncDailySummary(DailySummaryColumns):
+    """Sync attempts per UTC day, direction and status (materialized view lead_sync_daily_summary)."""
+
+    class Meta:
         managed = False
         db_table = "lead_sync_daily_summary"
         ordering = ["-sync_date", "sync_direction", "sync_status"]
         verbose_name = "daily sync summary"
         verbose_name_plural = "daily sync summary"
+
+
+class LeadSyncDailyRollup(DailySummaryColumns):
+    """The daily summary live from the rollups (view lead_sync_daily_rollup, migration 0230): the same
+    columns as lead_sync_daily_summary, exact and current; what the Daily summary page lists."""
+
+    class Meta:
+        managed = False
+        db_table = "lead_sync_daily_rollup"
+        ordering = ["-sync_date", "sync_direction", "sync_status"]
+        verbose_name = "daily sync summary (live)"
+        verbose_name_plural = "daily sync summary (live)"

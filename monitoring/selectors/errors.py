@@ -18,8 +18,7 @@ from django.utils import timezone
 
 from monitoring.choices import HistoryStatus
 
-from ._sql import fetch_all, fetch_one
-from .snapshots import snapshotted
+from ._sql import fetch_one
 
 Row = dict[str, Any]
 
@@ -50,51 +49,16 @@ def fingerprint(message: str | None) -> str:
     return row["fingerprint"]  # type: ignore[index]
 
 
-def _trend_columns(days: int) -> str:
-    # One count per day, oldest first, so the sparkline reads left to right.
-    parts = [
-        f"COUNT(*) FILTER (WHERE synced_at > NOW() - INTERVAL '{d} days' "
-        f"AND synced_at <= NOW() - INTERVAL '{d - 1} days')"
-        for d in range(days, 0, -1)
-    ]
-    return "ARRAY[" + ", ".join(parts) + "]"
-
-
-@snapshotted
 def error_groups(*, limit: int = 100) -> list[Row]:
     """Failed attempts of the last 7 days per fingerprint: counts 1 h / 24 h / 7 d, first/last seen,
-    affected leads, newest message, and a per-day trend (7 values, oldest first); busiest 24 h first."""
-    return fetch_all(
-        f"""
-        WITH errs AS (
-            SELECT lead_id, synced_at, COALESCE(error_message, '(no message)') AS error_message
-            FROM lead_sync_history
-            WHERE sync_status = %(error)s
-            AND synced_at > NOW() - make_interval(days => %(days)s)
-        ),
-        -- The regexes run once per distinct message, not once per failed attempt: the same
-        -- message repeats thousands of times during an outage. MATERIALIZED, or the planner
-        -- inlines this and evaluates the expression again for every joined row.
-        fingerprints AS MATERIALIZED (
-            SELECT error_message, {fingerprint_sql("error_message")} AS fingerprint
-            FROM (SELECT DISTINCT error_message FROM errs) AS messages
-        )
-        SELECT fingerprint,
-               COUNT(*) FILTER (WHERE synced_at > NOW() - INTERVAL '1 hour') AS count_1h,
-               COUNT(*) FILTER (WHERE synced_at > NOW() - INTERVAL '24 hours') AS count_24h,
-               COUNT(*) AS count_7d,
-               MIN(synced_at) AS first_seen,
-               MAX(synced_at) AS last_seen,
-               COUNT(DISTINCT lead_id) AS affected_leads,
-               (ARRAY_AGG(error_message ORDER BY synced_at DESC))[1] AS sample_message,
-               {_trend_columns(GROUP_WINDOW_DAYS)} AS trend
-        FROM errs JOIN fingerprints USING (error_message)
-        GROUP BY fingerprint
-        ORDER BY count_24h DESC, count_7d DESC, last_seen DESC, fingerprint
-        LIMIT %(limit)s
-        """,
-        {"error": HistoryStatus.ERROR, "days": GROUP_WINDOW_DAYS, "limit": limit},
-    )
+    affected leads, newest message, and a per-day trend (7 values, oldest first); busiest 24 h first.
+    Counts from rollup_error_groups, the rest from one probe of the fingerprint index per group."""
+    from . import rollups
+
+    return rollups.error_groups(limit=limit, days=GROUP_WINDOW_DAYS)
+
+
+error_groups.taken_at = lambda *args, **kwargs: None  # type: ignore[attr-defined]  # live, no snapshot age
 
 
 # Reading one lead while walking idx_leads_created_at costs about half of fetching one lead by

@@ -1,6 +1,6 @@
 """The machine-readable view of the sync: one payload for the HTTP API and the MCP server,
 and the extra numbers /metrics exposes. Built from the dashboard selectors, so every figure
-has one source (snapshotted or index-bound, hence cheap at millions of rows).
+has one source (rollups or index-bound, hence cheap at millions of rows).
 """
 from __future__ import annotations
 
@@ -11,12 +11,10 @@ from typing import Any
 from django.core.serializers.json import DjangoJSONEncoder
 from django.utils import timezone
 
-from monitoring.choices import HistoryDirection
 
 from . import dashboard
 from .alerts import firing_alerts
-from ._sql import fetch_all
-from .snapshots import snapshotted
+from . import rollups
 
 Row = dict[str, Any]
 
@@ -47,33 +45,15 @@ def json_ready(value: Any) -> Any:
     return json.loads(json.dumps(value, cls=DjangoJSONEncoder))
 
 
-@snapshotted
 def attempts_by_direction(*, window: timedelta = timedelta(hours=1)) -> dict[str, Row]:
     """Attempts and failed attempts per history direction in the window: {direction: {attempts, errors}}.
 
-    Every direction is present (zeros when quiet), so a scrape never loses a series.
+    Every direction is present (zeros when quiet), so a scrape never loses a series. From the
+    rollups: live and exact (it was a minute-old snapshot of a 0.5 s count).
     """
-    # Bounded by synced_at: idx_sync_history_monitoring (synced_at DESC, sync_status) finds the
-    # hour's rows, but counting them reads each one's heap page (thousands at a busy hour, 0.5 s
-    # on the bench), hence a snapshot like the other whole-table numbers /metrics serves.
-    rows = fetch_all(
-        """
-        SELECT sync_direction,
-               COUNT(*) AS attempts,
-               COUNT(*) FILTER (WHERE sync_status = 'error') AS errors
-        FROM lead_sync_history
-        WHERE synced_at > NOW() - %(window)s
-        GROUP BY sync_direction
-        """,
-        {"window": window},
-    )
-    found = {row["sync_direction"]: row for row in rows}
-    return {
-        direction.value: {
-            "attempts": found.get(direction.value, {}).get("attempts", 0),
-            "errors": found.get(direction.value, {}).get("errors", 0),
-        }
-        for direction in HistoryDirection
-    }
+    return rollups.attempts_by_direction(window=window)
 
 
+def attempt_totals() -> list[Row]:
+    """All-time attempts/errors/conflicts per direction, monotonic (Prometheus _total counters)."""
+    return rollups.attempt_totals()

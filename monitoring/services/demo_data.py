@@ -27,6 +27,7 @@ from typing import Any
 from django.db import connection, transaction
 
 from monitoring.choices import HistoryStatus, LeadSyncStatus, SyncType
+from monitoring.services import rollups
 
 Progress = Callable[[str], None]
 
@@ -216,6 +217,15 @@ def _droppable_constraints(table: str) -> list[tuple[str, str]]:
         return cursor.fetchall()
 
 
+# The rollup triggers of migration 0230 paused during a bulk load (insert/update/delete only: the
+# TRUNCATE triggers stay on, so --reset empties the rollups with the tables).
+ROLLUP_TRIGGERS = [
+    ("leads", "leads_rollup_insert"), ("leads", "leads_rollup_update"), ("leads", "leads_rollup_delete"),
+    ("lead_sync_history", "history_rollup_insert"), ("lead_sync_history", "history_rollup_update"),
+    ("lead_sync_history", "history_rollup_delete"),
+]
+
+
 def seed_demo(
     *,
     leads: int = 20_000,
@@ -244,6 +254,9 @@ def seed_demo(
     def step(message: str) -> None:
         say(f"[{time.monotonic() - started:6.1f}s] {message}")
 
+    # The rollups can only be rebuilt in a transaction of their own (REPEATABLE READ): called inside
+    # someone's transaction (a test), the bulk load keeps the rollup triggers on instead.
+    rebuild_rollups_after = not connection.in_atomic_block
     with transaction.atomic():
         existing = _scalar("SELECT EXISTS (SELECT 1 FROM leads)")
         if existing and if_empty and not reset:
@@ -286,6 +299,9 @@ def seed_demo(
             # The demo rows are generated with every column set (updated_at, sync_started_at), so the
             # per-row touch trigger has nothing to add; it is re-enabled in this same transaction.
             _exec("ALTER TABLE leads DISABLE TRIGGER leads_touch")
+            # A delta per bulk row would double the load; the rollups are rebuilt from the rows at the end.
+            for table, trigger in ROLLUP_TRIGGERS if rebuild_rollups_after else []:
+                _exec(f"ALTER TABLE {table} DISABLE TRIGGER {trigger}")
 
         rnd = _Random(seed)
         _stage_leads(rnd, leads=leads, history=history, days=days)
@@ -302,6 +318,8 @@ def seed_demo(
         _exec("DROP TABLE seed_leads")
         if bulk:
             _exec("ALTER TABLE leads ENABLE TRIGGER leads_touch")
+            for table, trigger in ROLLUP_TRIGGERS if rebuild_rollups_after else []:
+                _exec(f"ALTER TABLE {table} ENABLE TRIGGER {trigger}")
 
         for name, create, comment in dropped:
             _exec(create)
@@ -315,6 +333,9 @@ def seed_demo(
     # Outside the transaction: ANALYZE so the planner knows the new sizes, then the summary.
     _exec("ANALYZE customer_segments, leads, lead_sync_history")
     step("analyzed")
+    if bulk and rebuild_rollups_after:
+        rebuilt = rollups.rebuild_rollups()
+        step(f"rebuilt the rollups ({rebuilt.history_days} days of history)")
     _exec("SELECT refresh_daily_summary()")
     step("refreshed lead_sync_daily_summary")
     return SeedResult(inserted_leads, inserted_history, len(segments), time.monotonic() - started)

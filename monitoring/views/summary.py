@@ -1,20 +1,20 @@
-"""The daily summary page: rows of the lead_sync_daily_summary materialized view."""
+"""The daily summary page: the live daily summary from the rollups (view lead_sync_daily_rollup)."""
 from __future__ import annotations
 
 from typing import Any
 
 from monitoring import selectors
 from monitoring.filters import DailySummaryFilterSet
-from monitoring.models import LeadSyncDailySummary
+from monitoring.models import LeadSyncDailyRollup
 from monitoring.tables.portal import DailySummaryTable
 
 from .lists import ObjectListView
 
 
 class DailySummaryView(ObjectListView):
-    """lead_sync_daily_summary by UTC day, with when it was last refreshed."""
+    """The daily summary by UTC day (live), with when its materialized copy was last refreshed."""
 
-    queryset = LeadSyncDailySummary.objects.order_by("-sync_date", "sync_direction", "sync_status")
+    queryset = LeadSyncDailyRollup.objects.order_by("-sync_date", "sync_direction", "sync_status")
     filterset_class = DailySummaryFilterSet
     table_class = DailySummaryTable
     template_name = "monitoring/daily_summary.html"

@@ -1,0 +1,212 @@
+"""Writes to the rollups: fold the deltas (every few seconds), rebuild them, verify them.
+
+The triggers of migration 0230 append deltas; compact_rollups() folds them (SQL function, one
+transaction, advisory lock: a second compactor returns at once). rebuild_rollups() recomputes
+everything from the tables in one REPEATABLE READ snapshot while the sync keeps writing.
+verify_rollups() compares every rollup (plus its unfolded deltas) with the tables in one
+snapshot: the weekly check that they still agree.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from django.db import connection, transaction
+
+logger = logging.getLogger(__name__)
+
+# The compactor's advisory lock key (compact_rollups() takes it per transaction; rebuild and
+# verify hold it for their whole snapshot so no compaction commits in the middle).
+LOCK_KEY_SQL = "hashtext('monitoring.compact_rollups')"
+
+
+@dataclass
+class CompactResult:
+    folded: int
+    skipped: bool
+    seconds: float
+
+
+def compact_rollups() -> CompactResult:
+    """Fold every visible delta into the rollups. skipped: another compactor held the lock."""
+    started = time.monotonic()
+    with transaction.atomic(), connection.cursor() as cursor:
+        # Never queue behind a migration's table lock: the next run (5 s later) tries again.
+        cursor.execute("SET LOCAL lock_timeout = '2s'")
+        cursor.execute("SELECT compact_rollups()")
+        folded = cursor.fetchone()[0]
+    return CompactResult(folded=max(folded, 0), skipped=folded < 0, seconds=round(time.monotonic() - started, 4))
+
+
+@contextmanager
+def _snapshot_with_compactor_lock() -> Iterator[None]:
+    """A REPEATABLE READ transaction taken while holding the compactor's lock (session level,
+    acquired before the snapshot, so no compaction can commit between the two)."""
+    if connection.in_atomic_block:
+        raise RuntimeError("rebuild/verify need their own REPEATABLE READ transaction: call them outside atomic()")
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT pg_advisory_lock({LOCK_KEY_SQL})")
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT pg_advisory_unlock({LOCK_KEY_SQL})")
+
+
+@dataclass
+class RebuildResult:
+    history_days: int
+    seconds: float
+
+
+def rebuild_rollups() -> RebuildResult:
+    """Recompute every rollup from leads and lead_sync_history (day by day); writers keep writing."""
+    started = time.monotonic()
+    with _snapshot_with_compactor_lock(), connection.cursor() as cursor:
+        cursor.execute("SELECT rebuild_rollups()")
+        detail = cursor.fetchone()[0]
+        if isinstance(detail, str):
+            import json
+
+            detail = json.loads(detail)
+    return RebuildResult(history_days=int(detail["history_days"]), seconds=round(time.monotonic() - started, 3))
+
+
+# Each check: (name, rollup side, table side). Both sides are (key..., values...) rows; the
+# rollup side adds the unfolded deltas, so a check holds at any moment, not only after a fold.
+# Minute rows are compared for the 7 days readers use.
+_CHECKS: list[tuple[str, str, str]] = [
+    (
+        "leads",
+        """
+        SELECT sync_status, segment_id, lead_source, sync_direction, never_synced, in_twenty,
+               SUM(lead_count), SUM(error_count_sum), SUM(score_sum), SUM(score_n), SUM(confidence_sum), SUM(confidence_n)
+        FROM (
+            SELECT sync_status, segment_id, lead_source, sync_direction, never_synced, in_twenty, lead_count,
+                   error_count_sum, score_sum, score_n, confidence_sum, confidence_n FROM rollup_leads
+            UNION ALL
+            SELECT sync_status, segment_id, lead_source, sync_direction, never_synced, in_twenty, sign,
+                   sign * sync_error_count, COALESCE(sign * lead_score, 0), CASE WHEN lead_score IS NULL THEN 0 ELSE sign END,
+                   COALESCE(sign * segment_confidence, 0), CASE WHEN segment_confidence IS NULL THEN 0 ELSE sign END
+            FROM rollup_lead_deltas
+        ) x GROUP BY 1, 2, 3, 4, 5, 6 HAVING SUM(lead_count) <> 0 OR SUM(error_count_sum) <> 0
+        """,
+        """
+        SELECT sync_status, segment_id, lead_source, sync_direction, last_synced_at IS NULL, twenty_id IS NOT NULL,
+               COUNT(*), SUM(sync_error_count), COALESCE(SUM(lead_score), 0), COUNT(lead_score),
+               COALESCE(SUM(segment_confidence), 0), COUNT(segment_confidence)
+        FROM leads GROUP BY 1, 2, 3, 4, 5, 6
+        """,
+    ),
+    (
+        "leads_created",
+        """
+        SELECT bucket, lead_source, sync_direction, sync_status, in_twenty, SUM(c), SUM(s), SUM(n) FROM (
+            SELECT bucket, lead_source, sync_direction, sync_status, in_twenty, lead_count c, score_sum s, score_n n
+            FROM rollup_leads_created WHERE grain = 'h'
+            UNION ALL
+            SELECT date_trunc('hour', created_at, 'UTC'), lead_source, sync_direction, sync_status, in_twenty, sign,
+                   COALESCE(sign * lead_score, 0), CASE WHEN lead_score IS NULL THEN 0 ELSE sign END
+            FROM rollup_lead_deltas
+        ) x GROUP BY 1, 2, 3, 4, 5 HAVING SUM(c) <> 0
+        """,
+        """
+        SELECT date_trunc('hour', created_at, 'UTC'), lead_source, sync_direction, sync_status, twenty_id IS NOT NULL,
+               COUNT(*), COALESCE(SUM(lead_score), 0), COUNT(lead_score)
+        FROM leads GROUP BY 1, 2, 3, 4, 5
+        """,
+    ),
+    (
+        "history",
+        """
+        SELECT grain, bucket, sync_direction, sync_type, sync_status, SUM(a), SUM(s), SUM(n) FROM (
+            SELECT grain, bucket, sync_direction, sync_type, sync_status, attempts a, duration_sum s, duration_n n
+            FROM rollup_history WHERE grain = 'h' OR bucket >= now() - interval '7 days'
+            UNION ALL
+            SELECT g.grain, date_trunc(g.unit, synced_at, 'UTC'), sync_direction, sync_type, sync_status, sign,
+                   COALESCE(sign * duration, 0), CASE WHEN duration IS NULL THEN 0 ELSE sign END
+            FROM rollup_history_deltas CROSS JOIN (VALUES ('h', 'hour'), ('m', 'minute')) AS g(grain, unit)
+            WHERE g.grain = 'h' OR date_trunc('minute', synced_at, 'UTC') >= now() - interval '7 days'
+        ) x GROUP BY 1, 2, 3, 4, 5 HAVING SUM(a) <> 0
+        """,
+        """
+        SELECT g.grain, date_trunc(g.unit, synced_at, 'UTC'), sync_direction, sync_type, sync_status, COUNT(*),
+               SUM(EXTRACT(EPOCH FROM (synced_at - created_at))), COUNT(*)
+        FROM lead_sync_history CROSS JOIN (VALUES ('h', 'hour'), ('m', 'minute')) AS g(grain, unit)
+        WHERE g.grain = 'h' OR date_trunc('minute', synced_at, 'UTC') >= now() - interval '7 days'
+        GROUP BY 1, 2, 3, 4, 5
+        """,
+    ),
+    (
+        "durations",
+        """
+        SELECT bucket, bin, SUM(n) FROM (
+            SELECT bucket, bin, n FROM rollup_durations
+            UNION ALL
+            SELECT date_trunc('hour', synced_at, 'UTC'), rollup_duration_bin(duration::double precision), sign
+            FROM rollup_history_deltas WHERE sync_status = 'synced'
+        ) x GROUP BY 1, 2 HAVING SUM(n) <> 0
+        """,
+        """
+        SELECT date_trunc('hour', synced_at, 'UTC'), rollup_duration_bin(EXTRACT(EPOCH FROM (synced_at - created_at))::double precision),
+               COUNT(*)
+        FROM lead_sync_history WHERE sync_status = 'synced' GROUP BY 1, 2
+        """,
+    ),
+    (
+        "error_groups",
+        """
+        SELECT bucket, fingerprint, SUM(n) FROM (
+            SELECT bucket, fingerprint, n FROM rollup_error_groups WHERE grain = 'h'
+            UNION ALL
+            SELECT date_trunc('hour', synced_at, 'UTC'), lead_sync_error_fingerprint(error_message), sign
+            FROM rollup_history_deltas WHERE sync_status = 'error'
+        ) x GROUP BY 1, 2 HAVING SUM(n) <> 0
+        """,
+        """
+        SELECT date_trunc('hour', synced_at, 'UTC'), lead_sync_error_fingerprint(error_message), COUNT(*)
+        FROM lead_sync_history WHERE sync_status = 'error' GROUP BY 1, 2
+        """,
+    ),
+    (
+        "daily_summary",
+        "SELECT sync_date, sync_direction, sync_status, sync_count, unique_leads FROM lead_sync_daily_rollup",
+        """
+        SELECT DATE_TRUNC('day', synced_at, 'UTC'), sync_direction, sync_status, COUNT(*), COUNT(DISTINCT lead_id)
+        FROM lead_sync_history GROUP BY 1, 2, 3
+        """,
+    ),
+]
+
+
+@dataclass
+class VerifyResult:
+    mismatches: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def agree(self) -> bool:
+        return not self.mismatches
+
+
+def verify_rollups() -> VerifyResult:
+    """Compare each rollup (+ unfolded deltas) with the tables in one snapshot; mismatching keys per rollup."""
+    started = time.monotonic()
+    result = VerifyResult()
+    with _snapshot_with_compactor_lock(), connection.cursor() as cursor:
+        for name, rollup_sql, table_sql in _CHECKS:
+            cursor.execute(
+                f"SELECT (SELECT COUNT(*) FROM (({rollup_sql}) EXCEPT ({table_sql})) a)"
+                f" + (SELECT COUNT(*) FROM (({table_sql}) EXCEPT ({rollup_sql})) b)"
+            )
+            differing = cursor.fetchone()[0]
+            if differing:
+                result.mismatches[name] = int(differing)
+                logger.error("verify_rollups: %s disagrees with the tables on %s keys", name, differing)
+    result.seconds = round(time.monotonic() - started, 3)
+    return result
