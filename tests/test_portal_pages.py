@@ -77,16 +77,28 @@ def test_every_page_has_an_empty_state(viewer_client, page):
     assert re.search(r"No (leads|rows|sync attempts|failed attempts|webhook|stuck|data|incidents)|is empty|nothing to judge|archived yet", html(response))
 
 
+def _alert_check_completed() -> None:
+    """One finished alert check, so the headline is past "starting up"."""
+    from django.utils import timezone
+
+    from monitoring.models import JobOutcome, JobRun
+    from monitoring.selectors.jobs import ALERT_CHECK_TASK
+
+    now = timezone.now()
+    JobRun.objects.create(task_name=ALERT_CHECK_TASK, started_at=now, finished_at=now, outcome=JobOutcome.SUCCEEDED)
+
+
 def test_overview_numbers(viewer_client, sync_dataset):
+    _alert_check_completed()
     response = viewer_client.get(reverse("monitoring:overview"))
     text = text_of(response)
     assert "Sync health: critical" in text
     assert 'class="card health health-critical"' in html(response)
-    assert "Leads 8 " in text
+    assert "Leads now 8 " in text
     assert "2 synced · 2 pending · 2 in error · 1 syncing · 1 conflict" in text
-    assert "Success rate 28.57 %" in text
-    assert "Median sync time 5.0 s" in text
-    assert "Errors in 24 h 3 failed attempts, 2 leads affected" in text
+    assert "Leads synced, of those due 28.57 %" in text
+    assert "Median attempt time, last 24 h 5.0 s" in text
+    assert "Failed attempts, last 24 h 3 failed attempts in the last 24 h, 2 leads affected" in text
     assert "1 stuck · 1 stale pending · 2 never synced" in text
     assert "Leads in error now 25.00 % 2 of 8 leads have sync status “error”" in text
     assert 'class="figure band-red" id="leads-in-error-rate"' in html(response)
@@ -96,28 +108,88 @@ def test_overview_numbers(viewer_client, sync_dataset):
     pie = chart_config(response, "status_pie")
     assert dict(zip(pie["data"]["labels"], pie["data"]["datasets"][0]["data"])) == {
         "Synced": 2, "Pending": 2, "Error": 2, "Syncing": 1, "Conflict": 1}
-    gauge = chart_config(response, "error_gauge")
-    assert gauge["data"]["datasets"][0]["data"] == [5, 5, 10]  # green 0-5, yellow 5-10, red 10-20
-    assert gauge["data"]["datasets"][1]["data"] == [20, 0]  # 25 % pins the dial at its end
+
+
+def test_overview_labels_every_figure_with_what_it_counts_and_its_window(viewer_client, sync_dataset):
+    """Issue 13.1: the success card called attempts "synced"; now attempts are attempts, with their window."""
+    text = text_of(viewer_client.get(reverse("monitoring:overview")))
+    # 5 attempts in the last hour, 2 failed (selectors.failure_rate, the critical alert's number).
+    assert "Sync attempts, last hour 5 attempts in the last hour: 5, failed 2 (40.0 %)" in text
+    assert "synced in the last hour" not in text
+    assert "4 leads had a sync attempt in the last hour" in text
+
+
+def test_overview_figures_link_to_the_page_that_explains_them(viewer_client, sync_dataset):
+    body = html(viewer_client.get(reverse("monitoring:overview")))
+    cards = {card_id: body.split(f'id="{card_id}"', 1)[1].split("</div>", 1)[0]
+             for card_id in ("card-attempts", "card-leads", "card-success", "card-median", "card-errors-24h", "card-last-error")}
+    assert f'href="{reverse("monitoring:performance")}?range=1h"' in cards["card-attempts"]
+    assert f'href="{reverse("monitoring:leads")}?sync_status=error"' in cards["card-leads"]
+    assert f'href="{reverse("monitoring:leads")}?sync_status=synced"' in cards["card-success"]
+    assert f'href="{reverse("monitoring:performance")}?range=24h"' in cards["card-median"]
+    assert f'href="{reverse("monitoring:error-groups")}?range=24h"' in cards["card-errors-24h"]
+    assert f'href="{reverse("monitoring:errors")}"' in cards["card-last-error"]
+
+
+def test_overview_gauge_shows_its_scale_bands_and_value(viewer_client, sync_dataset):
+    body = html(viewer_client.get(reverse("monitoring:overview")))
+    svg = body.split('id="error-gauge"', 1)[1].split("</svg>", 1)[0]
+    assert [re.sub(r"<[^>]+>", "", t) for t in re.findall(r'<text class="gauge-scale"[^>]*>[^<]*</text>', svg)] == [
+        "0", "5", "10", "20 %"]
+    assert re.findall(r'class="gauge-band gauge-band-(\w+)"', svg) == ["green", "yellow", "red"]
+    assert 'class="gauge-needle"' in svg
+    assert ">25.00 % (off the scale)</text>" in svg  # 25 % is past the 0-20 % dial: said, not hidden
+    assert 'aria-label="Leads in error now: 25.00 % (off the scale); scale 0 to 20 %"' in svg
 
 
 def test_overview_shows_the_last_hour_failure_rate_the_alert_uses(viewer_client, sync_dataset):
     response = viewer_client.get(reverse("monitoring:overview"))
-    # 5 attempts in the last hour, 2 failed (selectors.failure_rate, the critical alert's number).
-    assert "Failed attempts, last hour 40.00 % 2 of 5 sync attempts failed." in text_of(response)
+    assert "Failed attempts, last hour 40.0 % 2 of 5 sync attempts in the last hour failed." in text_of(response)
     assert 'class="figure band-red" id="failure-rate"' in html(response)
 
 
-def test_overview_says_why_the_sync_is_not_healthy(viewer_client, sync_dataset):
+def test_overview_headline_is_never_milder_than_a_firing_alert(viewer_client, db):
+    """Issue 13.1: 27 % failed attempts with the critical failure-rate alert firing read "warning"."""
+    from django.utils import timezone
+
+    from monitoring.models import AlertRule, Incident, RuleKind
+
+    _alert_check_completed()
+    now = timezone.now()
+    rule = AlertRule.objects.get(kind=RuleKind.FAILURE_RATE)
+    Incident.objects.create(rule=rule, severity="critical", started_at=now, last_checked_at=now,
+                            last_notified_at=now, summary="27.32 % of attempts failed in the last hour")
     response = viewer_client.get(reverse("monitoring:overview"))
-    reasons = re.findall(r'<li><a href="([^"]+)">([^<]+)</a></li>', html(response).split('aria-label="Why"', 1)[1])
-    assert reasons == [
-        (reverse("monitoring:errors"), "25.00 % of leads in error (critical above 10 %)"),
-        (reverse("monitoring:errors"), "success rate 28.57 % (critical below 90 %)"),
-        (reverse("monitoring:debug"), "1 lead stuck in syncing over 10 min"),
-        (reverse("monitoring:leads") + "?sync_status=conflict", "1 lead in conflict"),
-        (reverse("monitoring:debug"), "1 lead pending for over 1 h"),
-    ]
+    assert "Sync health: critical" in text_of(response)
+    assert 'class="card health health-critical"' in html(response)
+    reasons = html(response).split('aria-label="Why"', 1)[1]
+    assert "critical alert firing: " + rule.name in reasons and "27.32 % of attempts failed" in reasons
+
+
+@pytest.mark.parametrize(
+    ("health", "firing", "starting", "expected"),
+    [
+        ("warning", ["critical"], False, "critical"),
+        ("healthy", ["warning"], False, "warning"),
+        ("critical", ["warning"], False, "critical"),
+        ("healthy", [], False, "healthy"),
+        ("unknown", [], False, "unknown"),
+        ("healthy", [], True, "starting"),
+        ("unknown", [], True, "starting"),
+        ("warning", [], True, "warning"),  # starting up never hides what the data already shows
+    ],
+)
+def test_headline_rule(health, firing, starting, expected):
+    from monitoring.selectors.overview import headline_state
+
+    assert headline_state(health_state=health, firing_severities=firing, alerts_starting=starting) == expected
+
+
+def test_overview_is_starting_up_before_the_first_alert_check(viewer_client):
+    response = viewer_client.get(reverse("monitoring:overview"))
+    assert "Sync health: starting up" in text_of(response)
+    assert "health-starting" in html(response)
+    assert "The first alert check has not completed yet" in text_of(response)
 
 
 @pytest.mark.parametrize(
@@ -140,6 +212,7 @@ def test_health_reasons_follow_the_views_thresholds(error_rate, success_rate, ex
 
 
 def test_overview_is_unknown_and_grey_on_an_empty_database(viewer_client):
+    _alert_check_completed()
     response = viewer_client.get(reverse("monitoring:overview"))
     assert "Sync health: unknown" in text_of(response)
     assert "health-unknown" in html(response)

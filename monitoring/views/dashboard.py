@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.views import View
 
 from monitoring import selectors
+from monitoring.selectors import overview
 from monitoring.choices import LeadSyncStatus, OverallHealth
 from monitoring.tables.portal import (
     LABELS,
@@ -52,7 +53,7 @@ PALETTE = [
 # The spec's error-rate gauge bands (Grafana panel 3): green 0-5 %, yellow 5-10 %, red > 10 %.
 GAUGE_BANDS = ((Decimal(5), "green"), (Decimal(10), "yellow"))
 GAUGE_MAX = 20  # the dial shows 0-20 %; anything above pins at the end, still red
-BAND_COLOURS = {"green": "#2f9e44", "yellow": "#f0b400", "red": "#e03131"}
+
 
 # lead_sync_health_dashboard's overall_health rule (migration 0003), so the Overview can say why.
 CRITICAL_ERROR_RATE, WARNING_ERROR_RATE = Decimal(10), Decimal(5)
@@ -138,9 +139,6 @@ class OverviewView(DashboardView):
     def get_charts(self) -> dict[str, dict[str, Any]]:
         if not self.status_rows:
             return {}
-        rate = self.error_rate()
-        shown = min(float(rate or 0), GAUGE_MAX)
-        band = error_rate_band(rate)
         return {
             "status_pie": {
                 "type": "pie",
@@ -153,45 +151,48 @@ class OverviewView(DashboardView):
                 },
                 "options": {"plugins": {"legend": {"position": "right"}}},
             },
-            "error_gauge": {
-                "type": "doughnut",
-                "data": {
-                    "labels": ["0-5 % (green)", "5-10 % (yellow)", "> 10 % (red)"],
-                    "datasets": [
-                        {
-                            "label": "Bands",
-                            "data": [5, 5, GAUGE_MAX - 10],
-                            "backgroundColor": [BAND_COLOURS["green"], BAND_COLOURS["yellow"], BAND_COLOURS["red"]],
-                            "weight": 1,
-                        },
-                        {
-                            "label": "Error rate",
-                            "data": [shown, GAUGE_MAX - shown],
-                            "backgroundColor": [BAND_COLOURS.get(band, "#adb5bd"), "#e9ecef"],
-                            "weight": 2,
-                        },
-                    ],
-                },
-                "options": {
-                    "rotation": -90, "circumference": 180, "cutout": "55%",
-                    "plugins": {"legend": {"display": False}, "tooltip": {"enabled": False}},
-                },
-            },
         }
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         rate = self.error_rate()
         failure = selectors.recent_failure_rate()
+        top = overview.headline(health=self.health)
         return super().get_context_data(
             health=self.health,
+            headline=top,
             health_known=self.health["overall_health"] != OverallHealth.UNKNOWN,
-            health_reasons=health_reasons(self.health),
+            health_reasons=alert_reasons(top.firing) + health_reasons(self.health),
             error_rate=rate,
             error_band=error_rate_band(rate),
+            gauge_bands=[(0, 5, "green"), (5, 10, "yellow"), (10, GAUGE_MAX, "red")],
+            gauge_max=GAUGE_MAX,
             failure=failure,
             failure_band=error_rate_band(failure["rate"]),
+            links=overview_links(),
             **kwargs,
         )
+
+
+def alert_reasons(firing: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """(what, link) per firing alert: the headline is never milder than these, so they come first."""
+    url = reverse("monitoring:alerts") + "#firing"
+    return [(f"{alert['severity']} alert firing: {alert['rule']} — {alert['summary']}", url) for alert in firing]
+
+
+def overview_links() -> dict[str, str]:
+    """Where each Overview figure is explained (the range pages open on the figure's window)."""
+    leads = reverse("monitoring:leads")
+    return {
+        "leads": leads,
+        **{f"leads_{status}": f"{leads}?sync_status={status}" for status in LeadSyncStatus.values},
+        "attempts_1h": reverse("monitoring:performance") + "?range=1h",
+        "performance_24h": reverse("monitoring:performance") + "?range=24h",
+        "error_groups_24h": reverse("monitoring:error-groups") + "?range=24h",
+        "errors": reverse("monitoring:errors"),
+        "debug": reverse("monitoring:debug"),
+        "alerts": reverse("monitoring:alerts") + "#firing",
+        "jobs": reverse("monitoring:jobs"),
+    }
 
 
 class PerformanceView(DashboardView):
