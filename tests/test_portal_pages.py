@@ -222,14 +222,16 @@ def test_overview_is_unknown_and_grey_on_an_empty_database(viewer_client):
 
 def test_performance_numbers(viewer_client, sync_dataset):
     response = viewer_client.get(reverse("monitoring:performance"))
-    chart = chart_config(response, "hourly")
+    chart = chart_config(response, "performance")
     seconds, attempts, errors = chart["data"]["datasets"]
-    assert len(attempts["data"]) == 24  # every hour on the axis, empty ones as 0
+    # The last 24 h touch 25 hour buckets (the first and the current one partial): all on the axis.
+    assert len(attempts["data"]) == 25
     assert sum(attempts["data"]) == 7  # every attempt but edsger's 25 h old one
     assert sum(errors["data"]) == 3
-    rows = rows_of(response, "hours")
-    assert sum(int(row.split()[3]) for row in rows) == 7  # "YYYY-MM-DD HH:MM:SS UTC attempts errors avg"
-    assert all(" UTC " in row for row in rows)
+    rows = rows_of(response, "buckets")
+    assert len(rows) == 25  # the table shows the same buckets as the chart (was 24 bars, 25 rows)
+    assert sum(int(row.split()[-3]) for row in rows) == 7  # "YYYY-MM-DD HH:MM UTC [(partial)] attempts errors avg"
+    assert all(" UTC" in row for row in rows)
 
 
 def test_lead_flow_numbers(viewer_client, sync_dataset):
@@ -277,11 +279,14 @@ def test_error_groups_numbers(viewer_client, sync_dataset):
     response = viewer_client.get(reverse("monitoring:error-groups"))
     rows = rows_of(response, "groups")
     assert len(rows) == 2
-    # fingerprint, 1 h, 24 h, 7 d, (sparkline), leads, first seen, last seen, newest message, link
-    assert rows[0].startswith("Twenty API 429: rate limit exceeded for lead &lt;n&gt; 1 2 2 ")
-    assert " 1 " in rows[0] and rows[0].endswith("Twenty API 429: rate limit exceeded for lead 123 Show leads")
-    assert rows[1].startswith("Twenty API 500: internal error 1 1 1 ")
-    assert 'aria-label="per day: 0, 0, 0, 0, 0, 0, 2"' in html(response)
+    # fingerprint, failed attempts in the range (default 7 d), leads, (sparkline), first seen, last seen,
+    # newest message, link
+    assert rows[0].startswith("Twenty API 429: rate limit exceeded for lead &lt;n&gt; 2 1 ")
+    assert rows[0].endswith("Twenty API 429: rate limit exceeded for lead 123 Show leads")
+    assert rows[1].startswith("Twenty API 500: internal error 1 1 ")
+    # 7 d in 6-hour blocks: 29 buckets (both ends partial); alan's two failures 3 h and 20 min ago.
+    trend = re.search(r'aria-label="per bucket, oldest first: ([^"]+)"', html(response)).group(1).split(", ")
+    assert len(trend) == 29 and sum(map(int, trend)) == 2
     assert "?error_group=Twenty+API+429%3A+rate+limit+exceeded+for+lead+%3Cn%3E" in html(response)
 
 
@@ -396,12 +401,12 @@ def test_live_numbers_show_no_snapshot_age(viewer_client, sync_dataset):
 def test_display_zone_is_named_and_used_for_hours(viewer_client, sync_dataset):
     response = viewer_client.get(reverse("monitoring:performance"))
     assert "Times in Asia/Kolkata" in html(response)
-    rows = rows_of(response, "hours")
-    assert rows and all(" IST " in row for row in rows)
+    rows = rows_of(response, "buckets")
+    assert rows and all(" IST" in row for row in rows)
     # Kolkata is UTC+5:30, so its hour buckets start at :00 local = :30 UTC.
-    labels = chart_config(response, "hourly")["data"]["labels"]
-    assert all(label.endswith(":00") for label in labels)
-    assert sum(int(row.split()[3]) for row in rows) == 7
+    labels = chart_config(response, "performance")["data"]["labels"]
+    assert all(label.split()[0].endswith(":00") for label in labels)
+    assert sum(int(row.split()[-3]) for row in rows) == 7
 
 
 @pytest.mark.parametrize(
@@ -418,5 +423,5 @@ def test_error_rate_bands_are_the_specs(rate, band):
 
 def test_activity_page_polls_every_15_seconds(viewer_client, db):
     body = html(viewer_client.get(reverse("monitoring:activity")))
-    assert f'data-url="{reverse("monitoring:activity-data")}" data-interval="15000"' in body
+    assert f'data-url="{reverse("monitoring:activity-data")}?range=1h" data-interval="15000"' in body
     assert "/static/monitoring/activity.js" in body

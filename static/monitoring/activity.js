@@ -7,7 +7,11 @@
     return;
   }
   var url = live.dataset.url;
-  var interval = parseInt(live.dataset.interval, 10) || 15000;
+  // 0: a fixed (custom) range does not change, so there is nothing to refresh.
+  var interval = parseInt(live.dataset.interval, 10);
+  if (isNaN(interval)) {
+    interval = 15000;
+  }
   var pauseButton = document.getElementById("pause");
   var status = document.getElementById("live-status");
   var paused = false;
@@ -55,7 +59,7 @@
     });
     if (!data.rows.length) {
       var tr = document.createElement("tr");
-      var td = cell("No sync attempts in the last hour.");
+      var td = cell("No sync attempts in this range.");
       td.colSpan = columns;
       tr.appendChild(td);
       fresh.appendChild(tr);
@@ -82,6 +86,9 @@
       });
   }
   function schedule() {
+    if (!interval) {
+      return;
+    }
     timer = window.setInterval(function () {
       if (!paused) {
         refresh();
