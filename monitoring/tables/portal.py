@@ -106,11 +106,21 @@ class UtcDayColumn(DayColumn):
     suffix = " (UTC)"
 
 
+# Columns a reader needs first, by role: on a phone the table stacks each row into a card and
+# these come first, in this order (status, name, error); see the table_rows tag and portal.css.
+KEY_COLUMNS: dict[str, str] = {
+    "sync_status": "status", "last_outcome": "status", "severity": "status", "status": "status",
+    "full_name": "name", "lead_name": "name", "task_name": "name", "rule": "name", "name": "name",
+    "error_message": "error", "sync_error_message": "error", "fingerprint": "error", "last_error": "error",
+    "summary": "error",
+}
+
+
 class NumberColumn(tables.Column):
-    """A right-aligned number."""
+    """A right-aligned number, its header right-aligned over it."""
 
     def __init__(self, verbose_name: str | None = None, **kwargs: Any) -> None:
-        kwargs.setdefault("attrs", {"td": {"class": "num"}})
+        kwargs.setdefault("attrs", {"td": {"class": "num"}, "th": {"class": "num"}})
         super().__init__(verbose_name, **kwargs)
 
 

@@ -7,11 +7,11 @@ from typing import Any
 
 from django import template
 from django.utils.formats import localize
-from django.utils.html import conditional_escape, format_html, json_script
+from django.utils.html import conditional_escape, format_html, format_html_join, json_script
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.timezone import template_localtime
 
-from monitoring.tables.portal import format_timestamp
+from monitoring.tables.portal import KEY_COLUMNS, format_timestamp
 
 register = template.Library()
 
@@ -42,6 +42,17 @@ def minutes(value: timedelta) -> int:
     return math.ceil(value.total_seconds() / 60)
 
 
+def _cell_attrs(column: Any) -> str:
+    """A cell's attributes: the column's, its header as data-label (the phone layout prints it
+    before the value) and key/key-<role> for the columns a reader needs first (KEY_COLUMNS)."""
+    attrs = dict(column.attrs["td"])
+    role = KEY_COLUMNS.get(column.name)
+    if role:
+        attrs["class"] = " ".join(filter(None, [attrs.get("class", ""), "key", f"key-{role}"]))
+    attrs["data-label"] = str(column.header)
+    return str(format_html_join(" ", '{}="{}"', attrs.items()))
+
+
 @register.simple_tag
 def table_rows(table: Any) -> SafeString:
     """The <tr>s of a django-tables2 table's current page, built in Python.
@@ -51,7 +62,7 @@ def table_rows(table: Any) -> SafeString:
     than the page's queries.
     """
     columns = list(table.columns)
-    td_attrs = [column.attrs["td"].as_html() for column in columns]
+    td_attrs = [_cell_attrs(column) for column in columns]
     rows = []
     for row in table.paginated_rows:
         cells = "".join(

@@ -36,7 +36,13 @@
   function render(data) {
     var table = document.querySelector("#table-activity table");
     var tbody = table.querySelector("tbody");
-    var columns = table.querySelectorAll("thead th").length;
+    var headers = Array.prototype.map.call(table.querySelectorAll("thead th"), function (th) {
+      return th.textContent.trim();
+    });
+    var columns = headers.length;
+    // The same key roles the server gives these columns (monitoring.tables.portal.KEY_COLUMNS):
+    // the phone layout shows them first.
+    var roles = { 1: "name", 7: "status", 8: "error" };
     var fresh = document.createElement("tbody");
     data.rows.forEach(function (row) {
       var tr = document.createElement("tr");
@@ -55,6 +61,12 @@
       tr.appendChild(badge(row.sync_status, row.sync_status_label));
       tr.appendChild(cell(row.error_message));
       tr.appendChild(cell(row.fields_changed === null ? "—" : row.fields_changed, "json"));
+      Array.prototype.forEach.call(tr.children, function (td, i) {
+        td.dataset.label = headers[i] || "";
+        if (roles[i]) {
+          td.classList.add("key", "key-" + roles[i]);
+        }
+      });
       fresh.appendChild(tr);
     });
     if (!data.rows.length) {
