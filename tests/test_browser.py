@@ -114,7 +114,8 @@ for (const row of document.querySelectorAll('table.table tbody tr:nth-child(-n+3
 return hidden;
 """
 
-# The admin changelist's key columns are fully inside the viewport (the rest may scroll in .results).
+# The admin changelist's key columns are fully on screen, not scrolled away inside .results (the
+# other columns may be reached by scrolling that box).
 ADMIN_KEY_COLUMNS_OFFSCREEN = """
 const vw = document.documentElement.clientWidth;
 const names = arguments[0];
@@ -122,8 +123,12 @@ const out = [];
 for (const n of names) {
   const th = document.querySelector('#result_list thead th.column-' + n);
   if (!th) { out.push(n + ': missing'); continue; }
-  const r = th.getBoundingClientRect();
-  if (r.right > vw + 1 || r.left < -1 || !r.width) out.push(n + ': at ' + Math.round(r.left) + '-' + Math.round(r.right));
+  // Inside the viewport AND inside the scrolling .results box (not scrolled out of it).
+  const box = (th.closest('.results') || document.documentElement).getBoundingClientRect();
+  const right = Math.min(vw, box.right), r = th.getBoundingClientRect();
+  if (r.right > right + 1 || r.left < box.left - 1 || !r.width) {
+    out.push(n + ': at ' + Math.round(r.left) + '-' + Math.round(r.right) + ', visible up to ' + Math.round(right));
+  }
 }
 return out;
 """

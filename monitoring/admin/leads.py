@@ -64,12 +64,13 @@ QUARANTINE_LIST_LIMIT = 50
 
 
 def _compact_time(value: datetime | None) -> str:
-    """A list cell's timestamp in 16 characters ("2026-11-30 14:05"), the full one with zone as its title."""
+    """A list cell's timestamp in 11 characters ("11-30 14:05"), the full one with its zone as the title:
+    the lead list's key columns must fit 1440 px beside the admin's two sidebars."""
     if value is None:
         return "—"
     local = timezone.localtime(value)
     return format_html('<time datetime="{}" title="{}">{}</time>', local.isoformat(),
-                       f"{local:%Y-%m-%d %H:%M:%S %Z}", f"{local:%Y-%m-%d %H:%M}")
+                       f"{local:%Y-%m-%d %H:%M:%S %Z}", f"{local:%m-%d %H:%M}")
 
 
 class EstimatedCountPaginator(Paginator):

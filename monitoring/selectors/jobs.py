@@ -6,6 +6,7 @@ history rows.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -227,7 +228,7 @@ def alert_check_liveness(
     now: datetime,
     intervals: int = DEAD_MAN_INTERVALS,
     fallback_interval: timedelta | None = None,
-    grace_since: datetime | None = None,
+    grace_since: datetime | Callable[[], datetime | None] | None = None,
 ) -> AlertCheckLiveness:
     """Whether ALERT_CHECK_TASK has not completed for `intervals` of its beat intervals at `now`.
 
@@ -245,7 +246,7 @@ def alert_check_liveness(
         timedelta(seconds=min(_period_seconds(task, now) for task in enabled)) if enabled else fallback_interval
     )
     last = last_completed_run(ALERT_CHECK_TASK)
-    since = last or grace_since
+    since = last or (grace_since() if callable(grace_since) else grace_since)
     allowed = interval * intervals if interval is not None else None
     # No interval (nothing will ever run it) or nothing to count from: overdue.
     overdue = allowed is None or since is None or now - since > allowed
@@ -286,7 +287,8 @@ def dead_man_state(*, now: datetime | None = None) -> DeadManState:
     synchronously (manage.py run_alert_check_once), so a fresh demo is "running" at once.
     """
     now = now or timezone.now()
-    live = alert_check_liveness(now=now, grace_since=alert_check_started_at())
+    # Lazily: only a check that never completed needs to know since when it was due (2 queries).
+    live = alert_check_liveness(now=now, grace_since=alert_check_started_at)
     last = live.last_completed_at
     if not live.scheduled:
         return DeadManState("not_scheduled", "Alert checks are not scheduled.")

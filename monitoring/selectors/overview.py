@@ -63,10 +63,12 @@ def headline(*, now: datetime | None = None, health: dict[str, Any] | None = Non
     """The Overview headline from health_summary(), firing_alerts() and the alert check's liveness."""
     health = health if health is not None else health_summary()
     firing = firing_alerts()
-    starting = dead_man_state(now=now or timezone.now()).state == "starting"
-    state = headline_state(
-        health_state=health["overall_health"],
-        firing_severities=[alert["severity"] for alert in firing],
-        alerts_starting=starting,
-    )
+    severities = [alert["severity"] for alert in firing]
+    state = headline_state(health_state=health["overall_health"], firing_severities=severities, alerts_starting=False)
+    starting = False
+    if RANK.get(state, 0) <= RANK[OverallHealth.HEALTHY]:
+        # Only a calm headline can turn into "starting up": skip the liveness reads otherwise.
+        starting = dead_man_state(now=now or timezone.now()).state == "starting"
+        state = headline_state(health_state=health["overall_health"], firing_severities=severities,
+                               alerts_starting=starting)
     return Headline(state=state, health_state=health["overall_health"], firing=firing, alerts_starting=starting)

@@ -207,7 +207,18 @@ def lead_link() -> tuple[str, dict[str, Any]]:
 
 
 class PortalTable(tables.Table):
-    """Shared defaults: our CSS class, an explicit empty state."""
+    """Shared defaults: our CSS class, an explicit empty state.
+
+    Tables of at most NARROW_COLUMNS columns are marked `narrow`: they fit a phone as they are,
+    so the phone layout keeps them as tables instead of stacking each row into a card.
+    """
+
+    NARROW_COLUMNS = 4
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if sum(1 for column in self.columns if column.visible) <= self.NARROW_COLUMNS:
+            self.attrs = tables2_utils.AttributeDict({**self.attrs, "class": f"{self.attrs.get('class', '')} narrow".strip()})
 
     class Meta:
         attrs = {"class": "table"}

@@ -75,7 +75,7 @@ def table_rows(table: Any) -> SafeString:
     return mark_safe("".join(rows))  # every piece above is escaped or built by format_html
 
 
-GAUGE_CX, GAUGE_CY, GAUGE_R = 110, 105, 80
+GAUGE_CX, GAUGE_CY, GAUGE_R = 130, 118, 80
 
 
 def _f(number: float) -> str:
@@ -120,10 +120,15 @@ def gauge(value: Any, bands: list[tuple[float, float, str]], maximum: float, uni
             GAUGE_CX, GAUGE_CY, _f(nx), _f(ny), GAUGE_CX, GAUGE_CY,
         ))
         reading = f"{localize(value)} {unit}" + (" (off the scale)" if number > maximum else "")
+    value_text, _, note = reading.partition(" (")
     parts.append(format_html(
-        '<text class="gauge-value" x="{}" y="{}" text-anchor="middle">{}</text>', GAUGE_CX, GAUGE_CY + 30, reading
+        '<text class="gauge-value" x="{}" y="{}" text-anchor="middle">{}</text>', GAUGE_CX, GAUGE_CY + 30, value_text
     ))
+    if note:  # second line, smaller: the number stays readable on a phone
+        parts.append(format_html(
+            '<text class="gauge-note" x="{}" y="{}" text-anchor="middle">({}</text>', GAUGE_CX, GAUGE_CY + 46, note
+        ))
     return format_html(
-        '<svg class="gauge-svg" viewBox="0 0 220 145" role="img" aria-label="{}">{}</svg>',
+        '<svg class="gauge-svg" viewBox="0 0 260 172" role="img" aria-label="{}">{}</svg>',
         f"{label}: {reading}; scale 0 to {maximum:g} {unit}", mark_safe("".join(parts)),
     )
