@@ -337,8 +337,24 @@ def test_debug_numbers(viewer_client, sync_dataset):
     assert "oldest created " + sync_dataset.barbara.created_at.strftime("%Y-%m-%d %H:%M:%S") + " UTC" in text
     stuck = rows_of(response, "stuck")
     assert len(stuck) == 1 and stuck[0].startswith("Edsger Dijkstra edsger@example.com")
+    # Issue 13.7: no "Updated" column repeating "Syncing since".
+    header = html(response).split('id="table-stuck"', 1)[1].split("</thead>", 1)[0]
+    assert re.findall(r"<th[ >][^>]*>?\s*(?:<a[^>]*>)?([^<]+)", header) == ["Lead", "Email", "Company", "Direction", "Syncing since", "Errors"]
+    assert sync_dataset.edsger.sync_started_at.strftime("%Y-%m-%d %H:%M:%S UTC") in stuck[0]
     assert sum(int(row.split()[-1]) for row in rows_of(response, "webhooks")) == 3
     assert sum(chart_config(response, "webhooks")["data"]["datasets"][0]["data"]) == 3
+
+
+def test_numeric_headers_are_right_aligned_and_numbers_have_separators(viewer_client, sync_dataset):
+    """Issue 13.7: numeric headers sat left over right-aligned numbers; 20000 had no separator."""
+    from monitoring.models import Lead
+
+    Lead.objects.bulk_create([Lead(first_name=f"bulk{i}", sync_status="synced") for i in range(1_200)])
+    body = html(viewer_client.get(reverse("monitoring:overview")))
+    assert "Leads now</a></h2><p class=\"big\">1,208</p>" in body
+    header = body.split('id="table-status"', 1)[1].split("</thead>", 1)[0]
+    assert re.findall(r'<th class="([^"]*)"', header)[1:3] == ["num orderable", "num orderable"]
+    assert '<td class="num" data-label="Leads">1,202</td>' in body  # synced: 2 + 1,200
 
 
 def test_stuck_leads_are_read_in_order_from_their_index(sync_dataset):

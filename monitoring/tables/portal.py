@@ -435,9 +435,17 @@ class StuckLeadTable(PortalTable):
     email = EmailColumn()
     company_name = tables.Column("Company")
     sync_direction = BadgeColumn("Direction")
-    sync_started_at = TimestampColumn("Syncing since")
-    updated_at = TimestampColumn("Updated")
+    # One column: "Updated" showed the same time (entering 'syncing' is the lead's last update);
+    # rows from before the trigger have no sync_started_at and show updated_at, as stuck_leads() measures.
+    sync_started_at = TimestampColumn("Syncing since", empty_values=())
     sync_error_count = NumberColumn("Errors")
+
+    def render_sync_started_at(self, record: dict[str, Any]) -> str:
+        return format_timestamp(record["sync_started_at"] or record["updated_at"])
+
+    def value_sync_started_at(self, record: dict[str, Any]) -> str:
+        moment = record["sync_started_at"] or record["updated_at"]
+        return timezone.localtime(moment).isoformat() if moment else ""
 
     class Meta(PortalTable.Meta):
         empty_text = "No stuck leads."
