@@ -289,3 +289,41 @@ def test_every_page_on_seed_demo_data(browser, live_server, viewer):
     for width in WIDTHS:
         pages, charts_seen = visit_every_page(browser, SCREENSHOTS / "seed_demo" / str(width), width)
         assert pages == len(NAVIGATION) and charts_seen == 5
+
+
+def test_repair_confirmation_counts_follow_the_quarantine_box(browser, live_server, sync_dataset, superuser):
+    """Issue 13.6 in the browser: ticking the box shows the server's "with" numbers, and confirming
+    changes exactly that many leads."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    from monitoring.choices import LeadSyncStatus
+    from monitoring.models import Lead
+
+    for name in ("Q1", "Q2"):
+        Lead.objects.create(first_name=name, sync_status=LeadSyncStatus.ERROR, sync_error_count=9)
+    wait = WebDriverWait(browser, 10)
+    set_width(browser, 1440)
+    log_in(browser, live_server, superuser)
+    browser.get(live_server.url + reverse("admin:monitoring_lead_changelist") + "?errors=quarantined")
+    for box in browser.find_elements(By.CSS_SELECTOR, "#result_list input.action-select"):
+        box.click()
+    Select(browser.find_element(By.NAME, "action")).select_by_value("retry_sync")
+    browser.find_element(By.CSS_SELECTOR, "button[name=index]").click()
+    wait.until(lambda d: d.find_elements(By.ID, "confirm-repair"))
+
+    def visible_summary() -> str:
+        return next(p.text for p in browser.find_elements(By.CSS_SELECTOR, "p.repair-summary") if p.is_displayed())
+
+    button = browser.find_element(By.ID, "confirm-repair")
+    assert "0 will be changed" in visible_summary() and button.get_attribute("value") == "Yes, retry sync 0 leads"
+    assert "3 quarantined" in visible_summary() and "syncing" not in visible_summary()
+    browser.find_element(By.NAME, "include_quarantined").click()
+    assert "3 will be changed" in visible_summary() and "none skipped" in visible_summary()
+    assert button.get_attribute("value") == "Yes, retry sync 3 leads"
+    browser.find_element(By.NAME, "reason").send_keys("key rotated")
+    button.click()
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "ul.messagelist li"))
+    assert "Retry sync: 3 leads changed, 0 skipped, of 3 selected." in browser.find_element(By.CSS_SELECTOR, "ul.messagelist").text
+    assert Lead.objects.filter(sync_status=LeadSyncStatus.PENDING, sync_error_count__gt=5).count() == 3
+    assert console_errors(browser) == []
