@@ -15,3 +15,8 @@ NAVIGATION: list[tuple[str, str]] = [
     ("monitoring:alerts", "Alerts"),
     ("monitoring:jobs", "Jobs"),
 ]
+
+# Pages with the time-range picker: the navigation carries ?range=... between these.
+RANGE_PAGES: frozenset[str] = frozenset(
+    {"monitoring:performance", "monitoring:lead-flow", "monitoring:error-groups", "monitoring:activity"}
+)

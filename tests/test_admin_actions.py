@@ -20,7 +20,7 @@ def test_retry_confirmation_page_shows_counts_and_lists_quarantined_leads(operat
     assert response.status_code == 200
     page = response.content.decode()
     assert "3 leads selected" in page
-    assert '<strong id="will-touch">1 will be changed</strong>' in page  # katherine; alan quarantined, edsger syncing
+    assert '<strong class="will-touch">1 will be changed</strong>' in page  # katherine; alan quarantined, edsger syncing
     assert "Quarantined: 1 lead with more than 5 sync errors" in page
     assert page.count('class="quarantined-lead"') == 1 and "Alan Turing" in page
     assert 'name="include_quarantined"' in page
@@ -75,7 +75,7 @@ def test_reset_stuck_across_all_matching_a_filter_skips_the_rest(operator_client
     # "Select all 8 leads" on an unfiltered list: only edsger (syncing 25 min) is reset.
     page = action_page(operator_client, "reset_stuck", [d.ada], select_across=True)
     assert "8 leads selected" in page.content.decode()
-    assert '<strong id="will-touch">1 will be changed</strong>' in page.content.decode()
+    assert '<strong class="will-touch">1 will be changed</strong>' in page.content.decode()
     response = confirm_action(operator_client, "reset_stuck", [d.ada], select_across=True, reason="worker died")
     assert "Reset stuck: 1 lead changed, 7 skipped, of 8 selected." in messages_of(response)[0]
     assert Lead.objects.get(pk=d.edsger.pk).sync_status == LeadSyncStatus.PENDING

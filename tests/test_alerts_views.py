@@ -157,7 +157,7 @@ def test_viewer_cannot_resend(viewer_client, firing):
 def test_page_shows_rules_last_evaluation_incidents_and_delivery_log(viewer_client, firing):
     html = viewer_client.get(PAGE).content.decode()
     assert "Rules and their last check" in html
-    assert "breached" in html and "not checked yet" in html  # the stall rule, and the dead-man rule
+    assert "breached" in html and "waiting for the first check" in html  # the stall rule, and the dead-man rule
     assert "Recent incidents" in html and "(ongoing)" in html
     assert "[CRITICAL] FIRING: Sync stalled: no attempt for 30 min" in html  # the delivery log
 

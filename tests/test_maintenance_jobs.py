@@ -1,6 +1,8 @@
 """Watching our own jobs: schedules, the single-instance guard, run records, the Jobs page, the dead-man."""
 from __future__ import annotations
 
+from io import StringIO
+
 import logging
 from datetime import date, datetime, timedelta
 from datetime import timezone as dt_timezone
@@ -167,10 +169,35 @@ def test_dead_man_turns_red_after_three_intervals_without_a_completed_check(db):
 
 def test_dead_man_is_red_when_the_check_never_ran_or_is_disabled(db):
     task = _alert_check_every(5)
+    PeriodicTask.objects.filter(pk=task.pk).update(date_changed=NOW - timedelta(minutes=16))  # due for 3+ intervals
     assert job_selectors.dead_man_state(now=NOW).message == "Alert checks have never completed."
     task.enabled = False
     task.save()
     assert job_selectors.dead_man_state(now=NOW).message == "Alert checks are disabled: nobody will be alerted."
+
+
+def test_dead_man_is_starting_up_not_red_before_the_first_check_could_run(db):
+    """Issue 13.8: a clean start showed "Alert checks have never completed" in red at once."""
+    task = _alert_check_every(5)
+    PeriodicTask.objects.filter(pk=task.pk).update(date_changed=NOW - timedelta(minutes=2))
+    state = job_selectors.dead_man_state(now=NOW)
+    assert (state.state, state.is_red) == ("starting", False)
+    assert state.message == "Starting up: the first alert check has not completed yet (checks run every 5 min)."
+    # A run that started 14 minutes ago and never finished: still within 3 intervals of being due.
+    JobRun.objects.create(task_name=job_selectors.ALERT_CHECK_TASK, started_at=NOW - timedelta(minutes=14))
+    assert job_selectors.dead_man_state(now=NOW).state == "starting"
+    # 16 minutes after it was first due and still nothing completed: red.
+    assert job_selectors.dead_man_state(now=NOW + timedelta(minutes=2)).is_red
+
+
+def test_run_alert_check_once_completes_a_check_now(db):
+    from django.core.management import call_command
+
+    _alert_check_every(5)
+    call_command("run_alert_check_once", stdout=StringIO())
+    run = JobRun.objects.get(task_name=job_selectors.ALERT_CHECK_TASK)
+    assert run.outcome == JobOutcome.SUCCEEDED and run.finished_at is not None
+    assert job_selectors.dead_man_state().state == "ok"
 
 
 def test_alert_check_liveness_is_the_one_decision_with_an_explicit_grace_for_the_alert(db):
@@ -226,7 +253,7 @@ def jobs_page_data(db):
 
 
 def test_jobs_page_shows_schedules_runs_sizes_and_months(viewer_client, jobs_page_data, django_assert_max_num_queries):
-    with time_machine.travel(NOW, tick=False), django_assert_max_num_queries(17):
+    with time_machine.travel(NOW, tick=False), django_assert_max_num_queries(19):
         response = viewer_client.get(reverse("monitoring:jobs"))
 
     assert response.status_code == 200
@@ -247,7 +274,9 @@ def test_jobs_page_shows_schedules_runs_sizes_and_months(viewer_client, jobs_pag
     september = september[: september.index("</tr>")]
     for expected in ("lead_sync_history_2026-09.jsonl.gz", "abababababab…", "Verified", "2026-11-28 12:00 UTC"):
         assert expected in september, expected
-    assert "Alert checks have never completed." in page  # scheduled by migration 0041, never run
+    # Scheduled by migration 0041 (just now, by the clock of this test run), never run: starting up, not red.
+    assert 'class="dead-man dead-man-starting" role="status"' in page
+    assert "Starting up: the first alert check has not completed yet" in page
 
 
 def test_jobs_page_turns_red_when_alert_checks_stop(viewer_client, db):

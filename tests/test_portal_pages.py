@@ -78,17 +78,29 @@ def test_every_page_has_an_empty_state(viewer_client, page):
     assert re.search(r"No (leads|rows|sync attempts|failed attempts|webhook|stuck|data|incidents)|is empty|nothing to judge|archived yet", html(response))
 
 
+def _alert_check_completed() -> None:
+    """One finished alert check, so the headline is past "starting up"."""
+    from django.utils import timezone
+
+    from monitoring.models import JobOutcome, JobRun
+    from monitoring.selectors.jobs import ALERT_CHECK_TASK
+
+    now = timezone.now()
+    JobRun.objects.create(task_name=ALERT_CHECK_TASK, started_at=now, finished_at=now, outcome=JobOutcome.SUCCEEDED)
+
+
 def test_overview_numbers(viewer_client, sync_dataset):
+    _alert_check_completed()
     response = viewer_client.get(reverse("monitoring:overview"))
     text = text_of(response)
     assert "Sync health: critical" in text
     assert 'class="card health health-critical"' in html(response)
-    assert "Leads 8 " in text
+    assert "Leads now 8 " in text
     assert "2 synced · 2 pending · 2 in error · 1 syncing · 1 conflict" in text
-    assert "Success rate 28.57 %" in text
-    assert "Median sync time ≈ 5.1 s" in text  # the histogram's median of 3, 5 and 10 s: within 2 %
+    assert "Leads synced, of those due 28.57 %" in text
+    assert "Median attempt time, last 24 h ≈ 5.1 s" in text
+    assert "Failed attempts, last 24 h 3 failed attempts in the last 24 h, 2 leads affected" in text
     assert "(approximate, ±2 %)" in text
-    assert "Errors in 24 h 3 failed attempts, 2 leads affected" in text
     assert "1 stuck · 1 stale pending · 2 never synced" in text
     assert "Leads in error now 25.00 % 2 of 8 leads have sync status “error”" in text
     assert 'class="figure band-red" id="leads-in-error-rate"' in html(response)
@@ -98,28 +110,88 @@ def test_overview_numbers(viewer_client, sync_dataset):
     pie = chart_config(response, "status_pie")
     assert dict(zip(pie["data"]["labels"], pie["data"]["datasets"][0]["data"])) == {
         "Synced": 2, "Pending": 2, "Error": 2, "Syncing": 1, "Conflict": 1}
-    gauge = chart_config(response, "error_gauge")
-    assert gauge["data"]["datasets"][0]["data"] == [5, 5, 10]  # green 0-5, yellow 5-10, red 10-20
-    assert gauge["data"]["datasets"][1]["data"] == [20, 0]  # 25 % pins the dial at its end
+
+
+def test_overview_labels_every_figure_with_what_it_counts_and_its_window(viewer_client, sync_dataset):
+    """Issue 13.1: the success card called attempts "synced"; now attempts are attempts, with their window."""
+    text = text_of(viewer_client.get(reverse("monitoring:overview")))
+    # 5 attempts in the last hour, 2 failed (selectors.failure_rate, the critical alert's number).
+    assert "Sync attempts, last hour 5 attempts in the last hour: 5, failed 2 (40.0 %)" in text
+    assert "synced in the last hour" not in text
+    assert "4 leads had a sync attempt in the last hour" in text
+
+
+def test_overview_figures_link_to_the_page_that_explains_them(viewer_client, sync_dataset):
+    body = html(viewer_client.get(reverse("monitoring:overview")))
+    cards = {card_id: body.split(f'id="{card_id}"', 1)[1].split("</div>", 1)[0]
+             for card_id in ("card-attempts", "card-leads", "card-success", "card-median", "card-errors-24h", "card-last-error")}
+    assert f'href="{reverse("monitoring:performance")}?range=1h"' in cards["card-attempts"]
+    assert f'href="{reverse("monitoring:leads")}?sync_status=error"' in cards["card-leads"]
+    assert f'href="{reverse("monitoring:leads")}?sync_status=synced"' in cards["card-success"]
+    assert f'href="{reverse("monitoring:performance")}?range=24h"' in cards["card-median"]
+    assert f'href="{reverse("monitoring:error-groups")}?range=24h"' in cards["card-errors-24h"]
+    assert f'href="{reverse("monitoring:errors")}"' in cards["card-last-error"]
+
+
+def test_overview_gauge_shows_its_scale_bands_and_value(viewer_client, sync_dataset):
+    body = html(viewer_client.get(reverse("monitoring:overview")))
+    svg = body.split('id="error-gauge"', 1)[1].split("</svg>", 1)[0]
+    assert [re.sub(r"<[^>]+>", "", t) for t in re.findall(r'<text class="gauge-scale"[^>]*>[^<]*</text>', svg)] == [
+        "0", "5", "10", "20 %"]
+    assert re.findall(r'class="gauge-band gauge-band-(\w+)"', svg) == ["green", "yellow", "red"]
+    assert 'class="gauge-needle"' in svg
+    assert ">25.00 %</text>" in svg and ">(off the scale)</text>" in svg  # past the 0-20 % dial: said, not hidden
+    assert 'aria-label="Leads in error now: 25.00 % (off the scale); scale 0 to 20 %"' in svg
 
 
 def test_overview_shows_the_last_hour_failure_rate_the_alert_uses(viewer_client, sync_dataset):
     response = viewer_client.get(reverse("monitoring:overview"))
-    # 5 attempts in the last hour, 2 failed (selectors.failure_rate, the critical alert's number).
-    assert "Failed attempts, last hour 40.00 % 2 of 5 sync attempts failed." in text_of(response)
+    assert "Failed attempts, last hour 40.0 % 2 of 5 sync attempts in the last hour failed." in text_of(response)
     assert 'class="figure band-red" id="failure-rate"' in html(response)
 
 
-def test_overview_says_why_the_sync_is_not_healthy(viewer_client, sync_dataset):
+def test_overview_headline_is_never_milder_than_a_firing_alert(viewer_client, db):
+    """Issue 13.1: 27 % failed attempts with the critical failure-rate alert firing read "warning"."""
+    from django.utils import timezone
+
+    from monitoring.models import AlertRule, Incident, RuleKind
+
+    _alert_check_completed()
+    now = timezone.now()
+    rule = AlertRule.objects.get(kind=RuleKind.FAILURE_RATE)
+    Incident.objects.create(rule=rule, severity="critical", started_at=now, last_checked_at=now,
+                            last_notified_at=now, summary="27.32 % of attempts failed in the last hour")
     response = viewer_client.get(reverse("monitoring:overview"))
-    reasons = re.findall(r'<li><a href="([^"]+)">([^<]+)</a></li>', html(response).split('aria-label="Why"', 1)[1])
-    assert reasons == [
-        (reverse("monitoring:errors"), "25.00 % of leads in error (critical above 10 %)"),
-        (reverse("monitoring:errors"), "success rate 28.57 % (critical below 90 %)"),
-        (reverse("monitoring:debug"), "1 lead stuck in syncing over 10 min"),
-        (reverse("monitoring:leads") + "?sync_status=conflict", "1 lead in conflict"),
-        (reverse("monitoring:debug"), "1 lead pending for over 1 h"),
-    ]
+    assert "Sync health: critical" in text_of(response)
+    assert 'class="card health health-critical"' in html(response)
+    reasons = html(response).split('aria-label="Why"', 1)[1]
+    assert "critical alert firing: " + rule.name in reasons and "27.32 % of attempts failed" in reasons
+
+
+@pytest.mark.parametrize(
+    ("health", "firing", "starting", "expected"),
+    [
+        ("warning", ["critical"], False, "critical"),
+        ("healthy", ["warning"], False, "warning"),
+        ("critical", ["warning"], False, "critical"),
+        ("healthy", [], False, "healthy"),
+        ("unknown", [], False, "unknown"),
+        ("healthy", [], True, "starting"),
+        ("unknown", [], True, "starting"),
+        ("warning", [], True, "warning"),  # starting up never hides what the data already shows
+    ],
+)
+def test_headline_rule(health, firing, starting, expected):
+    from monitoring.selectors.overview import headline_state
+
+    assert headline_state(health_state=health, firing_severities=firing, alerts_starting=starting) == expected
+
+
+def test_overview_is_starting_up_before_the_first_alert_check(viewer_client):
+    response = viewer_client.get(reverse("monitoring:overview"))
+    assert "Sync health: starting up" in text_of(response)
+    assert "health-starting" in html(response)
+    assert "The first alert check has not completed yet" in text_of(response)
 
 
 @pytest.mark.parametrize(
@@ -142,6 +214,7 @@ def test_health_reasons_follow_the_views_thresholds(error_rate, success_rate, ex
 
 
 def test_overview_is_unknown_and_grey_on_an_empty_database(viewer_client):
+    _alert_check_completed()
     response = viewer_client.get(reverse("monitoring:overview"))
     assert "Sync health: unknown" in text_of(response)
     assert "health-unknown" in html(response)
@@ -151,14 +224,16 @@ def test_overview_is_unknown_and_grey_on_an_empty_database(viewer_client):
 
 def test_performance_numbers(viewer_client, sync_dataset):
     response = viewer_client.get(reverse("monitoring:performance"))
-    chart = chart_config(response, "hourly")
+    chart = chart_config(response, "performance")
     seconds, attempts, errors = chart["data"]["datasets"]
-    assert len(attempts["data"]) == 24  # every hour on the axis, empty ones as 0
+    # The last 24 h touch 25 hour buckets (the first and the current one partial): all on the axis.
+    assert len(attempts["data"]) == 25
     assert sum(attempts["data"]) == 7  # every attempt but edsger's 25 h old one
     assert sum(errors["data"]) == 3
-    rows = rows_of(response, "hours")
-    assert sum(int(row.split()[3]) for row in rows) == 7  # "YYYY-MM-DD HH:MM:SS UTC attempts errors avg"
-    assert all(" UTC " in row for row in rows)
+    rows = rows_of(response, "buckets")
+    assert len(rows) == 25  # the table shows the same buckets as the chart (was 24 bars, 25 rows)
+    assert sum(int(row.split()[-3]) for row in rows) == 7  # "YYYY-MM-DD HH:MM UTC [(partial)] attempts errors avg"
+    assert all(" UTC" in row for row in rows)
 
 
 def test_lead_flow_numbers(viewer_client, sync_dataset):
@@ -206,11 +281,14 @@ def test_error_groups_numbers(viewer_client, sync_dataset):
     response = viewer_client.get(reverse("monitoring:error-groups"))
     rows = rows_of(response, "groups")
     assert len(rows) == 2
-    # fingerprint, 1 h, 24 h, 7 d, (sparkline), leads, first seen, last seen, newest message, link
-    assert rows[0].startswith("Twenty API 429: rate limit exceeded for lead &lt;n&gt; 1 2 2 ")
-    assert " 1 " in rows[0] and rows[0].endswith("Twenty API 429: rate limit exceeded for lead 123 Show leads")
-    assert rows[1].startswith("Twenty API 500: internal error 1 1 1 ")
-    assert 'aria-label="per day: 0, 0, 0, 0, 0, 0, 2"' in html(response)
+    # fingerprint, failed attempts in the range (default 7 d), leads, (sparkline), first seen, last seen,
+    # newest message, link
+    assert rows[0].startswith("Twenty API 429: rate limit exceeded for lead &lt;n&gt; 2 1 ")
+    assert rows[0].endswith("Twenty API 429: rate limit exceeded for lead 123 Show leads")
+    assert rows[1].startswith("Twenty API 500: internal error 1 1 ")
+    # 7 d in 6-hour blocks: 29 buckets (both ends partial); alan's two failures 3 h and 20 min ago.
+    trend = re.search(r'aria-label="per bucket, oldest first: ([^"]+)"', html(response)).group(1).split(", ")
+    assert len(trend) == 29 and sum(map(int, trend)) == 2
     assert "?error_group=Twenty+API+429%3A+rate+limit+exceeded+for+lead+%3Cn%3E" in html(response)
 
 
@@ -263,8 +341,24 @@ def test_debug_numbers(viewer_client, sync_dataset):
     assert "oldest created " + sync_dataset.barbara.created_at.strftime("%Y-%m-%d %H:%M:%S") + " UTC" in text
     stuck = rows_of(response, "stuck")
     assert len(stuck) == 1 and stuck[0].startswith("Edsger Dijkstra edsger@example.com")
+    # Issue 13.7: no "Updated" column repeating "Syncing since".
+    header = html(response).split('id="table-stuck"', 1)[1].split("</thead>", 1)[0]
+    assert re.findall(r"<th[ >][^>]*>?\s*(?:<a[^>]*>)?([^<]+)", header) == ["Lead", "Email", "Company", "Direction", "Syncing since", "Errors"]
+    assert sync_dataset.edsger.sync_started_at.strftime("%Y-%m-%d %H:%M:%S UTC") in stuck[0]
     assert sum(int(row.split()[-1]) for row in rows_of(response, "webhooks")) == 3
     assert sum(chart_config(response, "webhooks")["data"]["datasets"][0]["data"]) == 3
+
+
+def test_numeric_headers_are_right_aligned_and_numbers_have_separators(viewer_client, sync_dataset):
+    """Issue 13.7: numeric headers sat left over right-aligned numbers; 20000 had no separator."""
+    from monitoring.models import Lead
+
+    Lead.objects.bulk_create([Lead(first_name=f"bulk{i}", sync_status="synced") for i in range(1_200)])
+    body = html(viewer_client.get(reverse("monitoring:overview")))
+    assert "Leads now</a></h2><p class=\"big\">1,208</p>" in body
+    header = body.split('id="table-status"', 1)[1].split("</thead>", 1)[0]
+    assert re.findall(r'<th class="([^"]*)"', header)[1:3] == ["num orderable", "num orderable"]
+    assert '<td class="num" data-label="Leads">1,202</td>' in body  # synced: 2 + 1,200
 
 
 def test_stuck_leads_are_read_in_order_from_their_index(sync_dataset):
@@ -331,12 +425,12 @@ def test_live_numbers_show_no_snapshot_age(viewer_client, sync_dataset):
 def test_display_zone_is_named_and_used_for_hours(viewer_client, sync_dataset):
     response = viewer_client.get(reverse("monitoring:performance"))
     assert "Times in Asia/Kolkata" in html(response)
-    rows = rows_of(response, "hours")
-    assert rows and all(" IST " in row for row in rows)
+    rows = rows_of(response, "buckets")
+    assert rows and all(" IST" in row for row in rows)
     # Kolkata is UTC+5:30, so its hour buckets start at :00 local = :30 UTC.
-    labels = chart_config(response, "hourly")["data"]["labels"]
-    assert all(label.endswith(":00") for label in labels)
-    assert sum(int(row.split()[3]) for row in rows) == 7
+    labels = chart_config(response, "performance")["data"]["labels"]
+    assert all(label.split()[0].endswith(":00") for label in labels)
+    assert sum(int(row.split()[-3]) for row in rows) == 7
 
 
 @pytest.mark.parametrize(
@@ -353,5 +447,5 @@ def test_error_rate_bands_are_the_specs(rate, band):
 
 def test_activity_page_polls_every_15_seconds(viewer_client, db):
     body = html(viewer_client.get(reverse("monitoring:activity")))
-    assert f'data-url="{reverse("monitoring:activity-data")}" data-interval="15000"' in body
+    assert f'data-url="{reverse("monitoring:activity-data")}?range=1h" data-interval="15000"' in body
     assert "/static/monitoring/activity.js" in body

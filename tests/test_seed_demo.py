@@ -166,3 +166,80 @@ def test_bad_options_are_clear_errors(db, options, message):
 def test_negative_sizes_are_rejected_by_the_parser(db):
     with pytest.raises(CommandError, match="invalid _non_negative value|argument --leads"):
         call_command("seed_demo", "--leads", "-5", stdout=StringIO())
+
+
+# --- issue 13.9 / 13.10: spread-out times, varied field changes, an anchor for every relative time ---
+
+ANCHOR = "2026-11-30T12:00:00+00:00"
+
+
+def checksums() -> tuple:
+    """Every column of every row (history ids excluded: identity values depend on earlier inserts)."""
+    return (
+        fetch("SELECT md5(string_agg(l::text, '|' ORDER BY l.id)) FROM leads l")[0][0],
+        fetch("SELECT md5(string_agg(concat_ws(',', lead_id, sync_type, sync_direction, sync_status, fields_changed, "
+              "error_message, created_at, synced_at), '|' ORDER BY lead_id, synced_at, created_at, sync_type, "
+              "sync_status, error_message, fields_changed::text)) FROM lead_sync_history")[0][0],
+    )
+
+
+def test_seed_demo_now_gives_identical_rows_at_any_wall_clock_time(db):
+    """Issue 13.10: two runs a minute apart gave 3,769 and 3,768 leads in error (times hung on now())."""
+    import time_machine
+
+    call_command("seed_demo", "--leads", "2000", "--history", "20000", "--seed", "7", "--now", ANCHOR, stdout=StringIO())
+    first = checksums()
+    errors = fetch("SELECT count(*) FROM leads WHERE sync_status = 'error'")
+    with time_machine.travel("2026-12-01T09:30:00+00:00", tick=False):  # a later run, by another clock
+        call_command("seed_demo", "--leads", "2000", "--history", "20000", "--seed", "7", "--now", ANCHOR,
+                     "--reset", stdout=StringIO())
+    assert checksums() == first
+    assert fetch("SELECT count(*) FROM leads WHERE sync_status = 'error'") == errors
+    # Every time is relative to the anchor: nothing after it but the 'syncing' leads' start, none before 30 days.
+    assert fetch("SELECT max(created_at) <= %s, max(last_synced_at) <= %s FROM leads", [ANCHOR, ANCHOR]) == [(True, True)]
+    assert fetch("SELECT max(synced_at) <= %s FROM lead_sync_history", [ANCHOR]) == [(True,)]
+
+
+def test_seed_demo_refuses_a_timestamp_without_zone(db):
+    with pytest.raises(CommandError, match="has no time zone"):
+        call_command("seed_demo", "--now", "2026-11-30T12:00:00", stdout=StringIO())
+
+
+def test_seed_demo_spreads_creation_times(db):
+    """Issue 13.9: 386 leads shared one created_at (every lead of the last two hours clamped to it)."""
+    from datetime import datetime
+
+    seed_demo(leads=2_000, history=2_000, days=30, seed=42, now=datetime.fromisoformat(ANCHOR))
+    (most,), = fetch("SELECT max(n) FROM (SELECT count(*) AS n FROM leads GROUP BY created_at) AS c")
+    assert most <= 2
+    # Still a recent bulge: the last day holds more leads than an average day.
+    (last_day,), = fetch("SELECT count(*) FROM leads WHERE created_at > %s::timestamptz - INTERVAL '1 day'", [ANCHOR])
+    assert last_day > 2_000 / 30
+
+
+def test_seed_demo_field_changes_are_the_leads_own_values(db):
+    """Issue 13.9: canned changes showed "Grace Knuth" with first_name ["Bob", "Robert"]."""
+    from datetime import datetime
+
+    seed_demo(leads=2_000, history=20_000, days=30, seed=42, now=datetime.fromisoformat(ANCHOR))
+    rows = fetch(
+        """
+        SELECT key, h.fields_changed -> key, to_jsonb(l) -> key, h.sync_status
+        FROM lead_sync_history h JOIN leads l ON l.id = h.lead_id
+        CROSS JOIN LATERAL jsonb_object_keys(h.fields_changed) AS key
+        WHERE h.fields_changed IS NOT NULL
+        """
+    )
+    assert len(rows) > 5_000
+    fields = {key for key, *_ in rows}
+    assert fields >= {"first_name", "last_name", "job_title", "lead_score", "company_name", "phone"}
+    import json
+
+    decode = lambda value: json.loads(value) if isinstance(value, str) else value  # noqa: E731 (raw jsonb is text)
+    for key, change, current, status in rows:
+        change, current = decode(change), decode(current)
+        if status == "conflict":
+            assert change["supabase"] == current and change["twenty"] != current, (key, change, current)
+        else:
+            old, new = change
+            assert new == current and old != new, (key, change, current)

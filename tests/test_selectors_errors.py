@@ -22,6 +22,8 @@ from monitoring.models import Lead, LeadSyncHistory
         ("record rec_8f7a9b2c1d not found", "record <id> not found"),
         ("timeout after 2.5s (attempt 3 of 5)", "timeout after <n>s (attempt <n> of <n>)"),
         ("status=503   retry\tin 30 s", "status=503 retry in <n> s"),
+        # Issue 13.7: "E.164" is a format's name, not a number (it became "E.<n>").
+        ("Validation error: phone must be in E.164 format", "Validation error: phone must be in E.164 format"),
         (None, "(no message)"),
     ],
 )
@@ -82,8 +84,24 @@ def test_fingerprint_index_expression_matches_the_selector():
 
     from monitoring.selectors.errors import fingerprint_sql
 
-    for name in ("0020_error_fingerprint_index", "0170_error_group_leads_index"):
-        assert import_module(f"monitoring.migrations.{name}").FINGERPRINT == fingerprint_sql("error_message")
+    # 0170 froze the expression; 0250 swapped its number pattern in every index that used it.
+    frozen = import_module("monitoring.migrations.0170_error_group_leads_index").FINGERPRINT
+    swap = import_module("monitoring.migrations.0250_fingerprint_keeps_dotted_names")
+    assert swap.OLD_NUMBER_PATTERN in frozen
+    assert frozen.replace(swap.OLD_NUMBER_PATTERN, swap.NEW_NUMBER_PATTERN) == fingerprint_sql("error_message")
+
+
+def test_no_index_keeps_the_old_fingerprint_expression(db):
+    from importlib import import_module
+
+    from django.db import connection
+
+    swap = import_module("monitoring.migrations.0250_fingerprint_keeps_dotted_names")
+    with connection.cursor() as cursor:
+        cursor.execute(swap.INDEXES_WITH, [swap.OLD_NUMBER_PATTERN])
+        assert cursor.fetchall() == []
+        cursor.execute(swap.INDEXES_WITH, [swap.NEW_NUMBER_PATTERN])
+        assert [row[0] for row in cursor.fetchall()] == ["idx_sync_history_error_group_leads"]
 
 
 def test_error_group_filter_can_use_the_fingerprint_index(sync_dataset):

@@ -63,13 +63,16 @@ from monitoring.services.leads import (
 RECENT_HISTORY_ROWS = 20
 QUARANTINE_LIST_LIMIT = 50
 
-STATUS_COLOURS = {
-    LeadSyncStatus.SYNCED: "#1e7e34",
-    LeadSyncStatus.PENDING: "#6c757d",
-    LeadSyncStatus.SYNCING: "#0b5ed7",
-    LeadSyncStatus.ERROR: "#c82333",
-    LeadSyncStatus.CONFLICT: "#d97706",
-}
+
+
+def _compact_time(value: datetime | None) -> str:
+    """A list cell's timestamp in 11 characters ("11-30 14:05"), the full one with its zone as the title:
+    the lead list's key columns must fit 1440 px beside the admin's two sidebars."""
+    if value is None:
+        return "—"
+    local = timezone.localtime(value)
+    return format_html('<time datetime="{}" title="{}">{}</time>', local.isoformat(),
+                       f"{local:%Y-%m-%d %H:%M:%S %Z}", f"{local:%m-%d %H:%M}")
 
 
 class EstimatedCountPaginator(Paginator):
@@ -354,17 +357,19 @@ class LeadAdmin(admin.ModelAdmin):
 
     class Media:
         css = {"all": ("monitoring/admin-timeline.css",)}
+    # Key columns first (a phone shows the first few); compact cells so all of these fit 1440 px
+    # next to the filter sidebar; the company is last (the horizontal scroll of .results reaches it).
     list_display = (
         "name",
-        "email",
-        "company_name",
         "status",
-        "sync_direction",
+        "sync_error_count",
+        "email",
+        "direction",
         "lead_source",
         "segment",
-        "sync_error_count",
-        "last_synced_at",
-        "updated_at",
+        "last_synced",
+        "updated",
+        "company_name",
     )
     list_display_links = ("name", "email")
     list_filter = (
@@ -436,12 +441,25 @@ class LeadAdmin(admin.ModelAdmin):
 
     @admin.display(description="status", ordering="sync_status")
     def status(self, lead: Lead) -> str:
-        return format_html(
-            '<span class="lead-status lead-status-{}" style="color:{};font-weight:bold">{}</span>',
-            lead.sync_status,
-            STATUS_COLOURS.get(lead.sync_status, "inherit"),
-            lead.get_sync_status_display(),
-        )
+        # Colour from static/monitoring/admin.css (no style attribute: the CSP forbids inline styles).
+        return format_html('<span class="lead-status lead-status-{}">{}</span>', lead.sync_status, lead.get_sync_status_display())
+
+    @admin.display(description="direction", ordering="sync_direction")
+    def direction(self, lead: Lead) -> str:
+        short = {"twenty_to_supabase": "T → S", "supabase_to_twenty": "S → T", "bidirectional": "both"}
+        return format_html('<span title="{}">{}</span>', lead.get_sync_direction_display(),
+                           short.get(lead.sync_direction, lead.sync_direction))
+
+    @admin.display(description="last synced", ordering="last_synced_at")
+    def last_synced(self, lead: Lead) -> str:
+        return _compact_time(lead.last_synced_at)
+
+    @admin.display(description="updated", ordering="updated_at")
+    def updated(self, lead: Lead) -> str:
+        return _compact_time(lead.updated_at)
+
+    class Media:
+        css = {"all": ("monitoring/admin.css",)}
 
     @admin.display(description="timeline")
     def timeline(self, lead: Lead) -> str:
@@ -539,8 +557,8 @@ class LeadAdmin(admin.ModelAdmin):
             self.message_user(request, str(exc), messages.ERROR)
             return None
         include_quarantined = bool(form.is_bound and form.is_valid() and form.cleaned_data.get("include_quarantined"))
-        eligible = self._eligible_q(action, include_quarantined=include_quarantined)
-        will_touch = queryset.filter(eligible).count() if eligible is not None else selected
+        counts = self._confirmation_counts(queryset, action=action, selected=selected)
+        current = counts["with" if include_quarantined and "with" in counts else "without"]
         context = {
             **self.admin_site.each_context(request),
             "title": f"{RepairAction(action).label}: confirm",
@@ -549,9 +567,13 @@ class LeadAdmin(admin.ModelAdmin):
             "action_label": RepairAction(action).label,
             "form": form,
             "selected": selected,
-            "will_touch": will_touch,
-            "skipped": selected - will_touch,
-            "skip_rule": self._skip_rule(action),
+            "will_touch": current["will_touch"],
+            "skipped": current["skipped"],
+            "skip_reasons": current["reasons"],
+            # Both states of the quarantine box, computed here; static/monitoring/repair_confirmation.js
+            # shows the one that matches the box as it is ticked.
+            "count_states": counts,
+            "include_quarantined": include_quarantined,
             "batch_cap": batch_cap(),
             "threshold": quarantine_threshold(),
             "selected_ids": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
@@ -590,13 +612,41 @@ class LeadAdmin(admin.ModelAdmin):
             return CLEAR_ERRORS_ELIGIBLE
         return RESOLVE_ELIGIBLE
 
+    def _confirmation_counts(self, queryset: QuerySet[Lead], *, action: str, selected: int) -> dict[str, dict[str, Any]]:
+        """What the repair would change and skip, with only the skip reasons that apply, for the
+        quarantine box unticked ("without") and ticked ("with"); other actions have one state.
+
+        Each number is a COUNT over the same eligibility Q the service uses (retry_eligible_q,
+        stuck_q, ...), so it is what the confirmed repair changes unless the sync moves a lead first.
+        """
+
+        def state(include_quarantined: bool) -> dict[str, Any]:
+            eligible = self._eligible_q(action, include_quarantined=include_quarantined)
+            will_touch = queryset.filter(eligible).count()
+            reasons: list[tuple[int, str]] = []
+            if action == RepairAction.RETRY:
+                syncing = queryset.filter(sync_status=LeadSyncStatus.SYNCING).count()
+                if syncing:
+                    reasons.append((syncing, "in 'syncing' (in flight: use Reset stuck for those stuck)"))
+                if not include_quarantined:
+                    quarantined = queryset.filter(quarantined_q(), ~Q(sync_status=LeadSyncStatus.SYNCING)).count()
+                    if quarantined:
+                        reasons.append((quarantined, f"quarantined: more than {quarantine_threshold()} errors "
+                                                     "(tick the box below to include them)"))
+            elif selected - will_touch:
+                reasons.append((selected - will_touch, self._skip_rule(action)))
+            return {"will_touch": will_touch, "skipped": selected - will_touch, "reasons": reasons}
+
+        if action == RepairAction.RETRY:
+            return {"without": state(False), "with": state(True)}
+        return {"without": state(False)}
+
     @staticmethod
     def _skip_rule(action: str) -> str:
         return {
-            RepairAction.RETRY: "leads in 'syncing' (use Reset stuck) and quarantined leads unless you tick the box",
-            RepairAction.RESET_STUCK: "leads not in 'syncing' for more than 10 minutes",
-            RepairAction.CLEAR_ERRORS: "leads whose error count is already 0",
-            RepairAction.RESOLVE_CONFLICT: "leads not in 'conflict'",
+            RepairAction.RESET_STUCK: "not in 'syncing' for more than 10 minutes",
+            RepairAction.CLEAR_ERRORS: "error count already 0",
+            RepairAction.RESOLVE_CONFLICT: "not in 'conflict'",
         }[action]
 
     @staticmethod

@@ -3,7 +3,8 @@
 The fingerprint is written once, in SQL (`fingerprint_sql`), so grouping, the lead-list filter
 and the tests all use the same normalisation; there is no Python twin to drift from it.
 It replaces, in this order: uuids, emails, long id-like tokens (8+ letters/digits/_/- with a
-digit), then numbers, except a status code right after "API", "HTTP", "status" or "code", so
+digit), then numbers, except a status code right after "API", "HTTP", "status" or "code" and a
+number right after a letter and a dot ("E.164"), so
 "Twenty API 429: rate limit exceeded for lead 123" and "... for lead 456" share a group while a
 429 and a 500 do not.
 """
@@ -29,7 +30,8 @@ MAX_FINGERPRINT_LENGTH = 300
 _UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 _EMAIL = r"[a-z0-9._+-]+@[a-z0-9.-]+\.[a-z]{2,}"
 _ID_TOKEN = r"\m(?=[a-z_-]*[0-9])[0-9a-z_-]{8,}\M"
-_NUMBER = r"(?<![0-9])(?<!(api|http|status|code)[ :=#]{0,2})[0-9]+([.,][0-9]+)*"
+# Not after a letter and a dot either: "E.164" (a phone format) and "ISO.8601" are names, not numbers.
+_NUMBER = r"(?<![0-9])(?<![a-z]\.)(?<!(api|http|status|code)[ :=#]{0,2})[0-9]+([.,][0-9]+)*"
 
 
 def fingerprint_sql(column: str) -> str:

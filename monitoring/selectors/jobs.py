@@ -6,6 +6,7 @@ history rows.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -16,7 +17,7 @@ from django_celery_beat.models import PeriodicTask
 from monitoring.models import ArchiveExport, JobOutcome, JobRun, StaleLeadCheck
 
 from ._sql import fetch_all, fetch_one
-from .alerts import last_completed_run  # the same read /readyz uses
+from .alerts import first_run, last_completed_run  # the same read /readyz uses
 
 # The alert check (issue "Alerts") records its runs under this task name through record_job.
 ALERT_CHECK_TASK = "monitoring.evaluate_alerts"
@@ -227,7 +228,7 @@ def alert_check_liveness(
     now: datetime,
     intervals: int = DEAD_MAN_INTERVALS,
     fallback_interval: timedelta | None = None,
-    grace_since: datetime | None = None,
+    grace_since: datetime | Callable[[], datetime | None] | None = None,
 ) -> AlertCheckLiveness:
     """Whether ALERT_CHECK_TASK has not completed for `intervals` of its beat intervals at `now`.
 
@@ -245,7 +246,7 @@ def alert_check_liveness(
         timedelta(seconds=min(_period_seconds(task, now) for task in enabled)) if enabled else fallback_interval
     )
     last = last_completed_run(ALERT_CHECK_TASK)
-    since = last or grace_since
+    since = last or (grace_since() if callable(grace_since) else grace_since)
     allowed = interval * intervals if interval is not None else None
     # No interval (nothing will ever run it) or nothing to count from: overdue.
     overdue = allowed is None or since is None or now - since > allowed
@@ -256,7 +257,7 @@ def alert_check_liveness(
 class DeadManState:
     """Whether the alert check is alive: red when it has not completed for DEAD_MAN_INTERVALS intervals."""
 
-    state: str  # "ok", "red" or "not_scheduled" (the alerts feature is not installed)
+    state: str  # "ok", "starting" (first check not completed yet, within the grace), "red" or "not_scheduled"
     message: str
     interval_seconds: float | None = None
     last_completed_at: datetime | None = None
@@ -266,15 +267,41 @@ class DeadManState:
         return self.state == "red"
 
 
+def alert_check_started_at() -> datetime | None:
+    """When the alert check was first due: its first recorded start, else when its schedule was
+    last saved (a fresh install before beat sent anything). None: no schedule and no run."""
+    first = first_run(ALERT_CHECK_TASK)
+    if first is not None:
+        return first
+    return PeriodicTask.objects.filter(task=ALERT_CHECK_TASK).order_by("date_changed").values_list(
+        "date_changed", flat=True
+    ).first()
+
+
 def dead_man_state(*, now: datetime | None = None) -> DeadManState:
-    """The Jobs page's dead-man banner, from alert_check_liveness() (no fresh-install grace)."""
-    live = alert_check_liveness(now=now or timezone.now())
+    """The Jobs page's dead-man banner, from alert_check_liveness().
+
+    A check that has never completed is "starting" (calm, not red) while it is still within
+    DEAD_MAN_INTERVALS intervals of when it was first due (alert_check_started_at()); after that
+    it is red: something keeps the check from ever running. `./portal up` runs the first check
+    synchronously (manage.py run_alert_check_once), so a fresh demo is "running" at once.
+    """
+    now = now or timezone.now()
+    # Lazily: only a check that never completed needs to know since when it was due (2 queries).
+    live = alert_check_liveness(now=now, grace_since=alert_check_started_at)
     last = live.last_completed_at
     if not live.scheduled:
         return DeadManState("not_scheduled", "Alert checks are not scheduled.")
     if live.interval is None:
         return DeadManState("red", "Alert checks are disabled: nobody will be alerted.", None, last)
     interval = live.interval.total_seconds()
+    if last is None and not live.overdue:
+        return DeadManState(
+            "starting",
+            f"Starting up: the first alert check has not completed yet (checks run every {interval / 60:g} min).",
+            interval,
+            None,
+        )
     if last is None:
         return DeadManState("red", "Alert checks have never completed.", interval, None)
     if live.overdue:

@@ -2,9 +2,10 @@
 
 Everything is set-based SQL (INSERT ... SELECT over generate_series), so a million leads and ten
 million history rows load in well under three minutes. Pseudo-randomness comes from
-hashint8extended(row number, seed): the same seed gives the same rows (timestamps are relative
-to the moment of seeding), whatever the session, and the hash is stable across PostgreSQL
-versions because hash partitioning depends on it.
+hashint8extended(row number, seed): the same seed and the same anchor (`now`, default: the moment
+of seeding) give the same rows, whatever the session, and the hash is stable across PostgreSQL
+versions because hash partitioning depends on it. Every relative time ("an hour ago", "the last
+30 days") is measured from the anchor, never from the database clock.
 
 How the data is shaped (so every dashboard and alert has something to show):
 - leads over `days` days, more of them recently, on a daily rhythm peaking at 14:00 UTC, fewer
@@ -22,9 +23,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.db import connection, transaction
+from django.utils import timezone
 
 from monitoring.choices import HistoryStatus, LeadSyncStatus, SyncType
 from monitoring.services import rollups
@@ -90,22 +93,6 @@ JOB_TITLES = (
     "CEO|CTO|VP Sales|Head of Marketing|Marketing Manager|Sales Director|Account Executive|Operations Manager|"
     "Product Manager|Engineering Manager|Founder|Procurement Lead|IT Director|Customer Success Lead|Analyst"
 ).split("|")
-FIELDS_CHANGED = [
-    '{"email": ["old.address@example.com", "new.address@example.com"]}',
-    '{"lead_score": [62, 71]}',
-    '{"phone": [null, "+1 555 0199"]}',
-    '{"job_title": ["Manager", "Director"]}',
-    '{"company_name": ["Acme", "Acme Analytics"]}',
-    '{"sync_status": ["pending", "synced"]}',
-    '{"lead_score": [80, 85], "segment": ["SMB", "Mid-Market"]}',
-    '{"first_name": ["Bob", "Robert"], "last_name": [null, "Miller"]}',
-]
-CONFLICT_FIELDS = [
-    '{"email": {"twenty": "a.smith@example.com", "supabase": "anna.smith@example.com"}}',
-    '{"company_name": {"twenty": "Acme Inc.", "supabase": "Acme Analytics"}}',
-    '{"phone": {"twenty": "+1 555 0101", "supabase": "+1 555 0110"}}',
-]
-
 # History chunks: progress is printed after each one.
 CHUNKS = 10
 
@@ -127,10 +114,6 @@ def _lit(value: str) -> str:
 
 def _text_array(values: list[str]) -> str:
     return "ARRAY[" + ", ".join(_lit(v) for v in values) + "]::text[]"
-
-
-def _jsonb_array(values: list[str]) -> str:
-    return "ARRAY[" + ", ".join(_lit(v) for v in values) + "]::jsonb[]"
 
 
 _MESSAGES = _text_array([message for message, _ in ERROR_MESSAGES])
@@ -235,11 +218,13 @@ def seed_demo(
     reset: bool = False,
     if_empty: bool = False,
     progress: Progress | None = None,
+    now: datetime | None = None,
 ) -> SeedResult:
     """Fill customer_segments, leads and lead_sync_history with demo data, in one transaction.
 
     reset: empty the three tables first (TRUNCATE ... CASCADE). if_empty: do nothing when there
-    are leads already. Without either, tables that already hold leads are refused (ValueError):
+    are leads already. now: the anchor of every relative time (default: the current time); the
+    same seed and the same `now` give identical rows. Without either, tables that already hold leads are refused (ValueError):
     demo ids are derived from the seed and would collide.
     """
     if leads < 0 or history < 0:
@@ -250,6 +235,11 @@ def seed_demo(
         raise ValueError("history needs leads: set --leads above 0")
     say = progress or (lambda message: None)
     started = time.monotonic()
+    anchor_at = now or timezone.now()
+    if timezone.is_naive(anchor_at):
+        raise ValueError("--now needs a time zone, e.g. 2026-11-30T12:00:00+00:00")
+    # A literal, so the long generated statements read it as a constant (no parameter plumbing).
+    anchor = f"'{anchor_at.isoformat()}'::timestamptz"
 
     def step(message: str) -> None:
         say(f"[{time.monotonic() - started:6.1f}s] {message}")
@@ -304,7 +294,7 @@ def seed_demo(
                 _exec(f"ALTER TABLE {table} DISABLE TRIGGER {trigger}")
 
         rnd = _Random(seed)
-        _stage_leads(rnd, leads=leads, history=history, days=days)
+        _stage_leads(rnd, leads=leads, history=history, days=days, anchor=anchor)
         step(f"planned {leads:,} leads")
         inserted_leads = _insert_leads(segments)
         step(f"{inserted_leads:,} leads")
@@ -313,7 +303,7 @@ def seed_demo(
             bounds = [leads * i // CHUNKS for i in range(CHUNKS + 1)]
             for low, high in zip(bounds, bounds[1:]):
                 if high > low:
-                    inserted_history += _insert_history(rnd, low=low + 1, high=high)
+                    inserted_history += _insert_history(rnd, low=low + 1, high=high, anchor=anchor)
                     step(f"{inserted_history:,} / {history:,} history rows")
         _exec("DROP TABLE seed_leads")
         if bulk:
@@ -361,7 +351,7 @@ def _seed_segments() -> list[str]:
     return [ids[name] for name, _ in SEGMENTS]
 
 
-def _stage_leads(rnd: _Random, *, leads: int, history: int, days: int) -> None:
+def _stage_leads(rnd: _Random, *, leads: int, history: int, days: int, anchor: str) -> None:
     """A temporary plan of every lead (its number n, attributes and how many attempts it gets).
 
     Each layer ends in OFFSET 0, an optimisation fence: without it the planner inlines the layers
@@ -380,7 +370,7 @@ def _stage_leads(rnd: _Random, *, leads: int, history: int, days: int) -> None:
             SELECT n,
                    {rnd.case(u('n', 1), LEAD_STATUSES)} AS status,
                    -- day of creation: more leads recently (u^1.5 leans towards 0 days ago)
-                   date_trunc('day', now()) - floor({days} * power({u('n', 3)}, 1.5)) * INTERVAL '1 day'
+                   date_trunc('day', {anchor}) - floor({days} * power({u('n', 3)}, 1.5)) * INTERVAL '1 day'
                        + {u('n', 4)} * INTERVAL '1 day' AS raw_created,
                    {u('n', 5)} AS u_fresh, {u('n', 6)} AS u_age, {u('n', 7)} AS u_weekend,
                    {u('n', 8)} AS u_synced, {u('n', 9)} AS u_stuck, {u('n', 10)} AS u_started,
@@ -404,10 +394,14 @@ def _stage_leads(rnd: _Random, *, leads: int, history: int, days: int) -> None:
                    CASE
                        -- pending: 60 % fresh (last hour), 40 % stale (1 h - 2 days)
                        WHEN status = 'pending' AND u_fresh < 0.6
-                           THEN now() - u_age * INTERVAL '55 minutes' - INTERVAL '1 minute'
+                           THEN {anchor} - u_age * INTERVAL '55 minutes' - INTERVAL '1 minute'
                        WHEN status = 'pending'
-                           THEN now() - INTERVAL '1 hour 5 minutes' - u_age * INTERVAL '47 hours'
-                       ELSE LEAST(now() - INTERVAL '2 hours', {_warp_day('day_created')})
+                           THEN {anchor} - INTERVAL '1 hour 5 minutes' - u_age * INTERVAL '47 hours'
+                       -- today's leads later than 2 h ago (or in the future) move back into the
+                       -- 22 hours before that, spread out: a clamp gave hundreds of them one timestamp
+                       WHEN {_warp_day('day_created')} > {anchor} - INTERVAL '2 hours'
+                           THEN {anchor} - INTERVAL '2 hours' - {u('n', 38)} * INTERVAL '22 hours'
+                       ELSE {_warp_day('day_created')}
                    END AS created_at
             FROM weekly w
             OFFSET 0
@@ -417,15 +411,15 @@ def _stage_leads(rnd: _Random, *, leads: int, history: int, days: int) -> None:
                    CASE status
                        WHEN 'pending' THEN NULL
                        -- errors are recent: within the last 3 days, most in the last hours
-                       WHEN 'error' THEN GREATEST(created_at, now() - power(u_synced, 2) * INTERVAL '3 days')
+                       WHEN 'error' THEN GREATEST(created_at, {anchor} - power(u_synced, 2) * INTERVAL '3 days')
                        WHEN 'syncing'
-                           THEN created_at + (GREATEST(now() - INTERVAL '4 hours', created_at) - created_at) * u_synced
-                       ELSE now() - (now() - created_at) * power(u_synced, 1.3)
+                           THEN created_at + (GREATEST({anchor} - INTERVAL '4 hours', created_at) - created_at) * u_synced
+                       ELSE {anchor} - ({anchor} - created_at) * power(u_synced, 1.3)
                    END AS last_synced_at,
                    CASE WHEN status = 'syncing' THEN
                        CASE WHEN u_stuck < 0.7
-                            THEN now() - u_started * INTERVAL '9 minutes'                       -- in flight
-                            ELSE now() - INTERVAL '15 minutes' - u_started * INTERVAL '3 hours'  -- stuck
+                            THEN {anchor} - u_started * INTERVAL '9 minutes'                       -- in flight
+                            ELSE {anchor} - INTERVAL '15 minutes' - u_started * INTERVAL '3 hours'  -- stuck
                        END
                    END AS sync_started_at,
                    CASE status
@@ -444,7 +438,7 @@ def _stage_leads(rnd: _Random, *, leads: int, history: int, days: int) -> None:
             -- The 429 burst (50 to 15 minutes ago) left 40 % of the leads it hit in error.
             SELECT t.*,
                    status = 'synced' AND u_burst < 0.4
-                   AND last_synced_at BETWEEN now() - INTERVAL '50 minutes' AND now() - INTERVAL '15 minutes' AS hit
+                   AND last_synced_at BETWEEN {anchor} - INTERVAL '50 minutes' AND {anchor} - INTERVAL '15 minutes' AS hit
             FROM timed t
             OFFSET 0
         ),
@@ -545,14 +539,12 @@ def _insert_leads(segments: list[str]) -> int:
     )
 
 
-def _insert_history(rnd: _Random, *, low: int, high: int) -> int:
+def _insert_history(rnd: _Random, *, low: int, high: int, anchor: str) -> int:
     """The attempts of leads low..high: x is the attempt's global number, j its number for the lead.
 
     Layers end in OFFSET 0 (optimisation fences) so each derived column is computed once per row.
     """
     u = rnd.u
-    fields = _jsonb_array(FIELDS_CHANGED)
-    conflicts = _jsonb_array(CONFLICT_FIELDS)
     message_index = " ".join(
         f"WHEN u_message < {share} THEN {i + 1}" for i, (_, share) in enumerate(ERROR_MESSAGES[:-1])
     )
@@ -567,10 +559,35 @@ def _insert_history(rnd: _Random, *, low: int, high: int) -> int:
         INSERT INTO lead_sync_history (lead_id, sync_type, sync_direction, sync_status, fields_changed,
                                        error_message, created_at, synced_at)
         SELECT lead_id, sync_type, sync_direction, sync_status,
-               CASE WHEN sync_status = '{HistoryStatus.CONFLICT}'
-                        THEN ({conflicts})[1 + floor(u_fields * {len(CONFLICT_FIELDS)})::int]
-                    WHEN sync_status = '{HistoryStatus.SYNCED}' AND u_payload < 0.7
-                        THEN ({fields})[1 + floor(u_fields * {len(FIELDS_CHANGED)})::int] END,
+               -- Changes of this lead's own fields: the new value is the lead's value, the old one
+               -- a plausible earlier value of it (an initial, a shorter company name, a lower score,
+               -- another title, a missing phone or surname). Conflicts show the two sides.
+               CASE WHEN sync_status = '{HistoryStatus.CONFLICT}' AND u_fields < 0.5
+                        THEN jsonb_build_object('company_name', jsonb_build_object(
+                                 'twenty', CASE WHEN position(' ' IN company_name) > 0 THEN split_part(company_name, ' ', 1)
+                                                ELSE company_name || ' Inc.' END,
+                                 'supabase', company_name))
+                    WHEN sync_status = '{HistoryStatus.CONFLICT}'
+                        THEN jsonb_build_object('job_title', jsonb_build_object('twenty', old_title, 'supabase', job_title))
+                    WHEN sync_status = '{HistoryStatus.SYNCED}' AND u_payload < 0.7 THEN
+                        CASE floor(u_fields * 6)::int
+                            WHEN 0 THEN jsonb_build_object('first_name', jsonb_build_array(left(first_name, 1) || '.', first_name))
+                            WHEN 1 THEN CASE WHEN last_name IS NOT NULL
+                                             THEN jsonb_build_object('last_name', jsonb_build_array(NULL, last_name))
+                                             ELSE jsonb_build_object('phone', jsonb_build_array(NULL, phone)) END
+                            WHEN 2 THEN jsonb_build_object('job_title', jsonb_build_array(old_title, job_title))
+                            WHEN 3 THEN CASE WHEN lead_score IS NOT NULL
+                                             THEN jsonb_build_object('lead_score', jsonb_build_array(
+                                                      GREATEST(lead_score - 1 - floor(u_change * 15)::int, 0), lead_score))
+                                             ELSE jsonb_build_object('job_title', jsonb_build_array(old_title, job_title)) END
+                            WHEN 4 THEN CASE WHEN position(' ' IN company_name) > 0
+                                             THEN jsonb_build_object('company_name', jsonb_build_array(
+                                                      split_part(company_name, ' ', 1), company_name))
+                                             ELSE jsonb_build_object('company_name', jsonb_build_array(
+                                                      lower(company_name), company_name)) END
+                            ELSE jsonb_build_object('phone', jsonb_build_array(NULL, phone))
+                        END
+               END,
                error_message,
                -- attempts that timed out took as long as the timeout in their message
                t - CASE WHEN message_no = {_message_no('Timeout: Twenty')} AND sync_status = '{HistoryStatus.ERROR}'
@@ -600,7 +617,7 @@ def _insert_history(rnd: _Random, *, low: int, high: int) -> int:
                                WHEN own_error THEN 'error'
                                WHEN j = attempts AND status IN ('synced', 'conflict') THEN status
                                -- the 429 burst from 50 to 15 minutes ago
-                               WHEN t BETWEEN now() - INTERVAL '50 minutes' AND now() - INTERVAL '15 minutes'
+                               WHEN t BETWEEN {anchor} - INTERVAL '50 minutes' AND {anchor} - INTERVAL '15 minutes'
                                     AND u_kind < 0.5 THEN 'burst429'
                                -- outages: about one hour in 97, chosen by the hour's number
                                WHEN {u('hour_no', 41)} < 1 / 97.0 AND u_kind < 0.45 THEN 'burst'
@@ -620,6 +637,12 @@ def _insert_history(rnd: _Random, *, low: int, high: int) -> int:
                                    END AS t
                             FROM (
                                 SELECT s.id AS lead_id, s.status, s.created_at, s.last_synced_at, s.attempts,
+                                       s.first_name, s.last_name, s.job_title, s.lead_score,
+                                       ({_text_array(COMPANIES)})[s.company_no] AS company_name,
+                                       '+1 555 ' || lpad((s.n % 10000)::text, 4, '0') AS phone,
+                                       (array_remove({_text_array(JOB_TITLES)}, s.job_title))[
+                                           1 + floor({u('s.first_attempt + j', 38)} * {len(JOB_TITLES) - 1})::int] AS old_title,
+                                       {u('s.first_attempt + j', 39)} AS u_change,
                                        s.message_no AS lead_message_no, j,
                                        s.status = 'error' AND j > s.attempts - LEAST(s.error_count, s.attempts)
                                            AS own_error,

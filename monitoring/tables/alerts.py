@@ -90,7 +90,7 @@ class AlertRuleTable(_Plain):
     def render_last_breached(self, record: AlertRule) -> str:
         if record.last_error:
             return f"evaluation failed: {record.last_error}"
-        return {None: "not checked yet", True: "breached", False: "clear"}[record.last_breached]
+        return {None: "waiting for the first check", True: "breached", False: "clear"}[record.last_breached]
 
     def render_channels(self, record: AlertRule) -> str:
         chosen = [channel.name for channel in record.channels.all()]

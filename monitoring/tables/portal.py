@@ -8,7 +8,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -114,11 +114,21 @@ class UtcDayColumn(DayColumn):
     suffix = " (UTC)"
 
 
+# Columns a reader needs first, by role: on a phone the table stacks each row into a card and
+# these come first, in this order (status, name, error); see the table_rows tag and portal.css.
+KEY_COLUMNS: dict[str, str] = {
+    "sync_status": "status", "last_outcome": "status", "severity": "status", "status": "status",
+    "full_name": "name", "lead_name": "name", "task_name": "name", "rule": "name", "name": "name",
+    "error_message": "error", "sync_error_message": "error", "fingerprint": "error", "last_error": "error",
+    "summary": "error",
+}
+
+
 class NumberColumn(tables.Column):
-    """A right-aligned number."""
+    """A right-aligned number, its header right-aligned over it."""
 
     def __init__(self, verbose_name: str | None = None, **kwargs: Any) -> None:
-        kwargs.setdefault("attrs", {"td": {"class": "num"}})
+        kwargs.setdefault("attrs", {"td": {"class": "num"}, "th": {"class": "num"}})
         super().__init__(verbose_name, **kwargs)
 
 
@@ -168,20 +178,23 @@ class JsonColumn(tables.Column):
 class SparklineColumn(tables.Column):
     """A list of counts as a tiny inline SVG bar chart (no JavaScript); exported as "1,0,3"."""
 
-    WIDTH, HEIGHT, GAP = 70, 18, 2
+    WIDTH, HEIGHT = 90, 18
 
     def render(self, value: list[int]) -> str:
         counts = [int(v) for v in value]
-        peak = max(counts) or 1
-        bar = (self.WIDTH - self.GAP * (len(counts) - 1)) / max(len(counts), 1)
+        peak = max(counts, default=0) or 1
+        slots = max(len(counts), 1)
+        # A gap between bars while there is room for one; dense trends (60 minutes) touch.
+        gap = 2.0 if slots <= 15 else (0.5 if slots <= 40 else 0.0)
+        bar = (self.WIDTH - gap * (slots - 1)) / slots
         rects = format_html_join(
             "",
             '<rect x="{}" y="{}" width="{}" height="{}"><title>{}</title></rect>',
             (
                 (
-                    f"{i * (bar + self.GAP):.1f}",
+                    f"{i * (bar + gap):.2f}",
                     f"{self.HEIGHT - max(1.0, self.HEIGHT * c / peak):.1f}",
-                    f"{bar:.1f}",
+                    f"{bar:.2f}",
                     f"{max(1.0, self.HEIGHT * c / peak):.1f}",
                     c,
                 )
@@ -190,7 +203,7 @@ class SparklineColumn(tables.Column):
         )
         return format_html(
             '<svg class="sparkline" width="{}" height="{}" viewBox="0 0 {} {}" role="img" aria-label="{}">{}</svg>',
-            self.WIDTH, self.HEIGHT, self.WIDTH, self.HEIGHT, "per day: " + ", ".join(map(str, counts)), rects,
+            self.WIDTH, self.HEIGHT, self.WIDTH, self.HEIGHT, "per bucket, oldest first: " + ", ".join(map(str, counts)), rects,
         )
 
     def value(self, value: list[int] | None) -> str:
@@ -202,7 +215,18 @@ def lead_link() -> tuple[str, dict[str, Any]]:
 
 
 class PortalTable(tables.Table):
-    """Shared defaults: our CSS class, an explicit empty state."""
+    """Shared defaults: our CSS class, an explicit empty state.
+
+    Tables of at most NARROW_COLUMNS columns are marked `narrow`: they fit a phone as they are,
+    so the phone layout keeps them as tables instead of stacking each row into a card.
+    """
+
+    NARROW_COLUMNS = 4
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if sum(1 for column in self.columns if column.visible) <= self.NARROW_COLUMNS:
+            self.attrs = tables2_utils.AttributeDict({**self.attrs, "class": f"{self.attrs.get('class', '')} narrow".strip()})
 
     class Meta:
         attrs = {"class": "table"}
@@ -447,29 +471,42 @@ class SyncStatusTable(PortalTable):
         empty_text = "No leads yet."
 
 
-class HourlyPerformanceTable(PortalTable):
-    """Spec §2: attempts per hour of the last 24 h."""
+class BucketColumn(tables.Column):
+    """A time bucket's start in the display zone, marked "(partial)" when the range cuts it; exported as ISO 8601."""
 
-    sync_hour = TimestampColumn("Hour")
-    syncs_completed = NumberColumn("Attempts")
-    sync_errors = NumberColumn("Errors")
-    avg_sync_time_seconds = NumberColumn("Avg time (s)")
+    def render(self, value: datetime, record: dict[str, Any]) -> str:
+        local = timezone.localtime(value)
+        text = date_format(local, "Y-m-d" if record.get("bucket_end") and record["bucket_end"] - value >= timedelta(days=1)
+                           else "Y-m-d H:i T")
+        return f"{text} (partial)" if record.get("partial") else text
+
+    def value(self, value: datetime | None) -> str:
+        return timezone.localtime(value).isoformat() if value is not None else ""
+
+
+class PerformanceTable(PortalTable):
+    """Attempts per bucket of the picked range (selectors.ranges.attempts_per_bucket): every bucket, newest first."""
+
+    bucket = BucketColumn("From", attrs={"td": {"class": "ts"}})
+    attempts = NumberColumn("Attempts")
+    errors = NumberColumn("Errors")
+    avg_seconds = NumberColumn("Avg time (s)")
 
     class Meta(PortalTable.Meta):
-        empty_text = "No sync attempts in the last 24 hours."
+        empty_text = "No sync attempts in this range."
 
 
 class LeadFlowTable(PortalTable):
-    """Spec §3: leads created per day, source and direction."""
+    """Leads created per bucket, source and direction (selectors.ranges.leads_created_per_bucket)."""
 
-    date = DayColumn("Day")
+    bucket = BucketColumn("From", attrs={"td": {"class": "ts"}})
     lead_source = tables.Column("Source")
     sync_direction = BadgeColumn("Direction")
     lead_count = NumberColumn("Leads")
     avg_score = NumberColumn("Avg score")
 
     class Meta(PortalTable.Meta):
-        empty_text = "No leads created in the last 7 days."
+        empty_text = "No leads created in this range."
 
 
 class SegmentTable(PortalTable):
@@ -487,15 +524,13 @@ class SegmentTable(PortalTable):
 
 
 class ErrorGroupTable(PortalTable):
-    """Failed attempts grouped by fingerprint (selectors.error_groups)."""
+    """Failed attempts of the picked range grouped by fingerprint (selectors.ranges.error_groups_in_range)."""
 
     fingerprint = tables.Column("Error group")
-    count_1h = NumberColumn("1 h")
-    count_24h = NumberColumn("24 h")
-    count_7d = NumberColumn("7 d")
-    trend = SparklineColumn("Trend (7 d)", orderable=False)
+    attempts = NumberColumn("Failed attempts")
     affected_leads = NumberColumn("Leads")
-    first_seen = TimestampColumn("First seen (7 d)")
+    trend = SparklineColumn("Trend", orderable=False)
+    first_seen = TimestampColumn("First seen")
     last_seen = TimestampColumn("Last seen")
     sample_message = tables.Column("Newest message")
     leads = tables.Column("", empty_values=(), orderable=False, exclude_from_export=True, attrs={"td": {"class": "nowrap"}})
@@ -505,7 +540,7 @@ class ErrorGroupTable(PortalTable):
         return format_html('<a href="{}">Show leads</a>', url)
 
     class Meta(PortalTable.Meta):
-        empty_text = "No failed attempts in the last 7 days."
+        empty_text = "No failed attempts in this range."
 
 
 class ActivityTable(PortalTable):
@@ -523,7 +558,7 @@ class ActivityTable(PortalTable):
     fields_changed = JsonColumn("Changed fields", orderable=False)
 
     class Meta(PortalTable.Meta):
-        empty_text = "No sync attempts in the last hour."
+        empty_text = "No sync attempts in this range."
 
 
 class StuckLeadTable(PortalTable):
@@ -533,9 +568,17 @@ class StuckLeadTable(PortalTable):
     email = EmailColumn()
     company_name = tables.Column("Company")
     sync_direction = BadgeColumn("Direction")
-    sync_started_at = TimestampColumn("Syncing since")
-    updated_at = TimestampColumn("Updated")
+    # One column: "Updated" showed the same time (entering 'syncing' is the lead's last update);
+    # rows from before the trigger have no sync_started_at and show updated_at, as stuck_leads() measures.
+    sync_started_at = TimestampColumn("Syncing since", empty_values=())
     sync_error_count = NumberColumn("Errors")
+
+    def render_sync_started_at(self, record: dict[str, Any]) -> str:
+        return format_timestamp(record["sync_started_at"] or record["updated_at"])
+
+    def value_sync_started_at(self, record: dict[str, Any]) -> str:
+        moment = record["sync_started_at"] or record["updated_at"]
+        return timezone.localtime(moment).isoformat() if moment else ""
 
     class Meta(PortalTable.Meta):
         empty_text = "No stuck leads."

@@ -11,7 +11,7 @@ from django.utils.html import conditional_escape, format_html, format_html_join,
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.timezone import template_localtime
 
-from monitoring.tables.portal import format_timestamp
+from monitoring.tables.portal import KEY_COLUMNS, format_timestamp
 
 register = template.Library()
 
@@ -42,6 +42,17 @@ def minutes(value: timedelta) -> int:
     return math.ceil(value.total_seconds() / 60)
 
 
+def _cell_attrs(column: Any) -> str:
+    """A cell's attributes: the column's, its header as data-label (the phone layout prints it
+    before the value) and key/key-<role> for the columns a reader needs first (KEY_COLUMNS)."""
+    attrs = dict(column.attrs["td"])
+    role = KEY_COLUMNS.get(column.name)
+    if role:
+        attrs["class"] = " ".join(filter(None, [attrs.get("class", ""), "key", f"key-{role}"]))
+    attrs["data-label"] = str(column.header)
+    return str(format_html_join(" ", '{}="{}"', attrs.items()))
+
+
 @register.simple_tag
 def table_rows(table: Any) -> SafeString:
     """The <tr>s of a django-tables2 table's current page, built in Python.
@@ -51,7 +62,7 @@ def table_rows(table: Any) -> SafeString:
     than the page's queries.
     """
     columns = list(table.columns)
-    td_attrs = [column.attrs["td"].as_html() for column in columns]
+    td_attrs = [_cell_attrs(column) for column in columns]
     # Meta.row_attrs (values or callables of the record), e.g. the lead timeline's row kind.
     row_attrs = getattr(table, "row_attrs", None) or {}
     rows = []
@@ -67,3 +78,62 @@ def table_rows(table: Any) -> SafeString:
     if not rows and table.empty_text:
         rows.append(str(format_html('<tr><td colspan="{}">{}</td></tr>', len(columns), table.empty_text)))
     return mark_safe("".join(rows))  # every piece above is escaped or built by format_html
+
+
+GAUGE_CX, GAUGE_CY, GAUGE_R = 130, 118, 80
+
+
+def _f(number: float) -> str:
+    """SVG coordinates: one decimal, never localized (a thousands separator would break the path)."""
+    return f"{number:.1f}"
+
+
+def _gauge_point(value: float, maximum: float, radius: float) -> tuple[float, float]:
+    """Point on the half circle: 0 at the left end, `maximum` at the right end."""
+    angle = math.pi * (1 - min(max(value, 0.0), maximum) / maximum)
+    return GAUGE_CX + radius * math.cos(angle), GAUGE_CY - radius * math.sin(angle)
+
+
+@register.simple_tag
+def gauge(value: Any, bands: list[tuple[float, float, str]], maximum: float, unit: str = "%", label: str = "") -> SafeString:
+    """A half-circle gauge as inline SVG (no script): coloured bands, a tick and label at every band
+    edge and at both ends, a needle at `value` and the value in figures. Values above `maximum`
+    pin the needle at the end and say so ("≥ 20 %" is not shown: the real value is printed)."""
+    parts = []
+    for low, high, colour in bands:
+        (x1, y1), (x2, y2) = _gauge_point(low, maximum, GAUGE_R), _gauge_point(high, maximum, GAUGE_R)
+        parts.append(format_html(
+            '<path class="gauge-band gauge-band-{}" d="M {} {} A {} {} 0 0 1 {} {}"/>',
+            colour, _f(x1), _f(y1), GAUGE_R, GAUGE_R, _f(x2), _f(y2),
+        ))
+    edges = sorted({0.0, float(maximum), *(float(b[0]) for b in bands), *(float(b[1]) for b in bands)})
+    for edge in edges:
+        (tx1, ty1), (tx2, ty2) = _gauge_point(edge, maximum, GAUGE_R - 13), _gauge_point(edge, maximum, GAUGE_R + 13)
+        lx, ly = _gauge_point(edge, maximum, GAUGE_R + 24)
+        parts.append(format_html(
+            '<line class="gauge-tick" x1="{}" y1="{}" x2="{}" y2="{}"/>'
+            '<text class="gauge-scale" x="{}" y="{}" text-anchor="middle">{}{}</text>',
+            _f(tx1), _f(ty1), _f(tx2), _f(ty2), _f(lx), _f(ly + 4), f"{edge:g}", f" {unit}" if edge == maximum else "",
+        ))
+    if value is None:
+        reading = "—"
+    else:
+        number = float(value)
+        nx, ny = _gauge_point(number, maximum, GAUGE_R - 4)
+        parts.append(format_html(
+            '<line class="gauge-needle" x1="{}" y1="{}" x2="{}" y2="{}"/><circle class="gauge-hub" cx="{}" cy="{}" r="5"/>',
+            GAUGE_CX, GAUGE_CY, _f(nx), _f(ny), GAUGE_CX, GAUGE_CY,
+        ))
+        reading = f"{localize(value)} {unit}" + (" (off the scale)" if number > maximum else "")
+    value_text, _, note = reading.partition(" (")
+    parts.append(format_html(
+        '<text class="gauge-value" x="{}" y="{}" text-anchor="middle">{}</text>', GAUGE_CX, GAUGE_CY + 30, value_text
+    ))
+    if note:  # second line, smaller: the number stays readable on a phone
+        parts.append(format_html(
+            '<text class="gauge-note" x="{}" y="{}" text-anchor="middle">({}</text>', GAUGE_CX, GAUGE_CY + 46, note
+        ))
+    return format_html(
+        '<svg class="gauge-svg" viewBox="0 0 260 172" role="img" aria-label="{}">{}</svg>',
+        f"{label}: {reading}; scale 0 to {maximum:g} {unit}", mark_safe("".join(parts)),
+    )

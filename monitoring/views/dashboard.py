@@ -6,24 +6,26 @@ table next to it.
 """
 from __future__ import annotations
 
-from datetime import timedelta
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlencode
 
 import django_tables2 as tables
 from django.http import HttpRequest, JsonResponse
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.functional import cached_property
 from django.views import View
 
 from monitoring import selectors
+from monitoring.selectors import overview, ranges
 from monitoring.choices import LeadSyncStatus, OverallHealth
 from monitoring.selectors.rollups import sync_time_quantiles
 from monitoring.tables.portal import (
     LABELS,
     ActivityTable,
     ErrorGroupTable,
-    HourlyPerformanceTable,
+    PerformanceTable,
     LeadFlowTable,
     SegmentTable,
     StuckLeadTable,
@@ -53,14 +55,13 @@ PALETTE = [
 # The spec's error-rate gauge bands (Grafana panel 3): green 0-5 %, yellow 5-10 %, red > 10 %.
 GAUGE_BANDS = ((Decimal(5), "green"), (Decimal(10), "yellow"))
 GAUGE_MAX = 20  # the dial shows 0-20 %; anything above pins at the end, still red
-BAND_COLOURS = {"green": "#2f9e44", "yellow": "#f0b400", "red": "#e03131"}
+
 
 # lead_sync_health_dashboard's overall_health rule (migration 0003), so the Overview can say why.
 CRITICAL_ERROR_RATE, WARNING_ERROR_RATE = Decimal(10), Decimal(5)
 CRITICAL_SUCCESS_RATE, WARNING_SUCCESS_RATE = Decimal(90), Decimal(95)
 
 STUCK_LIMIT = 100
-HOURS_SHOWN = 24  # hourly_performance()'s default window
 
 
 def _num(value: Any) -> float | int | None:
@@ -139,9 +140,6 @@ class OverviewView(DashboardView):
     def get_charts(self) -> dict[str, dict[str, Any]]:
         if not self.status_rows:
             return {}
-        rate = self.error_rate()
-        shown = min(float(rate or 0), GAUGE_MAX)
-        band = error_rate_band(rate)
         return {
             "status_pie": {
                 "type": "pie",
@@ -154,81 +152,119 @@ class OverviewView(DashboardView):
                 },
                 "options": {"plugins": {"legend": {"position": "right"}}},
             },
-            "error_gauge": {
-                "type": "doughnut",
-                "data": {
-                    "labels": ["0-5 % (green)", "5-10 % (yellow)", "> 10 % (red)"],
-                    "datasets": [
-                        {
-                            "label": "Bands",
-                            "data": [5, 5, GAUGE_MAX - 10],
-                            "backgroundColor": [BAND_COLOURS["green"], BAND_COLOURS["yellow"], BAND_COLOURS["red"]],
-                            "weight": 1,
-                        },
-                        {
-                            "label": "Error rate",
-                            "data": [shown, GAUGE_MAX - shown],
-                            "backgroundColor": [BAND_COLOURS.get(band, "#adb5bd"), "#e9ecef"],
-                            "weight": 2,
-                        },
-                    ],
-                },
-                "options": {
-                    "rotation": -90, "circumference": 180, "cutout": "55%",
-                    "plugins": {"legend": {"display": False}, "tooltip": {"enabled": False}},
-                },
-            },
         }
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         rate = self.error_rate()
         failure = selectors.recent_failure_rate()
+        top = overview.headline(health=self.health)
         return super().get_context_data(
             health=self.health,
+            headline=top,
             health_known=self.health["overall_health"] != OverallHealth.UNKNOWN,
-            health_reasons=health_reasons(self.health),
+            health_reasons=alert_reasons(top.firing) + health_reasons(self.health),
             error_rate=rate,
             error_band=error_rate_band(rate),
+            gauge_bands=[(0, 5, "green"), (5, 10, "yellow"), (10, GAUGE_MAX, "red")],
+            gauge_max=GAUGE_MAX,
             failure=failure,
             failure_band=error_rate_band(failure["rate"]),
+            links=overview_links(),
             **kwargs,
         )
 
 
-class PerformanceView(DashboardView):
+def alert_reasons(firing: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """(what, link) per firing alert: the headline is never milder than these, so they come first."""
+    url = reverse("monitoring:alerts") + "#firing"
+    return [(f"{alert['severity']} alert firing: {alert['rule']} — {alert['summary']}", url) for alert in firing]
+
+
+def overview_links() -> dict[str, str]:
+    """Where each Overview figure is explained (the range pages open on the figure's window)."""
+    leads = reverse("monitoring:leads")
+    return {
+        "leads": leads,
+        **{f"leads_{status}": f"{leads}?sync_status={status}" for status in LeadSyncStatus.values},
+        "attempts_1h": reverse("monitoring:performance") + "?range=1h",
+        "performance_24h": reverse("monitoring:performance") + "?range=24h",
+        "error_groups_24h": reverse("monitoring:error-groups") + "?range=24h",
+        "errors": reverse("monitoring:errors"),
+        "debug": reverse("monitoring:debug"),
+        "alerts": reverse("monitoring:alerts") + "#firing",
+        "jobs": reverse("monitoring:jobs"),
+    }
+
+
+class RangeView(DashboardView):
+    """A dashboard page over a time range picked in the URL (`?range=7d`, or custom from/to).
+
+    A range the page cannot show answers 400 with the reason above the page (the default range
+    is drawn below it, so the page stays usable).
+    """
+
+    default_range = "24h"
+
+    @cached_property
+    def time_range(self) -> ranges.TimeRange:
+        try:
+            return ranges.parse_range(self.request.GET, default=self.default_range)
+        except ranges.RangeError as exc:
+            self._error(str(exc))
+            return ranges.parse_range({}, default=self.default_range)
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        r = self.time_range
+        return super().get_context_data(
+            time_range=r,
+            range_presets=[(key, ranges.PRESET_LABELS[key], key == r.key) for key in ranges.PRESETS],
+            range_custom_from=r.query.get("from") or f"{timezone.localtime(r.start):%Y-%m-%dT%H:%M}",
+            range_custom_to=r.query.get("to") or f"{timezone.localtime(r.end):%Y-%m-%dT%H:%M}",
+            **kwargs,
+        )
+
+
+def bucket_label(r: ranges.TimeRange, start: Any, *, partial: bool) -> str:
+    """A bucket's axis label in the display zone: time of day for short ranges, the date for days."""
+    local = timezone.localtime(start)
+    if r.bucket >= ranges.ONE_DAY:
+        text = f"{local:%Y-%m-%d}"
+    elif r.span > ranges.ONE_DAY:
+        text = f"{local:%m-%d %H:%M}"
+    else:
+        text = f"{local:%H:%M}"
+    return text + (" (partial)" if partial else "")
+
+
+class PerformanceView(RangeView):
     template_name = "monitoring/performance.html"
-    export_name = "hourly-performance"
-    snapshot_of = staticmethod(selectors.hourly_performance)
+    export_name = "performance"
 
     def get_tables(self) -> dict[str, tables.Table]:
-        self.rows = selectors.hourly_performance()
-        return {"hours": HourlyPerformanceTable(self.rows)}
+        self.rows = ranges.attempts_per_bucket(self.time_range)
+        # Newest first in the table; the chart reads the same rows oldest first.
+        return {"buckets": PerformanceTable(list(reversed(self.rows)))}
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         # Median / p95 / p99 of the day's synced attempts from the duration histograms (±2 %).
         return super().get_context_data(quantiles=sync_time_quantiles(), **kwargs)
 
     def get_charts(self) -> dict[str, dict[str, Any]]:
-        if not self.rows:
+        if not any(r["attempts"] for r in self.rows):
             return {}
-        # Every hour of the window on the axis, empty ones included, oldest first (display zone).
-        by_hour = {timezone.localtime(r["sync_hour"]): r for r in self.rows}
-        current = timezone.localtime().replace(minute=0, second=0, microsecond=0)
-        hours = [current - timedelta(hours=h) for h in range(HOURS_SHOWN - 1, -1, -1)]
-        empty: dict[str, Any] = {"syncs_completed": 0, "sync_errors": 0, "avg_sync_time_seconds": None}
-        rows = [by_hour.get(hour, empty) for hour in hours]
+        rows = self.rows
         return {
-            "hourly": {
+            "performance": {
                 "type": "bar",
                 "data": {
-                    "labels": [hour.strftime("%H:%M") for hour in hours],
+                    "labels": [bucket_label(self.time_range, r["bucket"], partial=r["partial"]) for r in rows],
                     "datasets": [
-                        {"type": "line", "label": "Avg time (s)", "data": [_num(r["avg_sync_time_seconds"]) for r in rows],
+                        {"type": "line", "label": "Avg time (s)", "data": [_num(r["avg_seconds"]) for r in rows],
                          "borderColor": "#f08c00", "backgroundColor": "#f08c00", "yAxisID": "seconds",
                          "spanGaps": True, "order": 0},
-                        {"type": "bar", "label": "Attempts", "data": [r["syncs_completed"] for r in rows],
+                        {"type": "bar", "label": "Attempts", "data": [r["attempts"] for r in rows],
                          "backgroundColor": "#1c7ed6", "yAxisID": "y", "order": 1},
-                        {"type": "bar", "label": "Errors", "data": [r["sync_errors"] for r in rows],
+                        {"type": "bar", "label": "Errors", "data": [r["errors"] for r in rows],
                          "backgroundColor": "#e03131", "yAxisID": "y", "order": 1},
                     ],
                 },
@@ -241,31 +277,33 @@ class PerformanceView(DashboardView):
         }
 
 
-class LeadFlowView(DashboardView):
+class LeadFlowView(RangeView):
     template_name = "monitoring/lead_flow.html"
     export_name = "lead-flow"
-    snapshot_of = staticmethod(selectors.lead_flow)
+    default_range = "7d"
 
     def get_tables(self) -> dict[str, tables.Table]:
-        self.rows = selectors.lead_flow()
-        return {"flow": LeadFlowTable(self.rows)}
+        self.rows = ranges.leads_created_per_bucket(self.time_range)
+        return {"flow": LeadFlowTable(sorted(self.rows, key=lambda r: r["bucket"], reverse=True))}
 
     def get_charts(self) -> dict[str, dict[str, Any]]:
         if not self.rows:
             return {}
-        days = sorted({r["date"] for r in self.rows})
-        sources = sorted({r["lead_source"] or "(none)" for r in self.rows})
+        r = self.time_range
+        starts = ranges.bucket_starts(r)
+        sources = sorted({row["lead_source"] or "(none)" for row in self.rows})
         counts: dict[tuple[Any, str], int] = {}
-        for r in self.rows:
-            key = (r["date"], r["lead_source"] or "(none)")
-            counts[key] = counts.get(key, 0) + r["lead_count"]
+        for row in self.rows:
+            key = (row["bucket"], row["lead_source"] or "(none)")
+            counts[key] = counts.get(key, 0) + row["lead_count"]
+        partial = {start: ranges.is_partial(r, start) for start in starts}
         return {
             "flow": {
                 "type": "bar",
                 "data": {
-                    "labels": [d.isoformat() for d in days],
+                    "labels": [bucket_label(r, start, partial=partial[start]) for start in starts],
                     "datasets": [
-                        {"label": s, "data": [counts.get((d, s), 0) for d in days],
+                        {"label": s, "data": [counts.get((start, s), 0) for start in starts],
                          "backgroundColor": PALETTE[i % len(PALETTE)]}
                         for i, s in enumerate(sources)
                     ],
@@ -304,13 +342,15 @@ class SegmentsView(DashboardView):
         }
 
 
-class ErrorGroupsView(DashboardView):
+class ErrorGroupsView(RangeView):
     template_name = "monitoring/error_groups.html"
     export_name = "error-groups"
-    snapshot_of = staticmethod(selectors.error_groups)
+    default_range = "7d"
 
     def get_tables(self) -> dict[str, tables.Table]:
-        return {"groups": ErrorGroupTable(selectors.error_groups())}
+        table = ErrorGroupTable(ranges.error_groups_in_range(self.time_range))
+        table.columns["trend"].column.verbose_name = f"Trend (per {self.time_range.unit})"
+        return {"groups": table}
 
 
 def activity_rows_json(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -334,24 +374,34 @@ def activity_rows_json(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
-class ActivityView(DashboardView):
+class ActivityView(RangeView):
     template_name = "monitoring/activity.html"
     export_name = "activity"
+    default_range = "1h"
     per_page = 100  # the view holds at most 100 rows: one page, so the live refresh replaces it whole
 
     def get_tables(self) -> dict[str, tables.Table]:
-        return {"activity": ActivityTable(selectors.real_time_activity())}
+        return {"activity": ActivityTable(ranges.activity_in_range(self.time_range))}
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        return super().get_context_data(updated_at=timezone.now(), **kwargs)
+        query = urlencode(self.time_range.query)
+        return super().get_context_data(
+            updated_at=timezone.now(),
+            data_url=reverse("monitoring:activity-data") + "?" + query,
+            **kwargs,
+        )
 
 
 class ActivityDataView(PortalAccessMixin, View):
-    """JSON for the activity page's 15-second refresh."""
+    """JSON for the activity page's 15-second refresh (same range as the page)."""
 
     def get(self, request: HttpRequest) -> JsonResponse:
         now = timezone.now()
-        rows = selectors.real_time_activity()
+        try:
+            r = ranges.parse_range(request.GET, default=ActivityView.default_range, now=now)
+        except ranges.RangeError as exc:
+            return JsonResponse({"error": str(exc)}, status=400)
+        rows = ranges.activity_in_range(r)
         return JsonResponse({
             "updated_at": now.isoformat(),
             "updated_at_display": format_timestamp(now),

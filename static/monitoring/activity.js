@@ -7,7 +7,11 @@
     return;
   }
   var url = live.dataset.url;
-  var interval = parseInt(live.dataset.interval, 10) || 15000;
+  // 0: a fixed (custom) range does not change, so there is nothing to refresh.
+  var interval = parseInt(live.dataset.interval, 10);
+  if (isNaN(interval)) {
+    interval = 15000;
+  }
   var pauseButton = document.getElementById("pause");
   var status = document.getElementById("live-status");
   var paused = false;
@@ -32,7 +36,13 @@
   function render(data) {
     var table = document.querySelector("#table-activity table");
     var tbody = table.querySelector("tbody");
-    var columns = table.querySelectorAll("thead th").length;
+    var headers = Array.prototype.map.call(table.querySelectorAll("thead th"), function (th) {
+      return th.textContent.trim();
+    });
+    var columns = headers.length;
+    // The same key roles the server gives these columns (monitoring.tables.portal.KEY_COLUMNS):
+    // the phone layout shows them first.
+    var roles = { 1: "name", 7: "status", 8: "error" };
     var fresh = document.createElement("tbody");
     data.rows.forEach(function (row) {
       var tr = document.createElement("tr");
@@ -51,11 +61,17 @@
       tr.appendChild(badge(row.sync_status, row.sync_status_label));
       tr.appendChild(cell(row.error_message));
       tr.appendChild(cell(row.fields_changed === null ? "—" : row.fields_changed, "json"));
+      Array.prototype.forEach.call(tr.children, function (td, i) {
+        td.dataset.label = headers[i] || "";
+        if (roles[i]) {
+          td.classList.add("key", "key-" + roles[i]);
+        }
+      });
       fresh.appendChild(tr);
     });
     if (!data.rows.length) {
       var tr = document.createElement("tr");
-      var td = cell("No sync attempts in the last hour.");
+      var td = cell("No sync attempts in this range.");
       td.colSpan = columns;
       tr.appendChild(td);
       fresh.appendChild(tr);
@@ -82,6 +98,9 @@
       });
   }
   function schedule() {
+    if (!interval) {
+      return;
+    }
     timer = window.setInterval(function () {
       if (!paused) {
         refresh();

@@ -17,6 +17,12 @@
       var config = JSON.parse(source.textContent);
       config.options = config.options || {};
       config.options.responsive = true;
+      if (config.type === "bar") {
+        // Level axis labels, thinned out to fit: rotated labels ate the plot on a phone.
+        var scales = (config.options.scales = config.options.scales || {});
+        scales.x = scales.x || {};
+        scales.x.ticks = Object.assign({ maxRotation: 0, autoSkipPadding: 10 }, scales.x.ticks);
+      }
       canvas.chart = new Chart(canvas, config);
     });
   }

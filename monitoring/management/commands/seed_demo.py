@@ -1,6 +1,9 @@
 """Fill the sync tables with realistic demo data (set-based SQL; 1M leads / 10M history in minutes)."""
 from __future__ import annotations
 
+import argparse
+from datetime import datetime
+
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from monitoring.services.demo_data import seed_demo
@@ -11,6 +14,17 @@ def _non_negative(value: str) -> int:
     if number < 0:
         raise ValueError(value)
     return number
+
+
+def _timestamp(value: str) -> datetime:
+    """ISO 8601 with a zone ("Z" or an offset); a time without one is refused, not guessed."""
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00") if value.endswith("Z") else value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 timestamp: {value!r}") from None
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{value!r} has no time zone; add +00:00 or Z")
+    return moment
 
 
 class Command(BaseCommand):
@@ -24,7 +38,12 @@ class Command(BaseCommand):
         parser.add_argument(
             "--history", type=_non_negative, default=200_000, help="sync attempts to create (default 200000)"
         )
-        parser.add_argument("--days", type=int, default=30, help="days of history, ending now (default 30)")
+        parser.add_argument("--days", type=int, default=30, help="days of history, ending at --now (default 30)")
+        parser.add_argument(
+            "--now", type=_timestamp, default=None, metavar="TIMESTAMP",
+            help="anchor every relative time here, e.g. 2026-11-30T12:00:00+00:00 (default: the current time); "
+                 "the same --seed and --now give identical rows",
+        )
         parser.add_argument("--seed", type=int, default=42, help="pseudo-random seed (default 42)")
         parser.add_argument("--reset", action="store_true", help="empty the three tables first")
         parser.add_argument(
@@ -48,6 +67,7 @@ class Command(BaseCommand):
                 reset=options["reset"],
                 if_empty=options["if_empty"],
                 progress=progress,
+                now=options["now"],
             )
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
