@@ -16,7 +16,8 @@ import pytest
 from django.urls import reverse
 
 from monitoring.services import alerts as alert_services
-from tests.security_helpers import CR, HOSTILE, INERT, TRIGGERS, csv_cells, hostile_rows, xlsx_cells
+from tests.alert_helpers import channels, server  # noqa: F401 (fixtures)
+from tests.security_helpers import CR, FORMULA, HOSTILE, SLACK, INERT, TRIGGERS, csv_cells, hostile_rows, xlsx_cells
 
 pytestmark = pytest.mark.django_db
 
@@ -82,3 +83,55 @@ def test_the_lead_export_carries_each_hostile_value_as_its_inert_text(value, hos
     assert INERT[value] in csv_values
     assert INERT[value].replace("\r", "\n") in [v.replace("\r", "\n") for v in xlsx_values]
     assert value not in csv_values or value == INERT[value]
+
+
+# --- 2. messages ----------------------------------------------------------------------------------
+
+
+def _deliver_hostile_alert(server, channels) -> None:
+    """A lead named with Slack control sequences trips the high-error rule; the message goes out for real."""
+    from monitoring.choices import LeadSyncStatus, RuleKind
+    from monitoring.models import AlertRule, Lead
+
+    Lead.objects.create(first_name=SLACK, last_name="& co", company_name=FORMULA, email="slack@example.com",
+                        sync_status=LeadSyncStatus.ERROR, sync_error_count=9, sync_error_message=SLACK)
+    rule = AlertRule.objects.filter(kind=RuleKind.HIGH_ERROR_LEADS).order_by("pk").first()
+    AlertRule.objects.exclude(pk=rule.pk).update(enabled=False)
+    rule.name, rule.consecutive_checks, rule.enabled = "Errors\r\nBcc: victim@example.com <b>", 1, True
+    rule.save()
+    rule.channels.set(channels.values())
+    alert_services.evaluate_alerts()
+    alert_services.deliver_due_notifications()
+
+
+def test_slack_payload_from_a_hostile_lead_is_inert(server, channels):
+    _deliver_hostile_alert(server, channels)
+    [slack] = [r["json"] for r in server.requests if r["path"].startswith("/services/")]
+    text = slack["text"]
+    # No mention and no disguised link survive: Slack only parses <...>, and & starts an entity.
+    assert "<!channel>" not in text and "<!here>" not in text and "<https://" not in text
+    assert "&lt;!channel&gt; &lt;!here&gt; &lt;https://evil.example/phish|Click to fix&gt; &amp; co (9)" in text
+    assert "<" not in text and ">" not in text
+
+
+def test_telegram_payload_from_a_hostile_lead_is_plain_text(server, channels):
+    _deliver_hostile_alert(server, channels)
+    [telegram] = [r["json"] for r in server.requests if r["path"].startswith("/bot")]
+    # No parse_mode: Telegram shows the text as typed, markup and all.
+    assert "parse_mode" not in telegram
+    assert f"{SLACK} & co (9)" in telegram["text"]
+
+
+def test_email_subject_from_a_hostile_rule_name_is_one_line(server, channels):
+    from django.core import mail
+
+    from monitoring.models import Delivery, DeliveryStatus
+
+    _deliver_hostile_alert(server, channels)
+    [email] = mail.outbox
+    assert "\r" not in email.subject and "\n" not in email.subject
+    assert email.subject == "[WARNING] FIRING: Errors Bcc: victim@example.com <b>"
+    message = email.message()
+    assert message["Bcc"] is None and email.bcc == []
+    assert f"{SLACK} & co (9)" in email.body  # the body is plain text: shown as typed
+    assert Delivery.objects.filter(channel=channels["email"]).get().status == DeliveryStatus.SENT
