@@ -51,6 +51,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: everything below (metrics allow-list, axes lockout, logs) sees the real client address.
+    "monitoring.client_address.RealClientAddressMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -123,11 +125,17 @@ AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
 ]
 
-# Throttled logins (django-axes): lock a username+IP pair after repeated failures.
+# Reverse proxies whose X-Forwarded-For is believed (addresses or networks, e.g. "127.0.0.1,::1"
+# for nginx on the same host). Empty: the peer address is the client, whatever headers it sends.
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", "")
+
+# Throttled logins (django-axes): lock a username + real client address pair after repeated
+# failures, so a stranger's wrong passwords lock out only the stranger's address, never the operator.
 AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = env_int("LOGIN_COOLOFF_MINUTES", 15) / 60  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "monitoring.client_address.axes_client_address"
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"  # the lockout message inside the portal layout
 
 LOGIN_URL = "login"

@@ -135,3 +135,72 @@ def test_email_subject_from_a_hostile_rule_name_is_one_line(server, channels):
     assert message["Bcc"] is None and email.bcc == []
     assert f"{SLACK} & co (9)" in email.body  # the body is plain text: shown as typed
     assert Delivery.objects.filter(channel=channels["email"]).get().status == DeliveryStatus.SENT
+
+
+# --- 4. proxies: whose X-Forwarded-For is believed --------------------------------------------------
+
+TRUSTED = ["127.0.0.1", "::1", "10.0.0.0/8"]
+# (peer, X-Forwarded-For, the address the portal must use)
+PROXY_CASES = [
+    ("127.0.0.1", None, "127.0.0.1"),  # a trusted peer without the header: itself
+    ("127.0.0.1", "203.0.113.7", "203.0.113.7"),  # nginx on the same host
+    ("127.0.0.1", "6.6.6.6, 203.0.113.7", "203.0.113.7"),  # the client's own header is left of ours
+    ("127.0.0.1", "203.0.113.7, 10.1.2.3", "203.0.113.7"),  # two trusted proxies
+    ("10.9.9.9", "[2001:db8::5]:4711", "2001:db8::5"),  # an IPv6 client with a port, from a trusted network
+    ("::1", "127.0.0.1", "127.0.0.1"),  # only trusted hops: the origin
+    ("127.0.0.1", "not-an-ip, 203.0.113.7", "127.0.0.1"),  # a malformed chain is not believed at all
+    ("198.51.100.9", "127.0.0.1", "198.51.100.9"),  # untrusted peer forging loopback: ignored
+    ("198.51.100.9", None, "198.51.100.9"),
+]
+
+
+@pytest.mark.parametrize(("peer", "forwarded", "expected"), PROXY_CASES)
+def test_real_client_address(peer, forwarded, expected, settings):
+    from monitoring.client_address import real_client_address
+
+    settings.TRUSTED_PROXIES = TRUSTED
+    meta = {"REMOTE_ADDR": peer} | ({"HTTP_X_FORWARDED_FOR": forwarded} if forwarded else {})
+    assert real_client_address(meta) == expected
+
+
+def test_without_trusted_proxies_the_header_is_never_believed(settings):
+    from monitoring.client_address import real_client_address
+
+    settings.TRUSTED_PROXIES = []
+    assert real_client_address({"REMOTE_ADDR": "127.0.0.1", "HTTP_X_FORWARDED_FOR": "203.0.113.7"}) == "127.0.0.1"
+
+
+# (peer, X-Forwarded-For, /metrics status without a token)
+METRICS_CASES = [
+    ("127.0.0.1", None, 200),  # a scraper on the host itself
+    ("127.0.0.1", "203.0.113.7", 401),  # an outsider through the proxy: no longer the proxy's address
+    ("198.51.100.9", "127.0.0.1", 401),  # an outsider forging loopback
+]
+
+
+@pytest.mark.parametrize(("peer", "forwarded", "status"), METRICS_CASES)
+def test_metrics_allow_list_uses_the_real_address(peer, forwarded, status, client, settings):
+    settings.TRUSTED_PROXIES = TRUSTED
+    settings.METRICS_ALLOWED_IPS = ["127.0.0.1", "::1"]
+    headers = {"HTTP_X_FORWARDED_FOR": forwarded} if forwarded else {}
+    assert client.get("/metrics", REMOTE_ADDR=peer, **headers).status_code == status
+
+
+def test_a_stranger_cannot_lock_an_operator_out_through_the_proxy(client, viewer, settings):
+    from django.test import Client
+
+    from tests.conftest import PASSWORD
+
+    settings.TRUSTED_PROXIES = TRUSTED
+    via_proxy = {"REMOTE_ADDR": "127.0.0.1"}
+    for _ in range(6):
+        response = client.post(reverse("login"), {"username": "viewer", "password": "wrong"},
+                               HTTP_X_FORWARDED_FOR="203.0.113.66", **via_proxy)
+    assert response.status_code == 429  # the stranger's address is locked ...
+    operator = Client()
+    response = operator.post(reverse("login"), {"username": "viewer", "password": PASSWORD},
+                             HTTP_X_FORWARDED_FOR="198.51.100.20", **via_proxy)
+    assert response.status_code == 302  # ... the operator's is not
+    from axes.models import AccessAttempt
+
+    assert list(AccessAttempt.objects.values_list("username", "ip_address")) == [("viewer", "203.0.113.66")]

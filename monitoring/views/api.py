@@ -78,9 +78,10 @@ def api_token_required(view: View) -> View:
 
 
 def client_ip_allowed(request: HttpRequest) -> bool:
-    """Whether the peer address is in METRICS_ALLOWED_IPS (addresses or networks like 10.0.0.0/8).
+    """Whether the client address is in METRICS_ALLOWED_IPS (addresses or networks like 10.0.0.0/8).
 
-    Only REMOTE_ADDR counts: X-Forwarded-For is written by the client and proves nothing.
+    REMOTE_ADDR is the real client address (monitoring.client_address: X-Forwarded-For counts
+    only when a TRUSTED_PROXIES peer passed it on).
     """
     try:
         address = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
