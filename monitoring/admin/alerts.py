@@ -7,12 +7,13 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from monitoring.admin.guards import GuardedChangeListMixin
 from monitoring.alerts.transports import Message, TransportError, transport_for
 from monitoring.models import AlertRule, Channel, Delivery, Incident
 
 
 @admin.register(AlertRule)
-class AlertRuleAdmin(admin.ModelAdmin):
+class AlertRuleAdmin(GuardedChangeListMixin, admin.ModelAdmin):
     list_display = (
         "name", "kind", "direction", "severity", "threshold", "window", "min_attempts", "consecutive_checks",
         "reminder_minutes", "enabled", "last_evaluated_at", "last_breached",
@@ -34,7 +35,7 @@ class AlertRuleAdmin(admin.ModelAdmin):
 
 
 @admin.register(Channel)
-class ChannelAdmin(admin.ModelAdmin):
+class ChannelAdmin(GuardedChangeListMixin, admin.ModelAdmin):
     list_display = ("name", "kind", "enabled", "disabled_reason", "disabled_at")
     list_filter = ("kind", "enabled")
     search_fields = ("name",)
@@ -67,7 +68,7 @@ class ChannelAdmin(admin.ModelAdmin):
         self.message_user(request, f"{count} channel(s) re-enabled.")
 
 
-class _ReadOnly(admin.ModelAdmin):
+class _ReadOnly(GuardedChangeListMixin, admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 

@@ -26,7 +26,7 @@ from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.html import format_html
 
-from monitoring.choices import HistoryDirection, LeadSyncStatus
+from monitoring.choices import HistoryDirection, HistoryStatus, LeadSyncStatus
 from monitoring.models import (
     CustomerSegment,
     Lead,
@@ -39,6 +39,7 @@ from monitoring.models import (
 )
 from monitoring.selectors.leads import lead_sources, row_estimate
 from monitoring.selectors.search import lead_text_contains
+from monitoring.admin.guards import GuardedChangeListMixin, as_uuid
 from monitoring.services.leads import (
     CLEAR_ERRORS_ELIGIBLE,
     RESOLVE_ELIGIBLE,
@@ -127,6 +128,20 @@ def _next_bucket(start: datetime, kind: str) -> datetime:
     if kind == "month":
         return start.replace(year=start.year + start.month // 12, month=start.month % 12 + 1)
     return (start + timedelta(days=1)).replace(hour=0)  # replace: wall-clock midnight across DST changes
+
+
+def exact_lead_ids(term: str) -> list[uuid.UUID] | None:
+    """The lead(s) a whole search term names exactly: a lead id or a Twenty id; None if it names none.
+
+    Both are unique-index lookups. A Twenty id is any single word stored as one (the seed's are
+    UUIDs, the hand-built ones "tw-ada"), so a UUID term is tried as both.
+    """
+    if " " in term:
+        return None
+    as_id = as_uuid(term)
+    match = Q(twenty_id=term) | (Q(pk=as_id) if as_id else Q())
+    found = list(Lead.objects.filter(match).values_list("pk", flat=True)[:2])
+    return found if found or as_id else None
 
 
 class LeadChangeList(ChangeList):
@@ -349,7 +364,7 @@ class ResolveConflictForm(RepairForm):
 
 
 @admin.register(Lead)
-class LeadAdmin(admin.ModelAdmin):
+class LeadAdmin(GuardedChangeListMixin, admin.ModelAdmin):
     form = LeadAdminForm
     inlines = [RecentHistoryInline]
     list_display = (
@@ -456,19 +471,22 @@ class LeadAdmin(admin.ModelAdmin):
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Lead], search_term: str
     ) -> tuple[QuerySet[Lead], bool]:
-        """Every word must match: name, e-mail, company or last error contain it, or it is the Twenty id or lead id.
+        """A whole term that is a lead id or a Twenty id finds that lead exactly (primary key or the
+        unique twenty_id index); otherwise every word must be in the name, e-mail, company or last
+        error, or be the Twenty id.
 
         The contains test is the portal's own (selectors.search.lead_text_contains), served by the
         trigram index idx_leads_search_trgm (migration 0021), so a search at 1M leads is an index
-        lookup rather than a scan.
+        lookup rather than a scan. GuardedChangeListMixin caps the words and their length.
         """
-        for word in search_term.split():
-            match = Q(lead_text_contains(word)) | Q(twenty_id=word)
-            try:
-                match |= Q(pk=uuid.UUID(word))
-            except ValueError:
-                pass
-            queryset = queryset.filter(match)
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        exact = exact_lead_ids(term)
+        if exact is not None:
+            return queryset.filter(pk__in=exact), False
+        for word in term.split():
+            queryset = queryset.filter(Q(lead_text_contains(word)) | Q(twenty_id=word))
         return queryset, False
 
     def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
@@ -604,7 +622,7 @@ class LeadAdmin(admin.ModelAdmin):
 # -- read-only admins: history, SQL views, materialized view ------------------------------------
 
 
-class ViewListOnlyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class ViewListOnlyAdmin(GuardedChangeListMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     """SQL views: the list is the whole story; no per-row page (some views have no unique key)."""
 
     list_display_links = None
@@ -633,11 +651,14 @@ class SyncedWithinFilter(admin.SimpleListFilter):
 
 
 @admin.register(LeadSyncHistory)
-class LeadSyncHistoryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class LeadSyncHistoryAdmin(GuardedChangeListMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("synced_at", "lead", "sync_type", "sync_direction", "sync_status", "error_message", "created_at")
     list_filter = (SyncedWithinFilter, "sync_status", "sync_type", "sync_direction")
-    search_fields = ("=lead__id", "=lead__twenty_id", "^lead__email", "error_message")
-    search_help_text = "Lead id or Twenty id (exact), lead e-mail (starts with), error message (contains)."
+    # Searching is get_search_results below; search_fields only turns the box on.
+    search_fields = ("error_message",)
+    search_help_text = (
+        "A lead id or Twenty id (exact), a lead's e-mail address, or words in the error message of failed attempts."
+    )
     list_select_related = ("lead",)
     list_per_page = 100
     show_full_result_count = False
@@ -647,9 +668,34 @@ class LeadSyncHistoryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     actions = None
     fields = ("lead", "sync_type", "sync_direction", "sync_status", "fields_changed", "error_message", "created_at", "synced_at")
 
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[LeadSyncHistory], search_term: str
+    ) -> tuple[QuerySet[LeadSyncHistory], bool]:
+        """Each kind of term by an index, never a scan of the whole history:
+        - a lead id or Twenty id: that lead's attempts (idx_sync_history_lead_synced);
+        - an e-mail address (has "@"): attempts of the leads whose e-mail starts with it (the
+          trigram index idx_leads_search_trgm narrows the leads, then the same per-lead index);
+        - words: failed attempts whose error message contains every word, newest first along
+          idx_sync_history_errors (error messages live on failed attempts).
+        The old `=lead__id` compared lead_id::text with UPPER() on 10M rows: no index could serve it.
+        """
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        exact = exact_lead_ids(term)
+        if exact is not None:
+            return queryset.filter(lead_id__in=exact), False
+        if "@" in term and " " not in term:
+            leads = Lead.objects.filter(lead_text_contains(term), email__istartswith=term).values("pk")
+            return queryset.filter(lead_id__in=leads), False
+        queryset = queryset.filter(sync_status=HistoryStatus.ERROR)
+        for word in term.split():
+            queryset = queryset.filter(error_message__icontains=word)
+        return queryset, False
+
 
 @admin.register(CustomerSegment)
-class CustomerSegmentAdmin(admin.ModelAdmin):
+class CustomerSegmentAdmin(GuardedChangeListMixin, admin.ModelAdmin):
     """Editable by superusers only; viewers and operators may look."""
 
     list_display = ("segment_name", "description", "created_at")
