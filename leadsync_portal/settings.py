@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "django_filters",
     "django_celery_beat",
     "axes",
+    "csp",
     "monitoring",
 ]
 
@@ -55,6 +56,9 @@ MIDDLEWARE = [
     "monitoring.client_address.RealClientAddressMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # After WhiteNoise: static files keep their cache headers; everything else is private, no-store.
+    "monitoring.security_headers.SecurityHeadersMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -169,6 +173,30 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_TLS_PROXY", False) else None
 SESSION_COOKIE_HTTPONLY = True
+# Sessions end after this many hours (Django's default is 14 days: too long for personal data).
+SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE_HOURS", 12) * 3600
+
+# Content-Security-Policy (django-csp): scripts, styles, images and fetches only from this site, no
+# inline script or style (page scripts live in static/monitoring/*.js), never framed, forms only
+# posted back here. CSP_REPORT_ONLY=1 sends it as Content-Security-Policy-Report-Only for a trial.
+_CSP = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+    }
+}
+if env_bool("CSP_REPORT_ONLY", False):
+    CONTENT_SECURITY_POLICY_REPORT_ONLY = _CSP
+else:
+    CONTENT_SECURITY_POLICY = _CSP
 X_FRAME_OPTIONS = "DENY"
 SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
 
@@ -217,6 +245,8 @@ LOGGING = {
 }
 
 # API tokens and health endpoints (README "Integrations")
+# New API tokens expire after this many days (manage.py create_api_token --days overrides; 0: never).
+API_TOKEN_LIFETIME_DAYS = env_int("API_TOKEN_LIFETIME_DAYS", 90)
 # Requests per API token per minute (get-sync-metrics and token-authenticated /metrics).
 API_THROTTLE_PER_MINUTE = env_int("API_THROTTLE_PER_MINUTE", 60)
 # /readyz fails when the last completed alert evaluation is older than this (3 x its 5-minute

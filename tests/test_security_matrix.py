@@ -290,3 +290,107 @@ def test_fuzzed_admin_query_strings_never_500(url, data, superuser_client, sync_
     params = data.draw(st.dictionaries(keys, _hostile_text, max_size=4))
     response = superuser_client.get(url, params)
     assert response.status_code in (200, 302, 400), (params, response.status_code)
+
+
+# --- 5. headers and sessions ---------------------------------------------------------------------------
+
+# (url, query): pages, exports, the admin and the API all carry the headers.
+HEADER_URLS = [
+    ("/", {}),
+    ("/leads/", {}),
+    ("/leads/", {"_export": "csv"}),
+    ("/errors/", {"_export": "xlsx"}),
+    ("/alerts/", {}),
+    ("/activity/data/", {}),
+    ("/admin/monitoring/lead/", {}),
+    ("/api/sync-metrics/", {}),
+    ("/metrics", {}),
+    ("/accounts/login/", {}),
+]
+
+
+@pytest.mark.parametrize(("url", "query"), HEADER_URLS)
+def test_security_headers(url, query, viewer, sync_dataset):
+    from django.test import Client
+
+    from monitoring.services.api_tokens import create_api_token
+
+    client = Client()
+    client.force_login(viewer)
+    secret = create_api_token(user=viewer, name="headers")[1]
+    response = client.get(url, query, HTTP_AUTHORIZATION=f"Bearer {secret}")
+    assert response.status_code == 200, response.status_code
+    cache = {part.strip() for part in response["Cache-Control"].split(",")}
+    assert {"private", "no-store"} <= cache
+    assert "camera=()" in response["Permissions-Policy"] and "geolocation=()" in response["Permissions-Policy"]
+    csp = dict(part.strip().split(" ", 1) for part in response["Content-Security-Policy"].split(";") if part.strip())
+    assert csp["script-src"] == "'self'" and csp["style-src"] == "'self'" and csp["default-src"] == "'self'"
+    assert csp["frame-ancestors"] == "'none'" and "unsafe-inline" not in response["Content-Security-Policy"]
+
+
+PAGES_FOR_INLINE_CHECK = ["/", "/performance/", "/lead-flow/", "/errors/", "/error-groups/", "/segments/",
+                          "/activity/", "/daily-summary/", "/debug/", "/leads/", "/jobs/", "/alerts/",
+                          "/admin/", "/admin/monitoring/lead/", "/admin/monitoring/leadsynchistory/",
+                          "/accounts/login/"]
+
+
+@pytest.mark.parametrize("url", PAGES_FOR_INLINE_CHECK)
+def test_pages_have_no_inline_script_or_style_the_csp_would_block(url, superuser_client, hostile):
+    import re
+
+    html = superuser_client.get(url).content.decode()
+    inline_scripts = [m for m in re.findall(r"<script\b([^>]*)>(.*?)</script>", html, flags=re.S)
+                      if "src=" not in m[0] and "application/json" not in m[0] and m[1].strip()]
+    assert inline_scripts == [] and " style=" not in html and "<style" not in html and " on" + "click=" not in html
+
+
+def test_static_files_keep_their_cache_headers(client):
+    response = client.get("/static/monitoring/portal.css")
+    assert response.status_code == 200 and "no-store" not in response.get("Cache-Control", "")
+
+
+def test_sessions_last_12_hours_by_default(settings, client, viewer):
+    from tests.conftest import PASSWORD
+
+    assert settings.SESSION_COOKIE_AGE == 12 * 3600
+    response = client.post(reverse("login"), {"username": "viewer", "password": PASSWORD})
+    assert response.cookies["sessionid"]["max-age"] == 12 * 3600
+
+
+# (token lifetime, moment of use, status, words of the answer)
+TOKEN_CASES = [
+    ("default", "now", 200, None),
+    ("default", "after 91 days", 401, "This token expired at"),
+    ("never", "after 400 days", 200, None),
+]
+
+
+@pytest.mark.parametrize(("lifetime", "when", "status", "reason"), TOKEN_CASES)
+def test_api_tokens_expire(lifetime, when, status, reason, client, viewer, settings):
+    from datetime import timedelta
+
+    import time_machine
+    from django.utils import timezone
+
+    from monitoring.models import ApiToken
+    from monitoring.services.api_tokens import create_api_token
+
+    assert settings.API_TOKEN_LIFETIME_DAYS == 90
+    token, secret = create_api_token(user=viewer, name="n8n", lifetime=True if lifetime == "default" else None)
+    days = {"now": 0, "after 91 days": 91, "after 400 days": 400}[when]
+    with time_machine.travel(timezone.now() + timedelta(days=days), tick=False):
+        response = client.get("/api/sync-metrics/", HTTP_AUTHORIZATION=f"Bearer {secret}")
+    assert response.status_code == status
+    if reason:
+        assert reason in response.json()["error"] and "invalid_token" in response["WWW-Authenticate"]
+    else:
+        assert ApiToken.objects.get(pk=token.pk).last_used_at is not None  # last use, shown in the admin
+
+
+def test_the_token_admin_shows_expiry_and_last_use(superuser_client, viewer):
+    from monitoring.services.api_tokens import create_api_token
+
+    create_api_token(user=viewer, name="n8n")
+    page = superuser_client.get("/admin/monitoring/apitoken/").content.decode()
+    assert "Last used at" in page or "last used at" in page.lower()
+    assert "expires at" in page.lower()

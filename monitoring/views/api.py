@@ -20,7 +20,7 @@ from prometheus_client.exposition import choose_encoder
 from monitoring.prometheus import registry
 from monitoring.roles import VIEW_PERMISSION
 from monitoring.selectors.metrics import sync_metrics_payload
-from monitoring.services.api_tokens import authenticate_api_token
+from monitoring.services.api_tokens import ApiTokenExpired, authenticate_api_token
 from monitoring.services.throttle import throttle
 
 View = Callable[..., HttpResponse]
@@ -53,7 +53,10 @@ def check_api_token(request: HttpRequest) -> JsonResponse | None:
             401, "Authentication required: send 'Authorization: Bearer <token>'.",
             WWW_Authenticate='Bearer realm="leadsync"',
         )
-    token = authenticate_api_token(secret)
+    try:
+        token = authenticate_api_token(secret)
+    except ApiTokenExpired as exc:
+        return _error(401, str(exc), WWW_Authenticate='Bearer realm="leadsync", error="invalid_token"')
     if token is None:
         return _error(
             401, "Invalid or revoked token.", WWW_Authenticate='Bearer realm="leadsync", error="invalid_token"'
