@@ -258,3 +258,7 @@ SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 # (retry needs an explicit extra confirmation), and one action touches at most this many leads.
 RETRY_QUARANTINE_ERRORS = env_int("RETRY_QUARANTINE_ERRORS", 5)
 ADMIN_ACTION_BATCH_CAP = env_int("ADMIN_ACTION_BATCH_CAP", 10_000)
+# Admin search boxes: at most this many words and characters (monitoring.admin.guards); more is a
+# 400 with the reason, because each word is one more condition for PostgreSQL to plan and run.
+ADMIN_SEARCH_MAX_TERMS = env_int("ADMIN_SEARCH_MAX_TERMS", 5)
+ADMIN_SEARCH_MAX_LENGTH = env_int("ADMIN_SEARCH_MAX_LENGTH", 100)

@@ -26,6 +26,7 @@ SLACK = "<!channel> <!here> <https://evil.example/phish|Click to fix>"
 TAB = "\t=1+1"
 CR = "\r=1+1"
 HOSTILE = (FORMULA, DDE, AT_SUM, MINUS, CONTROL, TAB, CR)
+XSS = '<img src=x onerror="alert(1)">'  # pages: must arrive escaped
 
 # What each hostile value must read as in a CSV or XLSX cell.
 INERT = {
@@ -68,6 +69,15 @@ def hostile_rows() -> HostileRows:
             created_at=now - timedelta(minutes=5 + index, seconds=2), synced_at=now - timedelta(minutes=5 + index),
         )
         leads.append(lead)
+    xss = Lead.objects.create(
+        first_name=XSS, last_name=SLACK, company_name=XSS, email="xss@example.com", segment=segment,
+        sync_status=LeadSyncStatus.ERROR, sync_error_count=20, sync_error_message=XSS, last_synced_at=now,
+    )
+    LeadSyncHistory.objects.create(
+        lead=xss, sync_type=SyncType.RETRY, sync_direction=HistoryDirection.SUPABASE_TO_TWENTY,
+        sync_status=HistoryStatus.ERROR, error_message=XSS, created_at=now - timedelta(seconds=1), synced_at=now,
+    )
+    leads.append(xss)
     rule = AlertRule.objects.filter(kind=RuleKind.HIGH_ERROR_LEADS).order_by("pk").first()
     AlertRule.objects.exclude(pk=rule.pk).update(enabled=False)
     rule.name, rule.consecutive_checks, rule.enabled = FORMULA, 1, True

@@ -20,7 +20,7 @@ from django.urls import reverse
 
 from monitoring.services import alerts as alert_services
 from tests.alert_helpers import channels, server  # noqa: F401 (fixtures)
-from tests.security_helpers import CR, FORMULA, HOSTILE, SLACK, INERT, TRIGGERS, csv_cells, hostile_rows, xlsx_cells
+from tests.security_helpers import CR, FORMULA, HOSTILE, SLACK, XSS, INERT, TRIGGERS, csv_cells, hostile_rows, xlsx_cells
 
 pytestmark = pytest.mark.django_db
 
@@ -328,20 +328,27 @@ def test_security_headers(url, query, viewer, sync_dataset):
     assert csp["frame-ancestors"] == "'none'" and "unsafe-inline" not in response["Content-Security-Policy"]
 
 
-PAGES_FOR_INLINE_CHECK = ["/", "/performance/", "/lead-flow/", "/errors/", "/error-groups/", "/segments/",
+PAGES_FOR_INLINE_CHECK = ["/", "/performance/", "/activity/data/", "/lead-flow/", "/errors/", "/error-groups/", "/segments/",
                           "/activity/", "/daily-summary/", "/debug/", "/leads/", "/jobs/", "/alerts/",
                           "/admin/", "/admin/monitoring/lead/", "/admin/monitoring/leadsynchistory/",
                           "/accounts/login/"]
 
 
 @pytest.mark.parametrize("url", PAGES_FOR_INLINE_CHECK)
-def test_pages_have_no_inline_script_or_style_the_csp_would_block(url, superuser_client, hostile):
+def test_pages_escape_hostile_rows_and_have_no_inline_script_or_style(url, superuser_client, hostile):
     import re
 
     html = superuser_client.get(url).content.decode()
+    assert XSS not in html  # the hostile lead's name, company and error arrive escaped (if shown at all)
     inline_scripts = [m for m in re.findall(r"<script\b([^>]*)>(.*?)</script>", html, flags=re.S)
                       if "src=" not in m[0] and "application/json" not in m[0] and m[1].strip()]
     assert inline_scripts == [] and " style=" not in html and "<style" not in html and " on" + "click=" not in html
+
+
+@pytest.mark.parametrize("url", ["/leads/", "/errors/", "/activity/", "/alerts/", "/admin/monitoring/lead/"])
+def test_hostile_names_are_shown_escaped(url, superuser_client, hostile):
+    html = superuser_client.get(url).content.decode()
+    assert "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in html
 
 
 def test_static_files_keep_their_cache_headers(client):
