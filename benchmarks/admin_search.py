@@ -98,6 +98,7 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--budget-ms", type=float, default=500.0, help="database time per request")
+    parser.add_argument("--only", default="", help="run only the cases whose label starts with this")
     args = parser.parse_args()
     setup_test_environment()
     User.objects.filter(username=USERNAME).delete()
@@ -110,6 +111,8 @@ def main() -> int:
         print(f"| case | status | request median ms | request slowest ms | database ms | database within {args.budget_ms:.0f} ms |")
         print("|---|---|---|---|---|---|")
         for label, url, query in cases():
+            if not label.startswith(args.only):
+                continue
             target = f"{url}?{urlencode(query)}" if query else url
             client.get(target)  # warm: plans, caches, connection pool
             timings, database = [], []
