@@ -61,6 +61,8 @@ from monitoring.services.leads import (
 
 RECENT_HISTORY_ROWS = 20
 QUARANTINE_LIST_LIMIT = 50
+EMAIL_SEARCH_LEADS = 100  # history admin: leads an e-mail search may name
+HISTORY_TEXT_SEARCH_ATTEMPTS = 5_000  # history admin: newest failed attempts a word search reads
 
 
 class EstimatedCountPaginator(Paginator):
@@ -655,7 +657,8 @@ class LeadSyncHistoryAdmin(GuardedChangeListMixin, ReadOnlyAdminMixin, admin.Mod
     # Searching is get_search_results below; search_fields only turns the box on.
     search_fields = ("error_message",)
     search_help_text = (
-        "A lead id or Twenty id (exact), a lead's e-mail address, or words in the error message of failed attempts."
+        "A lead id or Twenty id (exact), a lead's e-mail address, or words in the error message "
+        f"(the newest {HISTORY_TEXT_SEARCH_ATTEMPTS:,} failed attempts)."
     )
     list_select_related = ("lead",)
     list_per_page = 100
@@ -673,8 +676,8 @@ class LeadSyncHistoryAdmin(GuardedChangeListMixin, ReadOnlyAdminMixin, admin.Mod
         - a lead id or Twenty id: that lead's attempts (idx_sync_history_lead_synced);
         - an e-mail address (has "@"): attempts of the leads whose e-mail starts with it (the
           trigram index idx_leads_search_trgm narrows the leads, then the same per-lead index);
-        - words: failed attempts whose error message contains every word, newest first along
-          idx_sync_history_errors (error messages live on failed attempts).
+        - words: failed attempts whose error message contains every word, among the newest
+          HISTORY_TEXT_SEARCH_ATTEMPTS failed attempts (error messages live on failed attempts).
         The old `=lead__id` compared lead_id::text with UPPER() on 10M rows: no index could serve it.
         """
         term = search_term.strip()
@@ -684,9 +687,20 @@ class LeadSyncHistoryAdmin(GuardedChangeListMixin, ReadOnlyAdminMixin, admin.Mod
         if exact is not None:
             return queryset.filter(lead_id__in=exact), False
         if "@" in term and " " not in term:
-            leads = Lead.objects.filter(lead_text_contains(term), email__istartswith=term).values("pk")
-            return queryset.filter(lead_id__in=leads), False
-        queryset = queryset.filter(sync_status=HistoryStatus.ERROR)
+            # The leads first, once (the count and the page would each repeat a subquery), capped:
+            # an address prefix that matches more than a page of leads is not a lookup.
+            leads = Lead.objects.filter(lead_text_contains(term), email__istartswith=term)
+            return queryset.filter(lead_id__in=list(leads.values_list("pk", flat=True)[:EMAIL_SEARCH_LEADS])), False
+        # Only the newest HISTORY_TEXT_SEARCH_ATTEMPTS failed attempts (a walk of idx_sync_history_errors):
+        # the planner guesses any '%word%' matches a handful of rows, so unbounded it fetched every
+        # failed attempt (356,000 at 10M history, 10-25 s) before sorting them. Bounded, one search
+        # costs the same whatever the word and however big the table.
+        recent = (
+            LeadSyncHistory.objects.filter(sync_status=HistoryStatus.ERROR)
+            .order_by("-synced_at", "-id")
+            .values("pk")[:HISTORY_TEXT_SEARCH_ATTEMPTS]
+        )
+        queryset = queryset.filter(sync_status=HistoryStatus.ERROR, pk__in=recent)
         for word in term.split():
             queryset = queryset.filter(error_message__icontains=word)
         return queryset, False
