@@ -54,14 +54,20 @@ INSTALLED_APPS = [
     "django_filters",
     "django_celery_beat",
     "axes",
+    "csp",
     "monitoring",
 ]
 
 MIDDLEWARE = [
+    # First: everything below (metrics allow-list, axes lockout, logs) sees the real client address.
+    "monitoring.client_address.RealClientAddressMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # A view that loses the database answers 503 with a message, not 500 (database_down.py).
     "leadsync_portal.database_down.DatabaseUnavailableMiddleware",
+    # After WhiteNoise: static files keep their cache headers; everything else is private, no-store.
+    "monitoring.security_headers.SecurityHeadersMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -154,11 +160,17 @@ AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
 ]
 
-# Throttled logins (django-axes): lock a username+IP pair after repeated failures.
+# Reverse proxies whose X-Forwarded-For is believed (addresses or networks, e.g. "127.0.0.1,::1"
+# for nginx on the same host). Empty: the peer address is the client, whatever headers it sends.
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", "")
+
+# Throttled logins (django-axes): lock a username + real client address pair after repeated
+# failures, so a stranger's wrong passwords lock out only the stranger's address, never the operator.
 AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = env_int("LOGIN_COOLOFF_MINUTES", 15) / 60  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "monitoring.client_address.axes_client_address"
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"  # the lockout message inside the portal layout
 
 LOGIN_URL = "login"
@@ -194,6 +206,30 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_TLS_PROXY", False) else None
 SESSION_COOKIE_HTTPONLY = True
+# Sessions end after this many hours (Django's default is 14 days: too long for personal data).
+SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE_HOURS", 12) * 3600
+
+# Content-Security-Policy (django-csp): scripts, styles, images and fetches only from this site, no
+# inline script or style (page scripts live in static/monitoring/*.js), never framed, forms only
+# posted back here. CSP_REPORT_ONLY=1 sends it as Content-Security-Policy-Report-Only for a trial.
+_CSP = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+    }
+}
+if env_bool("CSP_REPORT_ONLY", False):
+    CONTENT_SECURITY_POLICY_REPORT_ONLY = _CSP
+else:
+    CONTENT_SECURITY_POLICY = _CSP
 X_FRAME_OPTIONS = "DENY"
 SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
 
@@ -312,6 +348,8 @@ LOGGING = {
 }
 
 # API tokens and health endpoints (README "Integrations")
+# New API tokens expire after this many days (manage.py create_api_token --days overrides; 0: never).
+API_TOKEN_LIFETIME_DAYS = env_int("API_TOKEN_LIFETIME_DAYS", 90)
 # Requests per API token per minute (get-sync-metrics and token-authenticated /metrics).
 API_THROTTLE_PER_MINUTE = env_int("API_THROTTLE_PER_MINUTE", 60)
 # /readyz fails when the last completed alert evaluation, or dead-man check, is older than this
@@ -326,3 +364,7 @@ SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 # (retry needs an explicit extra confirmation), and one action touches at most this many leads.
 RETRY_QUARANTINE_ERRORS = env_int("RETRY_QUARANTINE_ERRORS", 5)
 ADMIN_ACTION_BATCH_CAP = env_int("ADMIN_ACTION_BATCH_CAP", 10_000)
+# Admin search boxes: at most this many words and characters (monitoring.admin.guards); more is a
+# 400 with the reason, because each word is one more condition for PostgreSQL to plan and run.
+ADMIN_SEARCH_MAX_TERMS = env_int("ADMIN_SEARCH_MAX_TERMS", 5)
+ADMIN_SEARCH_MAX_LENGTH = env_int("ADMIN_SEARCH_MAX_LENGTH", 100)

@@ -98,6 +98,7 @@ class MessageKind(models.TextChoices):
     FIRING = "firing", "Firing"
     REMINDER = "reminder", "Reminder"
     RECOVERY = "recovery", "Recovery"
+    TEST = "test", "Test message"  # "Send a test message now" in the channel admin; no incident
 
 
 class DeliveryStatus(models.TextChoices):

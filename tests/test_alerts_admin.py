@@ -64,13 +64,63 @@ def test_viewer_sees_channels_in_the_admin_without_their_secrets(viewer_client, 
     assert "TOPSECRET" in superuser_client.get(url).content.decode()
 
 
-def test_send_test_message_action(superuser_client, settings):
+def test_send_test_message_is_queued_and_its_result_shows_in_the_delivery_log(
+    superuser_client, viewer_client, django_capture_on_commit_callbacks
+):
+    """Against an endpoint that takes 5 s, the admin answers at once: a worker sends the message."""
+    import time
+
+    from leadsync_portal.celery import app
+    from monitoring.models import Delivery, DeliveryStatus, MessageKind
+
     with RecordingServer() as server:
+        server.delay = 5.0
         channel = Channel.objects.create(name="slack", kind=ChannelKind.SLACK, config={"webhook_url": f"{server.url}/hook"})
-        response = superuser_client.post(
-            reverse("admin:monitoring_channel_changelist"),
-            {"action": "send_test_message", "_selected_action": [channel.pk]},
-            follow=True,
-        )
-    assert [str(m) for m in response.context["messages"]] == ["slack: test message sent."]
+        started = time.monotonic()
+        with django_capture_on_commit_callbacks() as callbacks:
+            response = superuser_client.post(
+                reverse("admin:monitoring_channel_changelist"),
+                {"action": "send_test_message", "_selected_action": [channel.pk]},
+                follow=True,
+            )
+        assert time.monotonic() - started < 2.0 and server.requests == []
+        [message] = [str(m) for m in response.context["messages"]]
+        assert message.startswith("slack: test message queued; its result appears in the")
+        queued = Delivery.objects.get(channel=channel)
+        assert (queued.kind, queued.status, queued.incident_id) == (MessageKind.TEST, DeliveryStatus.PENDING, None)
+        # The worker's side: the queued task, run here as a worker would (eagerly: no broker needed).
+        app.conf.task_always_eager = True
+        try:
+            [callback() for callback in callbacks]
+        finally:
+            app.conf.task_always_eager = False
     assert server.requests[0]["json"]["text"].startswith("*[TEST] LeadSync Portal alert channel*")
+    queued.refresh_from_db()
+    assert queued.status == DeliveryStatus.SENT
+    log = viewer_client.get(reverse("monitoring:alerts"), {"_export": "csv", "_table": "deliveries"}).content.decode()
+    assert ",Test message,slack,[TEST] LeadSync Portal alert channel,Sent,1," in log
+
+
+def test_the_send_test_message_task_is_registered_under_its_contract_name():
+    from leadsync_portal.celery import app
+
+    assert "monitoring.send_test_message" in app.tasks
+
+
+def test_a_channel_with_a_re_sent_message_can_be_deleted(superuser_client):
+    from monitoring.models import AlertRule, Delivery, DeliveryStatus, Incident, MessageKind
+
+    channel = Channel.objects.create(name="slack", kind=ChannelKind.SLACK, config={"webhook_url": "http://127.0.0.1:9/x"})
+    rule = AlertRule.objects.order_by("pk").first()
+    from django.utils import timezone
+
+    now = timezone.now()
+    incident = Incident.objects.create(rule=rule, severity=rule.severity, summary="s", started_at=now,
+                                       last_checked_at=now, last_notified_at=now)
+    original = Delivery.objects.create(incident=incident, channel=channel, kind=MessageKind.FIRING, subject="s",
+                                       body="b", status=DeliveryStatus.FAILED)
+    Delivery.objects.create(incident=incident, channel=channel, kind=MessageKind.FIRING, subject="s", body="b",
+                            resend_of=original)
+    response = superuser_client.post(reverse("admin:monitoring_channel_delete", args=[channel.pk]), {"post": "yes"})
+    assert response.status_code == 302
+    assert not Channel.objects.filter(pk=channel.pk).exists() and Delivery.objects.count() == 0

@@ -6,13 +6,17 @@ from typing import Any
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
 
-from monitoring.alerts.transports import Message, TransportError, transport_for
+from monitoring.admin.guards import GuardedChangeListMixin
 from monitoring.models import AlertRule, Channel, Delivery, Incident
+from monitoring.services.alerts import queue_test_message
+from monitoring.tasks.alerts import send_test_message_soon
 
 
 @admin.register(AlertRule)
-class AlertRuleAdmin(admin.ModelAdmin):
+class AlertRuleAdmin(GuardedChangeListMixin, admin.ModelAdmin):
     list_display = (
         "name", "kind", "direction", "severity", "threshold", "window", "min_attempts", "consecutive_checks",
         "reminder_minutes", "enabled", "last_evaluated_at", "last_breached",
@@ -34,7 +38,7 @@ class AlertRuleAdmin(admin.ModelAdmin):
 
 
 @admin.register(Channel)
-class ChannelAdmin(admin.ModelAdmin):
+class ChannelAdmin(GuardedChangeListMixin, admin.ModelAdmin):
     list_display = ("name", "kind", "enabled", "disabled_reason", "disabled_at")
     list_filter = ("kind", "enabled")
     search_fields = ("name",)
@@ -49,17 +53,19 @@ class ChannelAdmin(admin.ModelAdmin):
 
     @admin.action(description="Send a test message now", permissions=["change"])
     def send_test_message(self, request: HttpRequest, queryset: QuerySet[Channel]) -> None:
-        message = Message(
-            subject="[TEST] LeadSync Portal alert channel",
-            body=f"Test message requested by {request.user.get_username()}: this channel receives LeadSync alerts.",
-        )
+        """Queue one test delivery per channel; a worker sends it, the delivery log shows the outcome."""
+        log = reverse("monitoring:alerts") + "#deliveries"
         for channel in queryset:
-            try:
-                transport_for(channel).notify(message)
-            except TransportError as exc:
-                self.message_user(request, f"{channel.name}: failed ({type(exc).__name__}: {exc})", messages.ERROR)
-            else:
-                self.message_user(request, f"{channel.name}: test message sent.", messages.SUCCESS)
+            delivery = queue_test_message(channel=channel, user=request.user)
+            send_test_message_soon(delivery.pk)
+            self.message_user(
+                request,
+                format_html(
+                    "{}: test message queued; its result appears in the <a href=\"{}\">delivery log</a> within a minute.",
+                    channel.name, log,
+                ),
+                messages.SUCCESS,
+            )
 
     @admin.action(description="Re-enable selected channels", permissions=["change"])
     def enable_channels(self, request: HttpRequest, queryset: QuerySet[Channel]) -> None:
@@ -67,7 +73,7 @@ class ChannelAdmin(admin.ModelAdmin):
         self.message_user(request, f"{count} channel(s) re-enabled.")
 
 
-class _ReadOnly(admin.ModelAdmin):
+class _ReadOnly(GuardedChangeListMixin, admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 

@@ -5,6 +5,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from monitoring.admin.guards import GuardedChangeListMixin
 from monitoring.models import ApiToken
 from monitoring.services.api_tokens import revoke_api_tokens
 
@@ -27,12 +28,12 @@ class RevokedFilter(admin.SimpleListFilter):
 
 
 @admin.register(ApiToken)
-class ApiTokenAdmin(admin.ModelAdmin):
-    list_display = ["name", "user", "prefix", "created_at", "last_used_at", "revoked_at"]
+class ApiTokenAdmin(GuardedChangeListMixin, admin.ModelAdmin):
+    list_display = ["name", "user", "prefix", "created_at", "last_used_at", "expires_at", "revoked_at"]
     list_filter = [RevokedFilter]
     search_fields = ["name", "prefix", "user__username"]
     list_select_related = ["user"]
-    readonly_fields = ["user", "name", "prefix", "created_at", "last_used_at", "revoked_at"]
+    readonly_fields = ["user", "name", "prefix", "created_at", "last_used_at", "expires_at", "revoked_at"]
     fields = readonly_fields
     actions = ["revoke"]
 

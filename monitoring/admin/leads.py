@@ -26,7 +26,7 @@ from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.html import format_html
 
-from monitoring.choices import HistoryDirection, LeadSyncStatus
+from monitoring.choices import HistoryDirection, HistoryStatus, LeadSyncStatus
 from monitoring.models import (
     CustomerSegment,
     Lead,
@@ -41,6 +41,7 @@ from monitoring.models import (
 from monitoring.selectors.leads import lead_sources, lead_timeline, row_estimate
 from monitoring.selectors.search import lead_text_contains
 from monitoring.tables.portal import LABELS, render_changes, render_error, render_kind
+from monitoring.admin.guards import GuardedChangeListMixin, as_uuid
 from monitoring.services.leads import (
     CLEAR_ERRORS_ELIGIBLE,
     RESOLVE_ELIGIBLE,
@@ -73,17 +74,25 @@ def _compact_time(value: datetime | None) -> str:
     local = timezone.localtime(value)
     return format_html('<time datetime="{}" title="{}">{}</time>', local.isoformat(),
                        f"{local:%Y-%m-%d %H:%M:%S %Z}", f"{local:%m-%d %H:%M}")
+EMAIL_SEARCH_LEADS = 100  # history admin: leads an e-mail search may name
+HISTORY_TEXT_SEARCH_ATTEMPTS = 5_000  # history admin: newest failed attempts a word search reads
 
 
 class EstimatedCountPaginator(Paginator):
-    """Exact counts for lists the planner expects to be small; its estimate for big ones.
+    """Exact counts for small lists; the planner's estimate for big ones.
 
     COUNT(*) over 1M leads / 10M history rows (or a filter matching most of them) costs more than
     the page itself; a list that big only needs a roughly right page count. Estimating is one
-    EXPLAIN, which reads no rows.
+    EXPLAIN, which reads no rows. The planner's estimate of a search (ILIKE) is always tiny, so
+    a search the planner calls small is counted with a limit: at most `count_cap` + 1 matching
+    rows are read, in no particular order (an ORDER BY would make the planner walk the sort
+    index through the whole table for a rare word: 32 s at 1M leads); past that the page count
+    comes from the estimate. Without the limit, "rate limit" in the history admin counted
+    every failed attempt's message (36 s at 10M rows).
     """
 
     exact_below = 100_000
+    count_cap = 5_000
 
     @cached_property
     def count(self) -> int:
@@ -91,6 +100,8 @@ class EstimatedCountPaginator(Paginator):
             estimate = row_estimate(self.object_list)
             if estimate >= self.exact_below:
                 return estimate
+            counted = self.object_list.order_by()[: self.count_cap + 1].count()
+            return max(estimate, counted) if counted > self.count_cap else counted
         return super().count
 
 
@@ -132,6 +143,20 @@ def _next_bucket(start: datetime, kind: str) -> datetime:
     if kind == "month":
         return start.replace(year=start.year + start.month // 12, month=start.month % 12 + 1)
     return (start + timedelta(days=1)).replace(hour=0)  # replace: wall-clock midnight across DST changes
+
+
+def exact_lead_ids(term: str) -> list[uuid.UUID] | None:
+    """The lead(s) a whole search term names exactly: a lead id or a Twenty id; None if it names none.
+
+    Both are unique-index lookups. A Twenty id is any single word stored as one (the seed's are
+    UUIDs, the hand-built ones "tw-ada"), so a UUID term is tried as both.
+    """
+    if " " in term:
+        return None
+    as_id = as_uuid(term)
+    match = Q(twenty_id=term) | (Q(pk=as_id) if as_id else Q())
+    found = list(Lead.objects.filter(match).values_list("pk", flat=True)[:2])
+    return found if found or as_id else None
 
 
 class LeadChangeList(ChangeList):
@@ -352,7 +377,7 @@ class ResolveConflictForm(RepairForm):
 
 
 @admin.register(Lead)
-class LeadAdmin(admin.ModelAdmin):
+class LeadAdmin(GuardedChangeListMixin, admin.ModelAdmin):
     form = LeadAdminForm
 
     class Media:
@@ -482,19 +507,22 @@ class LeadAdmin(admin.ModelAdmin):
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Lead], search_term: str
     ) -> tuple[QuerySet[Lead], bool]:
-        """Every word must match: name, e-mail, company or last error contain it, or it is the Twenty id or lead id.
+        """A whole term that is a lead id or a Twenty id finds that lead exactly (primary key or the
+        unique twenty_id index); otherwise every word must be in the name, e-mail, company or last
+        error, or be the Twenty id.
 
         The contains test is the portal's own (selectors.search.lead_text_contains), served by the
         trigram index idx_leads_search_trgm (migration 0021), so a search at 1M leads is an index
-        lookup rather than a scan.
+        lookup rather than a scan. GuardedChangeListMixin caps the words and their length.
         """
-        for word in search_term.split():
-            match = Q(lead_text_contains(word)) | Q(twenty_id=word)
-            try:
-                match |= Q(pk=uuid.UUID(word))
-            except ValueError:
-                pass
-            queryset = queryset.filter(match)
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        exact = exact_lead_ids(term)
+        if exact is not None:
+            return queryset.filter(pk__in=exact), False
+        for word in term.split():
+            queryset = queryset.filter(Q(lead_text_contains(word)) | Q(twenty_id=word))
         return queryset, False
 
     def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
@@ -662,7 +690,7 @@ class LeadAdmin(admin.ModelAdmin):
 # -- read-only admins: history, SQL views, materialized view ------------------------------------
 
 
-class ViewListOnlyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class ViewListOnlyAdmin(GuardedChangeListMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     """SQL views: the list is the whole story; no per-row page (some views have no unique key)."""
 
     list_display_links = None
@@ -701,14 +729,54 @@ class GrowingLogAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(LeadSyncHistory)
-class LeadSyncHistoryAdmin(GrowingLogAdmin):
+class LeadSyncHistoryAdmin(GuardedChangeListMixin, GrowingLogAdmin):
     list_display = ("synced_at", "lead", "sync_type", "sync_direction", "sync_status", "error_message", "created_at")
     list_filter = (SyncedWithinFilter, "sync_status", "sync_type", "sync_direction")
-    search_fields = ("=lead__id", "=lead__twenty_id", "^lead__email", "error_message")
-    search_help_text = "Lead id or Twenty id (exact), lead e-mail (starts with), error message (contains)."
+    # Searching is get_search_results below; search_fields only turns the box on.
+    search_fields = ("error_message",)
+    search_help_text = (
+        "A lead id or Twenty id (exact), a lead's e-mail address, or words in the error message "
+        f"(the newest {HISTORY_TEXT_SEARCH_ATTEMPTS:,} failed attempts)."
+    )
     list_select_related = ("lead",)
     ordering = ("-synced_at", "-id")
     fields = ("lead", "sync_type", "sync_direction", "sync_status", "fields_changed", "error_message", "created_at", "synced_at")
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[LeadSyncHistory], search_term: str
+    ) -> tuple[QuerySet[LeadSyncHistory], bool]:
+        """Each kind of term by an index, never a scan of the whole history:
+        - a lead id or Twenty id: that lead's attempts (idx_sync_history_lead_synced);
+        - an e-mail address (has "@"): attempts of the leads whose e-mail starts with it (the
+          trigram index idx_leads_search_trgm narrows the leads, then the same per-lead index);
+        - words: failed attempts whose error message contains every word, among the newest
+          HISTORY_TEXT_SEARCH_ATTEMPTS failed attempts (error messages live on failed attempts).
+        The old `=lead__id` compared lead_id::text with UPPER() on 10M rows: no index could serve it.
+        """
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        exact = exact_lead_ids(term)
+        if exact is not None:
+            return queryset.filter(lead_id__in=exact), False
+        if "@" in term and " " not in term:
+            # The leads first, once (the count and the page would each repeat a subquery), capped:
+            # an address prefix that matches more than a page of leads is not a lookup.
+            leads = Lead.objects.filter(lead_text_contains(term), email__istartswith=term)
+            return queryset.filter(lead_id__in=list(leads.values_list("pk", flat=True)[:EMAIL_SEARCH_LEADS])), False
+        # Only the newest HISTORY_TEXT_SEARCH_ATTEMPTS failed attempts (a walk of idx_sync_history_errors):
+        # the planner guesses any '%word%' matches a handful of rows, so unbounded it fetched every
+        # failed attempt (356,000 at 10M history, 10-25 s) before sorting them. Bounded, one search
+        # costs the same whatever the word and however big the table.
+        recent = (
+            LeadSyncHistory.objects.filter(sync_status=HistoryStatus.ERROR)
+            .order_by("-synced_at", "-id")
+            .values("pk")[:HISTORY_TEXT_SEARCH_ATTEMPTS]
+        )
+        queryset = queryset.filter(sync_status=HistoryStatus.ERROR, pk__in=recent)
+        for word in term.split():
+            queryset = queryset.filter(error_message__icontains=word)
+        return queryset, False
 
 
 @admin.register(LeadRepair)
@@ -731,7 +799,7 @@ class LeadRepairAdmin(GrowingLogAdmin):
 
 
 @admin.register(CustomerSegment)
-class CustomerSegmentAdmin(admin.ModelAdmin):
+class CustomerSegmentAdmin(GuardedChangeListMixin, admin.ModelAdmin):
     """Editable by superusers only; viewers and operators may look."""
 
     list_display = ("segment_name", "description", "created_at")

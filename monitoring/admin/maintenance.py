@@ -6,10 +6,11 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
+from monitoring.admin.guards import GuardedChangeListMixin
 from monitoring.models import ArchiveExport, JobRun, StaleLeadCheck
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(GuardedChangeListMixin, admin.ModelAdmin):
     """Records written by jobs only: visible to staff with view permission, never edited by hand."""
 
     def has_add_permission(self, request: HttpRequest) -> bool:

@@ -25,6 +25,8 @@ from django.core.validators import EmailValidator, URLValidator
 
 from monitoring.models import Channel, ChannelKind
 
+from .escaping import header_text, slack_text
+
 
 class TransportError(Exception):
     """The message did not go out."""
@@ -212,7 +214,7 @@ class EmailTransport(Transport):
                 raise ValidationError({"config": f"Not an e-mail address: {address!r}."}) from None
 
     def notify(self, message: Message) -> None:
-        email = EmailMessage(message.subject, message.body, settings.DEFAULT_FROM_EMAIL, self.recipients())
+        email = EmailMessage(header_text(message.subject), message.body, settings.DEFAULT_FROM_EMAIL, self.recipients())
         try:
             email.send(fail_silently=False)
         except (smtplib.SMTPAuthenticationError, smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused) as exc:
@@ -238,7 +240,7 @@ class SlackTransport(Transport):
         _validate_http_url(self.config["webhook_url"], "webhook_url")
 
     def payload(self, message: Message) -> dict[str, Any]:
-        return {"text": f"*{message.subject}*\n{message.body}"}
+        return {"text": f"*{slack_text(message.subject)}*\n{slack_text(message.body)}"}
 
     def notify(self, message: Message) -> None:
         url = self.config["webhook_url"]

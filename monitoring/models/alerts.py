@@ -198,7 +198,8 @@ class Incident(models.Model):
 class Delivery(models.Model):
     """One message to one channel: written before the transport is called, completed with its outcome."""
 
-    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="deliveries")
+    # Empty for test messages, which belong to no incident.
+    incident = models.ForeignKey(Incident, null=True, blank=True, on_delete=models.CASCADE, related_name="deliveries")
     channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="deliveries")
     kind = models.CharField(max_length=10, choices=MessageKind.choices)
     sequence = models.PositiveIntegerField(default=0, help_text="Reminder number (0 for firing and recovery).")
@@ -211,8 +212,11 @@ class Delivery(models.Model):
     next_retry_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True, default="")
+    # CASCADE, not SET_NULL: nulling a re-send's link makes it a second "original" of the same
+    # message and breaks alert_delivery_once_per_message (deleting a channel was an IntegrityError).
+    # A re-send is the same message again: it goes with its original.
     resend_of = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="resends",
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="resends",
         help_text="The delivery an operator asked to send again.",
     )
     requested_by = models.ForeignKey(

@@ -20,6 +20,10 @@ class ApiToken(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    expires_at = models.DateTimeField(
+        null=True, blank=True, editable=False,
+        help_text="After this moment the token is refused (401); empty: it never expires (API_TOKEN_LIFETIME_DAYS=0).",
+    )
     revoked_at = models.DateTimeField(
         null=True, blank=True, editable=False, help_text="Set when revoked; a revoked token is refused."
     )

@@ -414,6 +414,25 @@ def resend_delivery(*, delivery_id: int, user: AbstractBaseUser) -> Delivery:
         raise AlertActionError("This message has already been re-sent; see the newer row in the delivery log.") from None
 
 
+TEST_SUBJECT = "[TEST] LeadSync Portal alert channel"
+
+
+def queue_test_message(*, channel: Channel, user: AbstractBaseUser) -> Delivery:
+    """A test message for `channel` as a delivery-log row; a worker sends it (task monitoring.send_test_message).
+
+    Sending inside the web request held it for as long as the endpoint stalled (30 s and a 500
+    against a slow webhook); as a delivery it gets the same deadline, retries and log as an alert.
+    """
+    return Delivery.objects.create(
+        incident=None,
+        channel=channel,
+        kind=MessageKind.TEST,
+        subject=TEST_SUBJECT,
+        body=f"Test message requested by {user.get_username()}: this channel receives LeadSync alerts.",
+        requested_by=user,
+    )
+
+
 def enable_channel(*, channel_id: int, user: AbstractBaseUser) -> Channel:
     """Switch a channel back on after its configuration was fixed."""
     done = Channel.objects.filter(pk=channel_id, enabled=False).update(enabled=True, disabled_reason="", disabled_at=None)

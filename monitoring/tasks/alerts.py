@@ -104,3 +104,26 @@ def deliver_notification(self: Any, delivery_id: int) -> str:
     if wait is None:
         return "not due"
     raise self.retry(countdown=wait, max_retries=3)
+
+
+SEND_TEST_TASK = "monitoring.send_test_message"
+
+
+# Queue `deliveries` (CELERY_TASK_ROUTES, with the other per-delivery tasks): a slow endpoint holds one
+# delivery slot, never the web request that asked for the test.
+@shared_task(name=SEND_TEST_TASK, soft_time_limit=60, time_limit=90)
+def send_test_message(delivery_id: int) -> str | None:
+    """Send one test message queued by the channel admin; the outcome is its delivery-log row."""
+    return alert_services.deliver_notification(delivery_id=delivery_id)
+
+
+def send_test_message_soon(delivery_id: int) -> None:
+    """Enqueue send_test_message after commit; if the broker is down the minute sweep sends it."""
+
+    def enqueue() -> None:
+        try:
+            send_test_message.delay(delivery_id)
+        except Exception:
+            logger.warning("could not enqueue %s; the beat sweep will send it", SEND_TEST_TASK, exc_info=True)
+
+    transaction.on_commit(enqueue)

@@ -20,7 +20,7 @@ from prometheus_client.exposition import choose_encoder
 from monitoring.prometheus import registry
 from monitoring.roles import VIEW_PERMISSION
 from monitoring.selectors.metrics import sync_metrics_payload
-from monitoring.services.api_tokens import authenticate_api_token
+from monitoring.services.api_tokens import ApiTokenExpired, authenticate_api_token
 from monitoring.services.throttle import throttle
 
 View = Callable[..., HttpResponse]
@@ -53,7 +53,10 @@ def check_api_token(request: HttpRequest) -> JsonResponse | None:
             401, "Authentication required: send 'Authorization: Bearer <token>'.",
             WWW_Authenticate='Bearer realm="leadsync"',
         )
-    token = authenticate_api_token(secret)
+    try:
+        token = authenticate_api_token(secret)
+    except ApiTokenExpired as exc:
+        return _error(401, str(exc), WWW_Authenticate='Bearer realm="leadsync", error="invalid_token"')
     if token is None:
         return _error(
             401, "Invalid or revoked token.", WWW_Authenticate='Bearer realm="leadsync", error="invalid_token"'
@@ -78,9 +81,10 @@ def api_token_required(view: View) -> View:
 
 
 def client_ip_allowed(request: HttpRequest) -> bool:
-    """Whether the peer address is in METRICS_ALLOWED_IPS (addresses or networks like 10.0.0.0/8).
+    """Whether the client address is in METRICS_ALLOWED_IPS (addresses or networks like 10.0.0.0/8).
 
-    Only REMOTE_ADDR counts: X-Forwarded-For is written by the client and proves nothing.
+    REMOTE_ADDR is the real client address (monitoring.client_address: X-Forwarded-For counts
+    only when a TRUSTED_PROXIES peer passed it on).
     """
     try:
         address = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))

@@ -6,7 +6,8 @@ The base adds, for every table:
   - pagination (`?page=N`, `?per_page=N` from PER_PAGE_CHOICES), validated;
   - filtering through the FilterSet, its form shown above the table;
   - export of the filtered, sorted rows: `?_export=csv` or `?_export=xlsx` (django-tables2
-    TableExport with tablib/openpyxl), at most `export_max_rows` rows;
+    TableExport with tablib/openpyxl), at most `export_max_rows` rows, every cell made inert for
+    spreadsheets by monitoring.exports (formula prefix, string cells, visible control characters);
   - bad input (unknown filter choice, malformed number/date, unknown sort key, page out of range)
     answers HTTP 400 with the page and the error next to the field, never a 500.
 
@@ -29,6 +30,8 @@ from django.views.generic import TemplateView
 from django_filters import FilterSet
 from django_tables2.export import TableExport
 from django_tables2.paginators import LazyPaginator
+
+from monitoring.exports import SafeTableExport
 
 from .base import PortalAccessMixin
 
@@ -147,7 +150,8 @@ class PortalTablesView(PortalAccessMixin, TemplateView):
         export_table = type(table)(records)
         self.prepare_rows(name, export_table, records)
         filename = f"{self.export_name}{'' if name == main else '-' + name}.{export_format}"
-        return TableExport(export_format, export_table, dataset_kwargs={"title": name[:31]}).response(filename)
+        # Every value goes through monitoring.exports.safe_cell(): formula prefix, XLSX-safe text.
+        return SafeTableExport(export_format, export_table, dataset_kwargs={"title": name[:31]}).response(filename)
 
 
 def snapshot_age(taken_at: datetime | None) -> dict[str, Any] | None:
