@@ -13,6 +13,7 @@ from django.db import close_old_connections
 from mcp.server.mcpserver import MCPServer
 from pydantic import Field
 
+from leadsync_portal import __version__
 from monitoring import selectors
 from monitoring.selectors.metrics import json_ready, sync_metrics_payload
 
@@ -49,6 +50,7 @@ def get_recent_errors(
 def build_server() -> MCPServer:
     server = MCPServer(
         name="leadsync-portal",
+        version=__version__,  # serverInfo.version: clients log and show which release answered
         instructions="Read-only metrics of the Twenty CRM <-> Supabase lead sync.",
     )
     server.add_tool(get_sync_metrics, name="get-sync-metrics")
