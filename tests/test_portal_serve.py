@@ -285,26 +285,20 @@ def busy_port(request) -> Iterator[int]:
 
 
 @pytest.mark.parametrize("busy_port", ["listening", "bound"], indirect=True)
-def test_a_taken_embedded_postgresql_port_says_which_port_and_how_to_pick_another(tmp_path: Path, busy_port: int):
-    env = _env(tmp_path, EMBEDDED_PG_PORT=str(busy_port))
-    env.pop("DATABASE_URL", None)
+@pytest.mark.parametrize("server,port_variable,url_variable", [
+    ("PostgreSQL", "EMBEDDED_PG_PORT", "DATABASE_URL"),
+    ("Redis", "EMBEDDED_REDIS_PORT", "REDIS_URL"),
+])
+def test_a_taken_embedded_port_says_which_port_and_how_to_pick_another(
+    tmp_path: Path, busy_port: int, server: str, port_variable: str, url_variable: str
+):
+    env = _env(tmp_path, **{port_variable: str(busy_port), "DATABASE_URL": os.environ["DATABASE_URL"]})
+    env.pop(url_variable, None)  # only this server is embedded
     result = subprocess.run(["./portal", "manage", "check"], cwd=ROOT, env=env, capture_output=True, text=True,
                             timeout=120)
     assert result.returncode == 1
-    assert f"the embedded PostgreSQL cannot listen on 127.0.0.1:{busy_port}: another program already uses that port" in result.stderr
-    assert "Pick another port with EMBEDDED_PG_PORT, e.g." in result.stderr
-    assert "EMBEDDED_PG_PORT=" in result.stderr and "./portal up" in result.stderr
+    assert f"the embedded {server} cannot listen on 127.0.0.1:{busy_port}: another program already uses that port" in result.stderr
+    assert f"Pick another port with {port_variable}, e.g." in result.stderr
+    assert f"{port_variable}=" in result.stderr and "./portal up" in result.stderr
     assert "Traceback" not in result.stderr and "pg_ctl" not in result.stderr
     assert not (tmp_path / "data" / "postgres" / "data" / "PG_VERSION").exists()  # refused before initdb
-
-
-@pytest.mark.parametrize("busy_port", ["listening", "bound"], indirect=True)
-def test_a_taken_embedded_redis_port_says_which_port_and_how_to_pick_another(tmp_path: Path, busy_port: int):
-    env = _env(tmp_path, EMBEDDED_REDIS_PORT=str(busy_port), DATABASE_URL=os.environ["DATABASE_URL"])
-    env.pop("REDIS_URL", None)
-    result = subprocess.run(["./portal", "manage", "check"], cwd=ROOT, env=env, capture_output=True, text=True,
-                            timeout=120)
-    assert result.returncode == 1
-    assert f"the embedded Redis cannot listen on 127.0.0.1:{busy_port}" in result.stderr
-    assert "Pick another port with EMBEDDED_REDIS_PORT" in result.stderr
-    assert "Traceback" not in result.stderr
