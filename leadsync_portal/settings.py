@@ -256,7 +256,9 @@ CELERY_TASK_QUEUES_BY_NAME = {
         "monitoring.refresh_daily_summary",
         "monitoring.record_stale_leads",
         "monitoring.refresh_snapshots",
-        # + the rollup compaction/rebuild/verify tasks (issue 12) when they land.
+        "monitoring.compact_rollups",
+        "monitoring.verify_rollups",
+        "monitoring.rebuild_rollups",
     ],
 }
 CELERY_TASK_ROUTES = {

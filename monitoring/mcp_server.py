@@ -25,6 +25,7 @@ from mcp.server.mcpserver import MCPServer
 from mcp_types import CallToolResult, TextContent
 from pydantic import Field
 
+from leadsync_portal import __version__
 from monitoring import selectors
 from monitoring.selectors.metrics import json_ready, sync_metrics_payload
 
@@ -76,6 +77,7 @@ def get_recent_errors(
 def build_server() -> MCPServer:
     server = MCPServer(
         name="leadsync-portal",
+        version=__version__,  # serverInfo.version: clients log and show which release answered
         instructions=INSTRUCTIONS,
     )
     server.add_tool(get_sync_metrics, name="get-sync-metrics")

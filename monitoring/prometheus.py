@@ -2,15 +2,22 @@
 
 No global mutable gauges: each scrape asks the same selectors the pages use, so the numbers
 cannot drift from the dashboard and several web workers never disagree.
+
+Names follow Prometheus' naming guide: the time of an event as a Unix timestamp
+(`..._timestamp_seconds`, used as `time() - x`), shares as `_ratio` in 0-1, units in the name,
+`_total` only on counters, and HELP text that says what is counted. The rules in
+integrations/prometheus/ read these names.
 """
 from __future__ import annotations
 
 from collections.abc import Iterator
+from decimal import Decimal
 
 from django.utils import timezone
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
 
+from leadsync_portal import __version__
 from monitoring import selectors
 from monitoring.choices import HistoryDirection, OverallHealth
 from monitoring.models import JobOutcome
@@ -21,16 +28,31 @@ from monitoring.selectors.alerts import firing_alerts
 
 class LeadSyncCollector(Collector):
     def collect(self) -> Iterator[Metric]:
-        leads = GaugeMetricFamily("leadsync_leads", "Leads per sync status (view sync_monitoring).", labels=["status"])
+        build = GaugeMetricFamily(
+            "leadsync_build_info", "Always 1; the version label is the release of the portal answering.",
+            labels=["version"],
+        )
+        build.add_metric([__version__], 1)
+        yield build
+
+        leads = GaugeMetricFamily(
+            "leadsync_leads", "Leads now in each sync status (view sync_monitoring).", labels=["status"]
+        )
         for row in selectors.sync_monitoring():
             leads.add_metric([row["sync_status"]], row["count"])
         yield leads
 
+        # Counts over a sliding window are gauges (they fall as the window moves on); the
+        # all-time _total counters below are what rate() and increase() want.
         attempts = GaugeMetricFamily(
-            "leadsync_sync_attempts_last_hour", "Sync attempts in the last hour, by direction.", labels=["direction"]
+            "leadsync_sync_attempts_last_hour",
+            "Sync attempts (lead_sync_history rows) that finished in the last hour, by direction.",
+            labels=["direction"],
         )
         errors = GaugeMetricFamily(
-            "leadsync_sync_errors_last_hour", "Failed sync attempts in the last hour, by direction.", labels=["direction"]
+            "leadsync_sync_errors_last_hour",
+            "Sync attempts that finished in the last hour with status error, by direction.",
+            labels=["direction"],
         )
         for direction, row in metric_selectors.attempts_by_direction().items():
             attempts.add_metric([direction], row["attempts"])
@@ -60,37 +82,43 @@ class LeadSyncCollector(Collector):
         health = selectors.health_summary()
         # Absent rather than a made-up number when the view cannot tell (no leads due yet).
         success = GaugeMetricFamily(
-            "leadsync_sync_success_rate_percent",
-            "Synced share of the leads the sync has had a chance at (lead_sync_health_dashboard).",
+            "leadsync_sync_success_ratio",
+            "Synced leads divided by the leads the sync has had a chance at, 0-1 (lead_sync_health_dashboard).",
         )
         if health["sync_success_rate"] is not None:
-            success.add_metric([], float(health["sync_success_rate"]))
+            success.add_metric([], _ratio(health["sync_success_rate"]))
         yield success
-        error_rate = GaugeMetricFamily("leadsync_lead_error_rate_percent", "Share of leads in 'error'.")
+        error_ratio = GaugeMetricFamily(
+            "leadsync_lead_error_ratio", "Leads in status error divided by all leads, 0-1 (lead_sync_health_dashboard)."
+        )
         if health["error_rate"] is not None:
-            error_rate.add_metric([], float(health["error_rate"]))
-        yield error_rate
+            error_ratio.add_metric([], _ratio(health["error_rate"]))
+        yield error_ratio
         overall = GaugeMetricFamily(
-            "leadsync_overall_health", "1 for the current overall health state, 0 for the others.", labels=["state"]
+            "leadsync_overall_health",
+            "1 for the current overall health state of lead_sync_health_dashboard, 0 for the others.",
+            labels=["state"],
         )
         for state in OverallHealth:
             overall.add_metric([state.value], 1 if health["overall_health"] == state.value else 0)
         yield overall
 
-        since = GaugeMetricFamily(
-            "leadsync_seconds_since_last_sync",
-            "Seconds since the newest sync attempt in each direction (absent: never).",
+        # The time of the event, not the seconds since it: a stored sample stays true, and
+        # `time() - leadsync_last_sync_timestamp_seconds` gives the age at query time.
+        last_sync = GaugeMetricFamily(
+            "leadsync_last_sync_timestamp_seconds",
+            "Unix time the newest sync attempt in each direction finished (absent: never).",
             labels=["direction"],
         )
         last = selectors.last_sync_times()
-        now = timezone.now()
         for direction in HistoryDirection:
             if last[direction.value] is not None:
-                since.add_metric([direction.value], (now - last[direction.value]).total_seconds())
-        yield since
+                last_sync.add_metric([direction.value], last[direction.value].timestamp())
+        yield last_sync
 
         yield GaugeMetricFamily(
-            "leadsync_alerts_firing", "Alerts firing now.", value=len(firing_alerts())
+            "leadsync_alerts_firing", "Alert incidents firing now (acknowledged and snoozed ones included).",
+            value=len(firing_alerts()),
         )
 
         started = GaugeMetricFamily(
@@ -109,6 +137,11 @@ class LeadSyncCollector(Collector):
                 outcome.add_metric([task_name, choice.value], 1 if run.outcome == choice.value else 0)
         yield started
         yield outcome
+
+
+def _ratio(percent: Decimal | float) -> float:
+    """The views say percent (0-100, two decimals); Prometheus wants a ratio (0-1)."""
+    return float(Decimal(percent) / 100)
 
 
 # Our own registry: the process-wide default one would add per-worker Python internals that

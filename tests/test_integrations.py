@@ -48,13 +48,16 @@ def evaluate(expression: str, item: dict[str, Any]) -> Any:
 
 
 def if_branch(workflow: dict[str, Any], item: dict[str, Any]) -> str:
-    """Which node the IF node hands the item to (n8n IF v1 'number' conditions, all must hold)."""
-    conditions = node(workflow, "Check Error Threshold")["parameters"]["conditions"]["number"]
-    operations = {"larger": lambda a, b: a > b, "smaller": lambda a, b: a < b, "equal": lambda a, b: a == b}
-    passed = all(
-        operations[c["operation"]](evaluate(EXPRESSION.fullmatch(c["value1"].lstrip("=")).group(1), item), c["value2"])
-        for c in conditions
-    )
+    """Which node the IF node (v2 filter conditions, combinator and/or) hands the item to."""
+    parameters = node(workflow, "Check Error Threshold")["parameters"]["conditions"]
+    operations = {"gt": lambda a, b: a > b, "lt": lambda a, b: a < b, "gte": lambda a, b: a >= b,
+                  "lte": lambda a, b: a <= b, "equals": lambda a, b: a == b}
+    results = []
+    for condition in parameters["conditions"]:
+        assert condition["operator"]["type"] == "number"
+        left = evaluate(EXPRESSION.fullmatch(condition["leftValue"].lstrip("=")).group(1), item)
+        results.append(operations[condition["operator"]["operation"]](left, condition["rightValue"]))
+    passed = all(results) if parameters["combinator"] == "and" else any(results)
     outputs = workflow["connections"]["Check Error Threshold"]["main"]
     return outputs[0 if passed else 1][0]["node"]
 
@@ -97,9 +100,17 @@ def test_workflow_polls_the_api_every_five_minutes_with_a_header_credential():
 
     check = node(workflow, "Check Error Threshold")
     assert check["type"] == "n8n-nodes-base.if"
-    # The spec's condition, unchanged.
-    assert check["parameters"]["conditions"]["number"] == [
-        {"value1": "={{$json.metrics[2].count}}", "operation": "larger", "value2": 10}]
+    # The current IF node (n8n 2.x marks version 1 as outdated), with the spec's condition:
+    # leads in error larger than 10, compared as numbers.
+    assert check["typeVersion"] == 2.3
+    conditions = check["parameters"]["conditions"]
+    assert conditions["combinator"] == "and" and conditions["options"]["typeValidation"] == "strict"
+    assert [(c["leftValue"], c["operator"], c["rightValue"]) for c in conditions["conditions"]] == [
+        ("={{ $json.metrics[2].count }}", {"type": "number", "operation": "gt"}, 10)]
+    # The credentials carry the names the docs tell people to create before the import, so n8n
+    # links them by name.
+    assert http["credentials"]["httpHeaderAuth"]["name"] == "LeadSync Portal API token"
+    assert node(workflow, "Notify Operators")["credentials"]["smtp"]["name"] == "SMTP account"
 
     assert workflow["connections"]["Check Every 5 Minutes"]["main"] == [
         [{"node": "Get Sync Metrics", "type": "main", "index": 0}]]

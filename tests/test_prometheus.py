@@ -33,9 +33,7 @@ def value(samples, name: str, **labels: str) -> float:
 
 
 def test_sync_numbers_on_hand_built_dataset(client, sync_dataset):
-    before = timezone.now()
     samples = scrape(client)  # the test client is 127.0.0.1, in the default allow-list
-    after = timezone.now()
 
     assert {status: value(samples, "leadsync_leads", status=status)
             for status in ("synced", "pending", "error", "syncing", "conflict")} == {
@@ -45,15 +43,39 @@ def test_sync_numbers_on_hand_built_dataset(client, sync_dataset):
     assert value(samples, "leadsync_sync_attempts_last_hour", direction="supabase_to_twenty") == 2
     assert value(samples, "leadsync_sync_errors_last_hour", direction="twenty_to_supabase") == 1
     assert value(samples, "leadsync_sync_errors_last_hour", direction="supabase_to_twenty") == 1
-    assert value(samples, "leadsync_sync_success_rate_percent") == 28.57
-    assert value(samples, "leadsync_lead_error_rate_percent") == 25.0
+    # Ratios in 0-1 (the views' 28.57 % and 25.00 %), never percent.
+    assert value(samples, "leadsync_sync_success_ratio") == pytest.approx(0.2857)
+    assert value(samples, "leadsync_lead_error_ratio") == pytest.approx(0.25)
     assert value(samples, "leadsync_overall_health", state="critical") == 1
     assert value(samples, "leadsync_overall_health", state="healthy") == 0
     assert value(samples, "leadsync_alerts_firing") == 0
-    # Newest attempt per direction: t->s ada 10 min ago, s->t katherine 40 min ago.
-    lag = (before - sync_dataset.now).total_seconds(), (after - sync_dataset.now).total_seconds()
-    assert 600 + lag[0] <= value(samples, "leadsync_seconds_since_last_sync", direction="twenty_to_supabase") <= 600 + lag[1]
-    assert 2400 + lag[0] <= value(samples, "leadsync_seconds_since_last_sync", direction="supabase_to_twenty") <= 2400 + lag[1]
+    # Newest attempt per direction, as the time it happened: t->s ada 10 min ago, s->t katherine 40 min ago.
+    newest = {"twenty_to_supabase": timedelta(minutes=10), "supabase_to_twenty": timedelta(minutes=40)}
+    for direction, age in newest.items():
+        assert value(samples, "leadsync_last_sync_timestamp_seconds", direction=direction) == pytest.approx(
+            (sync_dataset.now - age).timestamp(), abs=1e-3)
+
+
+def test_names_follow_the_prometheus_naming_guide(client, sync_dataset):
+    """No seconds-since (a sample that is wrong a second later), no percent, no `_rate` in a
+    gauge's name, `_total` only on counters, and every family says what it counts."""
+    response = client.get(URL)
+    families = list(text_string_to_metric_families(response.content.decode()))
+    names = {family.name for family in families}
+    assert not {name for name in names if "seconds_since" in name or "percent" in name or "_rate" in name}, names
+    assert {"leadsync_last_sync_timestamp_seconds", "leadsync_sync_success_ratio", "leadsync_lead_error_ratio"} <= names
+    for family in families:
+        assert len(family.documentation) >= 20, family.name
+        if family.type == "gauge":
+            assert not family.name.endswith("_total"), family.name
+    ratios = [sample.value for family in families if family.name.endswith("_ratio") for sample in family.samples]
+    assert ratios and all(0 <= ratio <= 1 for ratio in ratios)
+
+
+def test_build_info_carries_the_package_version(client, db):
+    from leadsync_portal import __version__
+
+    assert value(scrape(client), "leadsync_build_info", version=__version__) == 1
 
 
 def test_empty_database(client, db):
@@ -62,7 +84,7 @@ def test_empty_database(client, db):
     assert value(samples, "leadsync_sync_attempts_last_hour", direction="twenty_to_supabase") == 0
     assert value(samples, "leadsync_overall_health", state="unknown") == 1
     # Unknown numbers are absent, never a made-up zero.
-    assert not any(name in ("leadsync_sync_success_rate_percent", "leadsync_seconds_since_last_sync",
+    assert not any(name in ("leadsync_sync_success_ratio", "leadsync_last_sync_timestamp_seconds",
                             "leadsync_job_last_run_timestamp_seconds") for name, _ in samples)
 
 
