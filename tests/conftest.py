@@ -10,8 +10,9 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pytest
+import redis
 from django.contrib.auth.models import Group, User
-from django.core.cache import cache
+from django.conf import settings
 from django.test import Client
 from django.utils import timezone
 
@@ -22,12 +23,36 @@ from monitoring.roles import OPERATORS_GROUP, VIEWERS_GROUP, ensure_role_groups
 PASSWORD = "correct horse battery staple"
 
 
+def delete_run_keys(redis_url: str | None = None, prefix: str | None = None) -> int:
+    """Delete the keys this test run wrote (cache and Celery broker), and only those.
+
+    Never FLUSHDB: the Redis database may be shared with a running portal or another test run,
+    so the run deletes what lies under its own prefix (settings_test.TEST_RUN_PREFIX).
+    """
+    prefix = prefix or settings.TEST_RUN_PREFIX
+    client = redis.Redis.from_url(redis_url or settings.REDIS_URL, socket_connect_timeout=5, socket_timeout=5)
+    try:
+        # The prefix is a fixed run id (letters, digits, dashes) plus ":": no glob characters in it.
+        keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
+        if keys:
+            client.unlink(*keys)
+        return len(keys)
+    finally:
+        client.close()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _clean_run_keys_at_the_end():
+    yield
+    delete_run_keys()  # whatever a session-scoped fixture or a killed worker left behind
+
+
 @pytest.fixture(autouse=True)
 def _clean_cache():
-    """Each test starts with an empty Redis cache (snapshots, throttles)."""
-    cache.clear()
+    """Each test starts with none of the run's Redis keys (snapshots, throttles, queues)."""
+    delete_run_keys()
     yield
-    cache.clear()
+    delete_run_keys()
 
 
 def _user(username: str, *, staff: bool = False, superuser: bool = False, group: str | None = None) -> User:
