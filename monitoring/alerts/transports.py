@@ -11,6 +11,7 @@ import json
 import smtplib
 import socket
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -155,8 +156,10 @@ class SlackTransport(Transport):
 
     def notify(self, message: Message) -> None:
         url = self.config["webhook_url"]
-        # The webhook URL is the secret: keep it out of stored errors.
-        post_json(url, self.payload(message), redact=url)
+        # The webhook URL's path is the secret (/services/T.../B.../token): keep it out of stored
+        # errors, also where a proxy or the service quotes the path without the host.
+        path = urllib.parse.urlsplit(url).path
+        post_json(url, self.payload(message), redact=path if len(path) > 1 else url)
 
 
 class TelegramTransport(Transport):
