@@ -262,3 +262,23 @@ def sync_dataset(db) -> SyncDataset:
     _attempt(donald, finished=m(30), seconds=4, sync_type=SyncType.WEBHOOK_UPDATE, sync_direction=t2s,
              sync_status=conflict, fields_changed={"company_name": ["Stanford U", "Stanford"]})
     return SyncDataset(now, enterprise, smb, ada, grace, alan, katherine, linus, barbara, edsger, donald)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """With --reuse-db, leave the test database with the rows its migrations wrote.
+
+    A transactional test flushes every table when it ends (serialized_rollback restores the rows
+    before the next one, not after), so a run whose last test is transactional left a database
+    without alert rules, role groups and schedules, and the next --reuse-db run (mutmut runs one
+    per mutant) failed for that reason alone. Saving the serialized rows again is idempotent.
+    """
+    if not session.config.getoption("reuse_db", default=False):
+        return
+    from django.db import connection
+    from pytest_django.plugin import blocking_manager_key
+
+    contents = getattr(connection, "_test_serialized_contents", None)
+    if not contents:
+        return
+    with session.config.stash[blocking_manager_key].unblock():
+        connection.creation.deserialize_db_from_string(contents)
