@@ -292,6 +292,23 @@ def test_overall_health_turning_critical_raises_the_open_incident():
     assert (incident.state, incident.severity) == (IncidentState.FIRING, Severity.CRITICAL)
 
 
+def test_an_incident_raised_to_critical_is_never_lowered_while_it_fires():
+    _leads(18, 2)
+    only_rule(RuleKind.OVERALL_HEALTH)
+    evaluate_alerts()
+    _leads(0, 1)  # 3 of 21 in error: critical
+    evaluate_alerts()
+    _leads(12, 0)  # 3 of 33 in error, 9 %: back to warning, still breached
+    assert evaluate_rule(rule(RuleKind.OVERALL_HEALTH)).values["overall_health"] == "warning"
+
+    report = evaluate_alerts()
+
+    incident = Incident.objects.get()
+    assert report.fired == [] and incident.state == IncidentState.FIRING  # the same incident, still firing
+    assert incident.last_values["overall_health"] == "warning"  # it saw the warning
+    assert incident.severity == Severity.CRITICAL  # and stays critical
+
+
 def test_overall_health_reads_the_dashboards_snapshot(settings, sync_dataset, django_assert_num_queries):
     settings.SELECTOR_SNAPSHOT_TTL = 60
     selectors.health_summary.refresh()
