@@ -123,6 +123,24 @@ def test_archive_task_records_its_run(boundary_rows, settings):
     assert "pruned" in run.detail
 
 
+def test_a_batch_gives_up_behind_a_table_lock_instead_of_queueing(db, settings):
+    import psycopg
+
+    assert settings.HISTORY_ARCHIVE_LOCK_TIMEOUT_MS == 5000  # the README's "gives up after 5 s"
+    settings.HISTORY_ARCHIVE_LOCK_TIMEOUT_MS = 200
+    with connection.cursor() as cursor:
+        # A batch that queued instead would be stopped here, as another error: the test ends either way.
+        cursor.execute("SET LOCAL statement_timeout = '4s'")
+    with second_connection() as migration, migration.transaction():
+        migration.execute("LOCK TABLE lead_sync_history IN ACCESS EXCLUSIVE MODE")  # what ALTER TABLE takes
+        started = time.monotonic()
+        with pytest.raises(OperationalError) as caught:
+            maintenance.archive_history(now=NOW, vacuum=False)
+        waited = time.monotonic() - started
+    assert isinstance(caught.value.__cause__, psycopg.errors.LockNotAvailable)  # lock_timeout, not the 4 s stop
+    assert waited >= 0.2  # it did wait its configured time first
+
+
 # ---- runs that need real concurrency: committed data, a second connection ----------------------
 
 concurrent = pytest.mark.django_db(transaction=True, serialized_rollback=True)
