@@ -377,7 +377,7 @@ class LeadAdmin(admin.ModelAdmin):
     )
     # Searching is get_search_results below (a trigram-indexed expression); search_fields only turns the box on.
     search_fields = ("first_name", "last_name", "email", "company_name", "twenty_id")
-    search_help_text = "Name, e-mail or company (contains, any case); Twenty id or lead id (exact)."
+    search_help_text = "Every word: name, e-mail, company or last error (contains, any case); Twenty id or lead id (exact)."
     date_hierarchy = "created_at"
     list_select_related = ("segment",)
     list_per_page = 100
