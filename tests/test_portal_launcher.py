@@ -42,7 +42,11 @@ def _copy_of_the_repository(target: Path) -> Path:
     site = Path(sysconfig.get_paths()["purelib"])
     (venv / site.relative_to(sys.prefix)).parent.mkdir(parents=True)
     (venv / site.relative_to(sys.prefix)).symlink_to(site)
-    shutil.copy2(Path(sys.prefix) / "pyvenv.cfg", venv / "pyvenv.cfg")
+    config = Path(sys.prefix) / "pyvenv.cfg"
+    if config.exists():
+        shutil.copy2(config, venv / "pyvenv.cfg")
+    else:  # the suite runs on a plain interpreter: a minimal venv description of it
+        (venv / "pyvenv.cfg").write_text(f"home = {Path(sys.executable).parent}\ninclude-system-site-packages = true\n")
     (venv / ".requirements.sha256").write_text(hashlib.sha256((target / "requirements.txt").read_bytes()).hexdigest() + "\n")
     return target
 
