@@ -335,6 +335,8 @@ ARCHIVE_DELETE_AFTER_EXPORT = env_bool("ARCHIVE_DELETE_AFTER_EXPORT", False)
 # Clean-up batches: rows moved per transaction, and a pause between batches for the sync's writes.
 HISTORY_ARCHIVE_BATCH_SIZE = env_int("HISTORY_ARCHIVE_BATCH_SIZE", 5000)
 HISTORY_ARCHIVE_BATCH_PAUSE_MS = env_int("HISTORY_ARCHIVE_BATCH_PAUSE_MS", 0)
+# How long a clean-up batch waits behind a table lock (a migration) before it gives up for this run.
+HISTORY_ARCHIVE_LOCK_TIMEOUT_MS = env_int("HISTORY_ARCHIVE_LOCK_TIMEOUT_MS", 5000)
 # JobRun rows and stale-lead checks older than this are pruned by the weekly clean-up.
 JOB_RECORD_RETENTION_DAYS = env_int("JOB_RECORD_RETENTION_DAYS", 90)
 

@@ -70,6 +70,9 @@ class RecordingServer:
         self.requests: list[dict] = []
         self.statuses: list[int] = []  # answered in order; 200 once empty
         self.delay = 0.0
+        # A server that quotes the request back in its error (as proxies and some APIs do): the
+        # URL it was called on, secret path and all, so a test can see the secret stay hidden.
+        self.echo = False
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -81,6 +84,9 @@ class RecordingServer:
                     threading.Event().wait(outer.delay)
                 status = outer.statuses.pop(0) if outer.statuses else 200
                 answer = b'{"ok": true}' if status < 400 else b'{"ok": false, "description": "nope"}'
+                if outer.echo and status >= 400:
+                    url = f"{outer.url}{self.path}"
+                    answer = json.dumps({"ok": False, "description": f"rejected {url} (path {self.path})"}).encode()
                 try:
                     self.send_response(status)
                     self.send_header("Content-Type", "application/json")

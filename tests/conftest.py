@@ -10,8 +10,10 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pytest
+import redis
 from django.contrib.auth.models import Group, User
-from django.core.cache import cache
+from django.conf import settings
+from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
@@ -22,12 +24,61 @@ from monitoring.roles import OPERATORS_GROUP, VIEWERS_GROUP, ensure_role_groups
 PASSWORD = "correct horse battery staple"
 
 
+def delete_run_keys(redis_url: str | None = None, prefix: str | None = None) -> int:
+    """Delete the keys this test run wrote (cache and Celery broker), and only those.
+
+    Never FLUSHDB: the Redis database may be shared with a running portal or another test run,
+    so the run deletes what lies under its own prefix (settings_test.TEST_RUN_PREFIX).
+    """
+    prefix = prefix or settings.TEST_RUN_PREFIX
+    client = redis.Redis.from_url(redis_url or settings.REDIS_URL, socket_connect_timeout=5, socket_timeout=5)
+    try:
+        # The prefix is a fixed run id (letters, digits, dashes) plus ":": no glob characters in it.
+        keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
+        if keys:
+            client.unlink(*keys)
+        return len(keys)
+    finally:
+        client.close()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _clean_run_keys_at_the_end():
+    yield
+    delete_run_keys()  # whatever a session-scoped fixture or a killed worker left behind
+
+
 @pytest.fixture(autouse=True)
 def _clean_cache():
-    """Each test starts with an empty Redis cache (snapshots, throttles)."""
-    cache.clear()
+    """Each test starts with none of the run's Redis keys (snapshots, throttles, queues)."""
+    delete_run_keys()
     yield
-    cache.clear()
+    delete_run_keys()
+
+
+# ANALYZE writes pg_class.reltuples/relpages in place, outside MVCC: a test's rollback left them
+# behind and later tests saw another test's table sizes (a bounded count of 2 became "20,000,
+# estimated"). If the test's transaction has already updated those pg_class rows, ANALYZE
+# overwrites its own uncommitted row versions instead, and the rollback takes its figures away
+# with them (pg_statistic is transactional anyway). Done for every ANALYZE a test sends, its own
+# or from code it calls (seed_demo), and only then: the update touches ~160 catalog rows.
+_PIN_PLANNER_STATISTICS = (
+    "UPDATE pg_class SET reltuples = reltuples "
+    "WHERE relnamespace = 'public'::regnamespace AND relkind IN ('r', 'm', 'p', 'i', 'I')"
+)
+
+
+def _statistics_roll_back_with_the_test(execute, sql, params, many, context):
+    if isinstance(sql, str) and sql.lstrip()[:7].upper() == "ANALYZE" and context["connection"].in_atomic_block:
+        execute(_PIN_PLANNER_STATISTICS, None, False, context)
+    return execute(sql, params, many, context)
+
+
+@pytest.fixture(autouse=True)
+def _planner_statistics_roll_back():
+    """ANALYZE inside a test's transaction leaves no statistics behind for the next test."""
+    with connection.execute_wrapper(_statistics_roll_back_with_the_test):
+        yield
 
 
 def _user(username: str, *, staff: bool = False, superuser: bool = False, group: str | None = None) -> User:
@@ -211,3 +262,23 @@ def sync_dataset(db) -> SyncDataset:
     _attempt(donald, finished=m(30), seconds=4, sync_type=SyncType.WEBHOOK_UPDATE, sync_direction=t2s,
              sync_status=conflict, fields_changed={"company_name": ["Stanford U", "Stanford"]})
     return SyncDataset(now, enterprise, smb, ada, grace, alan, katherine, linus, barbara, edsger, donald)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """With --reuse-db, leave the test database with the rows its migrations wrote.
+
+    A transactional test flushes every table when it ends (serialized_rollback restores the rows
+    before the next one, not after), so a run whose last test is transactional left a database
+    without alert rules, role groups and schedules, and the next --reuse-db run (mutmut runs one
+    per mutant) failed for that reason alone. Saving the serialized rows again is idempotent.
+    """
+    if not session.config.getoption("reuse_db", default=False):
+        return
+    from django.db import connection
+    from pytest_django.plugin import blocking_manager_key
+
+    contents = getattr(connection, "_test_serialized_contents", None)
+    if not contents:
+        return
+    with session.config.stash[blocking_manager_key].unblock():
+        connection.creation.deserialize_db_from_string(contents)

@@ -136,18 +136,13 @@ def test_change_page_links_to_the_portal_timeline_when_it_exists(viewer_client, 
     assert f'href="/leads/{ada.pk}/timeline-stand-in/">Lead timeline</a>' in page
 
 
-def test_change_page_works_without_the_timeline_page(viewer_client, sync_dataset, settings):
-    from django.urls import NoReverseMatch
-
+def test_change_page_links_to_the_lead_timeline_and_all_attempts(viewer_client, sync_dataset, settings):
+    # The timeline page exists now (the branch for "not built yet" could no longer run).
     settings.ROOT_URLCONF = "leadsync_portal.urls"
-    try:
-        reverse("monitoring:lead-detail", args=[sync_dataset.ada.pk])
-        has_timeline = True  # merged with the issue that builds it
-    except NoReverseMatch:
-        has_timeline = False
+    timeline = reverse("monitoring:lead-detail", args=[sync_dataset.ada.pk])
     page = viewer_client.get(_change_url(sync_dataset.ada)).content.decode()
     assert response_ok(page)
-    assert ("Lead timeline</a>" in page) is has_timeline
+    assert f'href="{timeline}">Lead timeline</a>' in page
     assert "All sync attempts</a>" in page
 
 

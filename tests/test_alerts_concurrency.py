@@ -6,7 +6,6 @@ serialized_rollback restores the migrations' rows (default rules, roles, schedul
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 from django.core import mail
@@ -48,15 +47,20 @@ def test_two_parallel_checks_open_one_incident_and_send_one_message_per_channel(
     channels = make_channels(server.url)
     only_rule(RuleKind.SYNC_STALLED)
     real = alert_rules.EVALUATORS[RuleKind.SYNC_STALLED]
+    other_check_done = threading.Event()
 
     def slow(rule):
-        time.sleep(1.0)  # holds the rule lock long enough that the other check surely meets it
+        # The check that got the rule's lock holds it until the other check has finished: that one
+        # must meet the lock and skip (no sleep that a loaded machine might outlast). A check that
+        # waited for the lock instead would stall both until this deadline and fail below.
+        other_check_done.wait(timeout=30)
         return real(rule)
 
     monkeypatch.setitem(alert_rules.EVALUATORS, RuleKind.SYNC_STALLED, slow)
 
     def check():
         report = alert_services.evaluate_alerts()
+        other_check_done.set()
         alert_services.deliver_due_notifications()
         return report
 

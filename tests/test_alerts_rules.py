@@ -292,6 +292,27 @@ def test_overall_health_turning_critical_raises_the_open_incident():
     assert (incident.state, incident.severity) == (IncidentState.FIRING, Severity.CRITICAL)
 
 
+def test_an_incident_raised_to_critical_is_never_lowered_while_it_fires():
+    _leads(18, 2)
+    only_rule(RuleKind.OVERALL_HEALTH)
+    evaluate_alerts()
+    _leads(0, 1)  # 3 of 21 in error: critical
+    evaluate_alerts()
+    _leads(12, 0)  # 3 of 33 in error, 9 %: back to warning, still breached
+    now = evaluate_rule(rule(RuleKind.OVERALL_HEALTH))
+    assert now.values["overall_health"] == "warning"
+    before = timezone.now()
+
+    report = evaluate_alerts()
+
+    incident = Incident.objects.get()
+    assert report.fired == [] and incident.state == IncidentState.FIRING  # the same incident, still firing
+    # It saw the warning (this check's figures are stored)...
+    assert (incident.last_values, incident.affected_count) == (now.values, now.affected_count)
+    assert incident.last_checked_at >= before
+    assert incident.severity == Severity.CRITICAL  # ...and stays critical
+
+
 def test_overall_health_reads_the_live_rollups(settings, sync_dataset, django_assert_max_num_queries):
     settings.SELECTOR_SNAPSHOT_TTL = 60
     health = rule(RuleKind.OVERALL_HEALTH)

@@ -1,6 +1,7 @@
 """Transports against a real HTTP server on 127.0.0.1 and Django's test outbox; retries and disabling."""
 from __future__ import annotations
 
+import logging
 import socket
 from datetime import datetime, timedelta, timezone as dt_timezone
 
@@ -113,11 +114,57 @@ def test_only_http_urls_are_opened():
         post_json("file:///etc/passwd", {"text": "x"})
 
 
-def test_telegram_errors_never_show_the_bot_token(server, channels):
+def _everything_an_operator_or_a_log_reader_sees(caplog) -> str:
+    """Delivery log rows, channel disable reasons and every log record, as one text."""
+    return "\n".join([
+        *Delivery.objects.values_list("error", flat=True),
+        *Channel.objects.values_list("disabled_reason", flat=True),
+        caplog.text,
+    ])
+
+
+@pytest.mark.parametrize(("kind", "secret"), [("telegram", "123456:SECRET-token"), ("slack", "T000/B000/XXXX")])
+@pytest.mark.parametrize("status", [401, 500])
+def test_errors_never_show_the_secret_even_when_the_server_echoes_it(server, channels, caplog, kind, secret, status):
+    caplog.set_level(logging.DEBUG)
+    server.echo = True  # the error body quotes the URL it was called on, token or webhook path included
+    server.statuses = [status]
+    only_rule(RuleKind.SYNC_STALLED).channels.set([channels[kind]])
+    fire_and_deliver()
+
+    [delivery] = Delivery.objects.all()
+    assert delivery.status == (DeliveryStatus.RETRYING if status == 500 else DeliveryStatus.FAILED)
+    assert f"HTTP {status}" in delivery.error and "rejected http" in delivery.error  # the echo did come back
+    assert "***" in delivery.error
+    seen = _everything_an_operator_or_a_log_reader_sees(caplog)
+    assert secret not in seen
+    assert "SECRET" not in seen
+
+
+@pytest.mark.parametrize(("kind", "secret"), [("telegram", "SECRET"), ("slack", "T000/B000/XXXX")])
+def test_a_failed_send_raises_an_error_without_the_secret(server, channels, kind, secret):
+    server.echo = True
     server.statuses = [401]
     with pytest.raises(PermanentError) as caught:
-        TelegramTransport(channels["telegram"]).notify(MESSAGE)
-    assert "SECRET" not in str(caught.value)
+        transport_for(channels[kind]).notify(MESSAGE)
+    assert "rejected http" in str(caught.value) and "***" in str(caught.value)  # the echo came back, hidden
+    assert secret not in str(caught.value)
+
+
+def test_the_admin_test_message_shows_no_secret_when_the_server_echoes_it(server, channels, superuser_client):
+    from django.urls import reverse
+
+    server.echo = True
+    server.statuses = [403, 403]
+    response = superuser_client.post(
+        reverse("admin:monitoring_channel_changelist"),
+        {"action": "send_test_message", "_selected_action": [channels["slack"].pk, channels["telegram"].pk]},
+        follow=True,
+    )
+    shown = [str(m) for m in response.context["messages"]]
+    assert len(shown) == 2 and all("failed (PermanentError: HTTP 403" in m and "rejected http" in m for m in shown)
+    assert not any("SECRET" in m or "T000/B000/XXXX" in m for m in shown)
+    assert b"SECRET" not in response.content and b"T000/B000/XXXX" not in response.content
 
 
 # --- retries and disabling ---------------------------------------------------------------------------

@@ -173,3 +173,90 @@ def test_rows_that_differ_from_the_file_are_not_deleted(archived, tmp_path):
         maintenance._delete_exported_rows(export)
 
     assert set(archived["oct"]) <= set(ids(ARCHIVE))
+
+
+# ---- the branches of a month already exported: file gone, rows late, re-export, a race -----------
+
+
+def _september_file(tmp_path):
+    return tmp_path / "lead_sync_history_2026-09.jsonl.gz"
+
+
+def test_a_missing_file_whose_rows_were_deleted_is_reported_not_rewritten(archived, tmp_path):
+    maintenance.export_archive_months(archive_dir=tmp_path, delete_after_export=True, now=NOW)
+    # A month an earlier check flagged is checked again on every run until an operator fixes it.
+    ArchiveExport.objects.filter(month=SEPTEMBER).update(status=ArchiveExportStatus.CORRUPT)
+    _september_file(tmp_path).unlink()
+
+    result = maintenance.export_archive_months(archive_dir=tmp_path, delete_after_export=True, now=NOW)
+
+    assert result.problems == ["2026-09: file lead_sync_history_2026-09.jsonl.gz is missing and its rows were already deleted"]
+    assert result.exported == [] and not _september_file(tmp_path).exists()  # no empty file passed off as the month
+    assert ArchiveExport.objects.get(month=SEPTEMBER).status == ArchiveExportStatus.MISSING
+    assert ArchiveExport.objects.get(month=OCTOBER).status == ArchiveExportStatus.VERIFIED
+
+
+def test_a_flagged_emptied_month_whose_file_is_back_is_verified_and_left_alone(archived, tmp_path):
+    maintenance.export_archive_months(archive_dir=tmp_path, delete_after_export=True, now=NOW)
+    before = _september_file(tmp_path).read_bytes()
+    # Flagged by an earlier check (say the disk was unmounted), then the file is back as it was.
+    ArchiveExport.objects.filter(month=SEPTEMBER).update(status=ArchiveExportStatus.CORRUPT, verified_at=None)
+
+    again = maintenance.export_archive_months(archive_dir=tmp_path, delete_after_export=True, now=NOW)
+
+    assert again.steps["2026-09"] == "skipped: already exported (3 rows) and emptied"
+    assert (again.exported, again.problems, again.rows_deleted) == ([], [], 0)
+    assert again.verified == ["2026-09"]
+    assert ArchiveExport.objects.get(month=SEPTEMBER).status == ArchiveExportStatus.VERIFIED
+    assert _september_file(tmp_path).read_bytes() == before
+
+
+def test_rows_reaching_the_archive_after_the_month_was_exported_and_emptied_are_a_problem(archived, tmp_path):
+    maintenance.export_archive_months(archive_dir=tmp_path, delete_after_export=True, now=NOW)
+    before = _september_file(tmp_path).read_bytes()
+    late = insert_history(make_lead("Grace"), datetime(2026, 9, 20, tzinfo=dt_timezone.utc), table=ARCHIVE)
+
+    result = maintenance.export_archive_months(archive_dir=tmp_path, delete_after_export=True, now=NOW)
+
+    assert result.problems == ["2026-09: 1 rows reached the archive after the month was exported and emptied"]
+    assert set(late) <= set(ids(ARCHIVE))  # kept for an operator to look at
+    assert _september_file(tmp_path).read_bytes() == before  # the verified file is not overwritten
+    assert ArchiveExport.objects.get(month=SEPTEMBER).row_count == 3
+
+
+def test_rows_reaching_the_archive_before_deleting_are_exported_again_with_them(archived, tmp_path):
+    maintenance.export_archive_months(archive_dir=tmp_path, delete_after_export=False, now=NOW)
+    late = insert_history(make_lead("Grace"), datetime(2026, 10, 25, tzinfo=dt_timezone.utc), table=ARCHIVE)
+
+    result = maintenance.export_archive_months(archive_dir=tmp_path, delete_after_export=False, now=NOW)
+
+    assert result.exported == ["2026-10"] and result.problems == []
+    assert result.steps["2026-10"] == "archive holds 3 rows, the file 2: exporting again"
+    october = tmp_path / "lead_sync_history_2026-10.jsonl.gz"
+    assert [row["id"] for row in _file_rows(october)] == archived["oct"] + late
+    manifest = ArchiveExport.objects.get(month=OCTOBER)
+    assert (manifest.row_count, manifest.id_sum, manifest.status) == (3, Decimal(sum(archived["oct"] + late)),
+                                                                      ArchiveExportStatus.VERIFIED)
+
+
+def test_a_row_arriving_between_verifying_and_deleting_keeps_the_whole_month(archived, tmp_path, monkeypatch):
+    verify = maintenance._verify
+    late: list[int] = []
+
+    def verify_then_a_row_arrives(export, path, **kwargs):
+        ok = verify(export, path, **kwargs)
+        if export.month == OCTOBER:
+            late.extend(insert_history(make_lead("Grace"), datetime(2026, 10, 25, tzinfo=dt_timezone.utc), table=ARCHIVE))
+        return ok
+
+    monkeypatch.setattr(maintenance, "_verify", verify_then_a_row_arrives)
+    result = maintenance.export_archive_months(archive_dir=tmp_path, delete_after_export=True, now=NOW)
+
+    assert result.problems == [
+        f"2026-10: not deleted: 3 rows (id sum {sum(archived['oct'] + late)}) in the archive, 2 in the file"
+    ]
+    assert result.rows_deleted == 3  # September only
+    assert set(archived["oct"] + late) <= set(ids(ARCHIVE))
+    october = ArchiveExport.objects.get(month=OCTOBER)
+    assert (october.rows_deleted, october.deleted_at) == (0, None)  # never marked as emptied
+    assert result.steps["2026-10 delete"] == f"PROBLEM: {result.problems[0]}"

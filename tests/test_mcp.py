@@ -37,6 +37,7 @@ def server_parameters() -> StdioServerParameters:
             "DJANGO_SETTINGS_MODULE": "leadsync_portal.settings_test",
             "DATABASE_URL": test_database_url(),
             "REDIS_URL": settings.REDIS_URL,
+            "LEADSYNC_TEST_RUN_PREFIX": settings.TEST_RUN_PREFIX,  # its keys are the run's, cleaned with them
             "SECRET_KEY": "mcp-test",
             "LOG_LEVEL": "WARNING",
         },

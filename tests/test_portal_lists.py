@@ -17,6 +17,8 @@ from monitoring.navigation import NAVIGATION
 from .test_portal_pages import html, rows_of
 
 ERRORS = "monitoring:errors"
+# Pages whose main table has no row on sync_dataset (their exports are a header only).
+EMPTY_ON_THE_DATASET = {"monitoring:alerts"}
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -148,12 +150,57 @@ def test_export_of_a_dashboard_table_by_name(viewer_client, sync_dataset):
     assert sum(int(r[1]) for r in rows[1:]) == 3
 
 
+def _csv(response) -> list[list[str]]:
+    assert response.status_code == 200
+    return list(csv.reader(io.StringIO(response.content.decode())))
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_exports_stop_at_the_cap_keeping_the_tables_order(viewer_client, sync_dataset, monkeypatch, fmt):
+    from monitoring.views.lists import PortalTablesView
+
+    assert PortalTablesView.export_max_rows == 50_000  # the README: "at most 50 000 rows"
+    everything = _csv(viewer_client.get(reverse("monitoring:leads"), {"_export": "csv"}))
+    assert len(everything) == 1 + 8
+    monkeypatch.setattr(PortalTablesView, "export_max_rows", 3)  # the same cap, on 8 rows instead of 50,001
+
+    response = viewer_client.get(reverse("monitoring:leads"), {"_export": fmt})
+
+    if fmt == "csv":
+        capped = _csv(response)
+    else:
+        sheet = openpyxl.load_workbook(io.BytesIO(response.content)).active
+        capped = [["" if c is None else str(c) for c in row] for row in sheet.iter_rows(values_only=True)]
+    assert len(capped) == 1 + 3
+    assert [row[0] for row in capped] == [row[0] for row in everything[:4]]  # the first 3, newest first
+
+
 @pytest.mark.parametrize("page", [name for name, _ in NAVIGATION])
 @pytest.mark.parametrize(("fmt", "content_type"), [("csv", "text/csv"), ("xlsx", XLSX)])
 def test_every_page_exports(viewer_client, sync_dataset, page, fmt, content_type):
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT refresh_daily_summary()")  # so that the daily summary has rows too
     response = viewer_client.get(reverse(page), {"_export": fmt})
     assert response.status_code == 200
     assert response["Content-Type"].startswith(content_type)
+    if fmt == "csv":
+        exported = list(csv.reader(io.StringIO(response.content.decode())))
+    else:
+        sheet = openpyxl.load_workbook(io.BytesIO(response.content)).active
+        exported = [["" if cell is None else str(cell) for cell in row] for row in sheet.iter_rows(values_only=True)]
+    # The export is the page's main table: its rows, with a header, in the same order.
+    shown = viewer_client.get(reverse(page), {"per_page": 250})
+    main = next(iter(shown.context["view"].tables))
+    on_page = rows_of(shown, main) if shown.context["view"].tables[main].rows else []  # not the "empty" line
+    header, *data = exported
+    assert header and all(header), header
+    assert len(data) == len(shown.context["view"].tables[main].rows) == len(on_page)
+    assert len(data) > 0 or page in EMPTY_ON_THE_DATASET
+    if data:
+        first_cell = data[0][0].split("T")[0] if data[0][0] else ""
+        assert first_cell[:10] in on_page[0], (data[0], on_page[0])
 
 
 # --- bad input -----------------------------------------------------------------------------------

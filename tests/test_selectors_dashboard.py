@@ -67,3 +67,22 @@ def test_portal_sessions_run_without_jit(db):
     with connection.cursor() as cursor:
         cursor.execute("SHOW jit")
         assert cursor.fetchone()[0] == "off"
+
+
+def test_stuck_leads_limit_keeps_the_longest_stuck(sync_dataset):
+    # Mutation testing found no test of `limit`: three stuck leads (edsger 25 min, two more), limit 2.
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from monitoring.choices import LeadSyncStatus
+    from monitoring.models import Lead
+
+    now = timezone.now()
+    for minutes, name in ((40, "Longest"), (15, "Shortest")):
+        lead = Lead.objects.create(first_name=name, sync_status=LeadSyncStatus.SYNCING)
+        Lead.objects.filter(pk=lead.pk).update(sync_started_at=now - timedelta(minutes=minutes))
+
+    assert [r["lead_name"] for r in selectors.stuck_leads()] == ["Longest", "Edsger Dijkstra", "Shortest"]
+    assert [r["lead_name"] for r in selectors.stuck_leads(limit=2)] == ["Longest", "Edsger Dijkstra"]
+    assert [r["lead_name"] for r in selectors.stuck_leads(limit=1, older_than=timedelta(minutes=30))] == ["Longest"]

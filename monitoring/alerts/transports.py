@@ -244,8 +244,10 @@ class SlackTransport(Transport):
 
     def notify(self, message: Message) -> None:
         url = self.config["webhook_url"]
-        # The webhook URL is the secret: keep it out of stored errors.
-        post_json(url, self.payload(message), redact=url)
+        # The webhook URL's path is the secret (/services/T.../B.../token): keep it out of stored
+        # errors, also where a proxy or the service quotes the path without the host.
+        path = urllib.parse.urlsplit(url).path
+        post_json(url, self.payload(message), redact=path if len(path) > 1 else url)
 
 
 class TelegramTransport(Transport):

@@ -164,7 +164,7 @@ def _move_batch(*, cutoff: datetime, floor: datetime, limit: int) -> tuple[int, 
     with transaction.atomic(), connection.cursor() as cursor:
         # Our row locks never block the sync's inserts; a table lock queued behind a migration
         # would, so give up quickly instead of queueing (the next run picks up where we stopped).
-        cursor.execute("SET LOCAL lock_timeout = '5s'")
+        cursor.execute("SELECT set_config('lock_timeout', %s, true)", [f"{settings.HISTORY_ARCHIVE_LOCK_TIMEOUT_MS}ms"])
         cursor.execute(_MOVE_BATCH_SQL, {"cutoff": cutoff, "floor": floor, "limit": limit})
         moved, newest = cursor.fetchone()
     return moved, newest
