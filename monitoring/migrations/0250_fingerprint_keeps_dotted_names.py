@@ -49,7 +49,8 @@ def backwards(apps, schema_editor) -> None:
 class Migration(migrations.Migration):
     atomic = False  # CREATE/DROP INDEX CONCURRENTLY cannot run inside a transaction
 
-    # 0170 (which itself follows 0199_merge_review_round) built the index this rebuilds.
-    dependencies = [("monitoring", "0170_error_group_leads_index")]
+    # 0170 built the index this rebuilds, and 0200 replaced it by a bounded pair (old expression):
+    # after 0201 (0200's successor), every fingerprint index is found and rebuilt.
+    dependencies = [("monitoring", "0170_error_group_leads_index"), ("monitoring", "0201_unbounded_lead_text")]
 
     operations = [migrations.RunPython(forwards, backwards)]
