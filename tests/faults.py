@@ -1,0 +1,242 @@
+"""Hostile local servers for chaos tests and the soak (benchmarks/soak.py): real sockets on 127.0.0.1.
+
+- HungServer: accepts TCP connections and never answers (a hung Redis, an SMTP server that
+  accepts and says nothing).
+- SlowLorisHTTPServer: reads the request, then answers one byte every `trickle` seconds, so
+  a per-read socket timeout never fires while the request as a whole never ends.
+- FaultProxy: a TCP proxy in front of a real service (PostgreSQL, Redis) that can be switched,
+  while clients are connected, between passing traffic, hanging (accepts, forwards nothing) and
+  down (every connection dropped, new ones refused), as a restart looks from the client side.
+
+RecordingServer is the well-behaved one: the healthy channel the others are compared with.
+
+Each hostile one can be switched off (`hostile = False`): it then refuses at once (connection reset),
+which is a fast failure, so a soak can turn the fault on and off in turn on one port.
+All run on one asyncio loop in a daemon thread; use them as context managers.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import socket
+import threading
+import time
+from collections.abc import Coroutine
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+class _LoopServer:
+    """An asyncio server on 127.0.0.1 (free port), on its own loop in a daemon thread."""
+
+    def __init__(self, port: int = 0) -> None:
+        self.port = port or free_port()
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True, name=type(self).__name__)
+        self._server: asyncio.base_events.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+        self.connections = 0  # accepted so far
+
+    def __enter__(self) -> _LoopServer:
+        self.thread.start()
+        self.call(self._listen())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.call(self._close())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=5)
+
+    def call(self, coroutine: Coroutine[Any, Any, Any], timeout: float = 10) -> Any:
+        """Run `coroutine` on the server's loop from another thread and return its result."""
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
+
+    async def _listen(self) -> None:
+        self._server = await asyncio.start_server(self._accepted, "127.0.0.1", self.port, reuse_address=True)
+
+    async def _stop_listening(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+
+    async def _close(self) -> None:
+        await self._stop_listening()
+        self._abort_all()
+
+    def _abort_all(self) -> None:
+        for writer in list(self._writers):
+            writer.transport.abort()
+        self._writers.clear()
+
+    async def _accepted(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        self._writers.add(writer)
+        try:
+            await self.handle(reader, writer)
+        except (ConnectionError, asyncio.IncompleteReadError, OSError):
+            pass
+        finally:
+            self._writers.discard(writer)
+            writer.transport.abort()
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        raise NotImplementedError
+
+
+class HungServer(_LoopServer):
+    """Accepts and never answers (reads and drops what the client sends); `hostile = False` resets at once."""
+
+    def __init__(self, port: int = 0) -> None:
+        super().__init__(port)
+        self.hostile = True
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if not self.hostile:
+            return  # the finally clause resets the connection: a fast failure
+        while await reader.read(65536):
+            pass
+
+
+class SlowLorisHTTPServer(_LoopServer):
+    """Reads one HTTP request, then sends a 200 answer one byte every `trickle` seconds, forever."""
+
+    def __init__(self, port: int = 0, *, trickle: float = 2.0) -> None:
+        super().__init__(port)
+        self.hostile = True
+        self.trickle = trickle
+        self.requests: list[float] = []  # when each request was fully read (time.time())
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if not self.hostile:
+            return
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = 0
+        for line in head.split(b"\r\n"):
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value.strip())
+        if length:
+            await reader.readexactly(length)
+        self.requests.append(time.time())
+        answer = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000000\r\n\r\n"
+        while True:
+            for byte in answer:
+                writer.write(bytes([byte]))
+                await writer.drain()
+                await asyncio.sleep(self.trickle)
+            answer = b" " * 1000
+
+
+class FaultProxy(_LoopServer):
+    """A TCP proxy to `target` (host, port) with three modes: "pass", "hang" and "down".
+
+    - pass: bytes flow both ways.
+    - hang: new connections are accepted and get nothing; connections already open stop moving
+      bytes in both directions (a server that stopped answering, such as a frozen Redis).
+    - down: every connection is dropped and the port refuses new ones (a restarting server).
+    Leaving "hang" drops the hung connections too: requests were swallowed, so their byte streams
+    no longer line up, and a real client would time out on them anyway.
+    """
+
+    def __init__(self, target: tuple[str, int], port: int = 0) -> None:
+        super().__init__(port)
+        self.target = target
+        self.mode = "pass"
+
+    def set_mode(self, mode: str) -> None:
+        if mode not in {"pass", "hang", "down"}:
+            raise ValueError(mode)
+        self.call(self._set_mode(mode))
+
+    async def _set_mode(self, mode: str) -> None:
+        previous, self.mode = self.mode, mode
+        if mode == previous:
+            return
+        if mode == "down":
+            await self._stop_listening()
+            self._abort_all()
+        elif previous == "hang":
+            self._abort_all()
+        if mode != "down" and self._server is None:
+            await self._listen()
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.mode == "hang":
+            while await reader.read(65536):
+                pass
+            return
+        upstream_reader, upstream_writer = await asyncio.open_connection(*self.target)
+        self._writers.add(upstream_writer)
+        try:
+            await asyncio.gather(self._pipe(reader, upstream_writer), self._pipe(upstream_reader, writer))
+        finally:
+            self._writers.discard(upstream_writer)
+            upstream_writer.transport.abort()
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while data := await reader.read(65536):
+            if self.mode != "pass":
+                continue  # hung: swallow, never forward
+            writer.write(data)
+            await writer.drain()
+        # One side closed: close the other, so neither end waits on a half-open pair.
+        with contextlib.suppress(Exception):
+            writer.transport.abort()
+
+
+def free_port() -> int:
+    """A port nobody listens on right now (the OS's choice)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class RecordingServer:
+    """A well-behaved HTTP server on 127.0.0.1 in a thread: records JSON bodies (and when), answers with queued statuses."""
+
+    def __init__(self) -> None:
+        self.requests: list[dict] = []
+        self.statuses: list[int] = []  # answered in order; 200 once empty
+        self.delay = 0.0
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (http.server API)
+                length = int(self.headers.get("Content-Length", 0))
+                body = self.rfile.read(length)
+                outer.requests.append(
+                    {"path": self.path, "json": json.loads(body), "headers": dict(self.headers), "at": time.time()}
+                )
+                if outer.delay:
+                    threading.Event().wait(outer.delay)
+                status = outer.statuses.pop(0) if outer.statuses else 200
+                answer = b'{"ok": true}' if status < 400 else b'{"ok": false, "description": "nope"}'
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(answer)))
+                    self.end_headers()
+                    self.wfile.write(answer)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+
+    def __enter__(self) -> RecordingServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()

@@ -1,0 +1,52 @@
+"""The chaos soak, short: every fault of benchmarks/soak.py for a few check intervals (about two minutes).
+
+Real processes (gunicorn, a Celery worker per queue, beat) on the test database, the sync writing,
+and each fault in turn: hung Redis, a slow-loris webhook with a silent SMTP server, terminated
+backends, PostgreSQL gone, SIGKILL of a worker mid-archive and mid-delivery. What the soak checks
+and why is in benchmarks/soak.py; here every line of its table must say "nothing" was late or lost.
+"""
+from __future__ import annotations
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from benchmarks.soak import ALL_FAULTS, SoakConfig, parse_sync_count, run_soak
+
+# serialized_rollback: the soak commits (its rules, schedules, history); the flush afterwards
+# restores what the migrations put in (role groups, default rules, beat schedules).
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+
+
+def _test_database_url() -> str:
+    db = settings.DATABASES["default"]
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+def test_short_soak_every_fault_loses_nothing_and_never_hangs(tmp_path) -> None:
+    config = SoakConfig.short(database_url=_test_database_url(), redis_url=settings.REDIS_URL, log_dir=tmp_path)
+    report = run_soak(config)
+    table = report.table()
+    print(table)  # shown with -s, and in the failure report below
+
+    assert [run.name for run in report.faults] == ["baseline", *ALL_FAULTS], table
+    rows = report.rows
+    assert rows.written > 0 and rows.lost == 0 and rows.duplicated == 0 and rows.unexplained == 0, table
+    assert rows.archived > 0, f"the archive moved nothing, so the mid-archive kill proved nothing\n{table}"
+    for run in report.faults:
+        assert run.problems == [], f"{run.name}: {run.problems}\n{table}"
+    assert report.problems == [], table
+    connection.close()  # the soak's faults may have left this session's pool connection unusable
+
+
+@pytest.mark.parametrize(
+    "output, expected",
+    [
+        ('...\n{"history_rows": 1200, "uncertain": 2}\n', (1200, 2)),
+        ("wrote 1200 history rows, 3 unanswered commits\n", (1200, 3)),
+        ("stopped\n", (None, 0)),
+    ],
+)
+def test_parse_sync_count_reads_the_simulators_own_count(output: str, expected: tuple[int | None, int]) -> None:
+    assert parse_sync_count(output) == expected
