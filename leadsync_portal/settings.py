@@ -6,6 +6,8 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -102,12 +104,30 @@ REDIS_URL = os.environ.get("REDIS_URL", "")
 if not REDIS_URL:
     raise ImproperlyConfigured("REDIS_URL must be set, e.g. redis://127.0.0.1:6379/0")
 
+
+def env_float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    return default if value in (None, "") else float(value)
+
+
+# Every wait has a deadline (issue 10). A Redis that accepts connections and never answers must
+# cost a page one short timeout: redis-py's defaults are 5 s per call plus retries with backoff.
+# No retries (Retry(..., 0)): one timeout, then the breaker (leadsync_portal/cache.py) sends every
+# cache call straight to the database for REDIS_BREAKER_SECONDS.
+REDIS_SOCKET_TIMEOUT = env_float("REDIS_SOCKET_TIMEOUT", 0.25)
+REDIS_BREAKER_SECONDS = env_float("REDIS_BREAKER_SECONDS", 10)
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "leadsync_portal.cache.CircuitBreakerRedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": os.environ.get("CACHE_KEY_PREFIX", "leadsync"),
         "TIMEOUT": 300,
+        "OPTIONS": {
+            "socket_connect_timeout": REDIS_SOCKET_TIMEOUT,
+            "socket_timeout": REDIS_SOCKET_TIMEOUT,
+            "retry": Retry(NoBackoff(), 0),
+            "BREAKER_SECONDS": REDIS_BREAKER_SECONDS,
+        },
     }
 }
 

@@ -95,13 +95,16 @@ def test_walk_plan_reads_leads_newest_first_against_a_hash_of_the_group(group_le
     plan = _plan(_newest_first(True, monkeypatch))
     assert "Index Scan Backward using idx_leads_created_at" in plan
     assert "hashed SubPlan" in plan
-    assert "idx_sync_history_error_group_leads" in plan
+    # Messages up to 1000 bytes from the index alone; longer ones from their own bounded index.
+    assert "Index Only Scan using idx_sync_history_error_group_leads" in plan
+    assert "idx_sync_history_error_group_long" in plan
     assert "Semi Join" not in plan
 
 
 def test_semi_join_plan_uses_the_group_index(group_leads, monkeypatch):
     plan = _plan(_newest_first(False, monkeypatch))
-    assert "idx_sync_history_error_group_leads" in plan
+    assert "Index Only Scan using idx_sync_history_error_group_leads" in plan
+    assert "idx_sync_history_error_group_long" in plan
     assert "hashed SubPlan" not in plan
 
 

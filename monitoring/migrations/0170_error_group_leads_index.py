@@ -1,14 +1,26 @@
-"""Replace the error-group fingerprint index by one that also carries lead_id and error_message.
+"""Replace the error-group fingerprint index by two that also carry lead_id (and short messages).
 
 Reader: monitoring.selectors.errors.leads_in_error_group (the lead list's ?error_group= filter).
 PostgreSQL only answers from an expression index alone (an index-only scan) when every column
 the expression reads is in the index too, so the old index (0020) had to visit one heap row per
 failed attempt to learn its lead: 165 ms for the largest bench group (58 700 attempts). With
-lead_id and error_message INCLUDEd, the group's leads come from the index alone (16 ms), which is
-what lets a large group's page walk leads newest-first against a hash of them (see the selector).
-Same key as 0020, so it serves every query that one did; 0020's index is dropped (it would only
-cost writes). The expression is frozen here and must stay byte-identical to
-monitoring.selectors.errors.fingerprint_sql("error_message") (tests/test_selectors_errors.py).
+lead_id and error_message INCLUDEd, the group's leads come from the index alone (16 ms).
+
+An index entry must fit in a third of a page (2704 bytes), and the sync may write a message of
+any length: as first written (one index INCLUDing every error_message) a 6 KB stack trace was
+refused by PostgreSQL, the sync lost that failed attempt, and this migration failed outright on
+a database that already held one (issue 10, finding 1). So the index is split by the message's
+size, and neither entry can grow without bound:
+- idx_sync_history_error_group_leads: messages of at most SHORT_MESSAGE_BYTES (and NULL); they
+  are INCLUDEd, so these attempts stay index-only. The fingerprint is cut at 300 characters
+  (1200 bytes at most), so an entry stays under ~2.5 KB.
+- idx_sync_history_error_group_long: longer messages; only the (bounded) fingerprint and
+  lead_id, so the heap is visited for these rare rows.
+The selector asks both halves with the same predicates (UNION ALL), so the planner matches each
+partial index. Same key as 0020, so it serves every query that one did; 0020's index is dropped
+(it would only cost writes). The expression is frozen here and must stay byte-identical to
+monitoring.selectors.errors.fingerprint_sql("error_message") (tests/test_selectors_errors.py),
+the size split to monitoring.selectors.errors.SHORT_MESSAGE_SQL.
 Built CONCURRENTLY so the sync keeps writing history while it builds.
 """
 from django.db import migrations
@@ -24,18 +36,34 @@ FINGERPRINT = (
 )
 
 # Separate statements: psycopg would wrap a multi-statement string in one transaction.
+SHORT_MESSAGE_BYTES = 1000
+SHORT = f"COALESCE(octet_length(error_message), 0) <= {SHORT_MESSAGE_BYTES}"
+LONG = f"COALESCE(octet_length(error_message), 0) > {SHORT_MESSAGE_BYTES}"
+
 CREATE_NEW = [
     f"""
     CREATE INDEX CONCURRENTLY IF NOT EXISTS idx_sync_history_error_group_leads
         ON lead_sync_history (({FINGERPRINT}), synced_at DESC) INCLUDE (lead_id, error_message)
-        WHERE sync_status = 'error'
+        WHERE sync_status = 'error' AND {SHORT}
     """,
     """
     COMMENT ON INDEX idx_sync_history_error_group_leads IS
-        'leads_in_error_group: leads of one error-group fingerprint, index-only (lead list ?error_group=)'
+        'leads_in_error_group: leads of one error-group fingerprint, messages up to 1000 bytes, index-only (lead list ?error_group=)'
+    """,
+    f"""
+    CREATE INDEX CONCURRENTLY IF NOT EXISTS idx_sync_history_error_group_long
+        ON lead_sync_history (({FINGERPRINT}), synced_at DESC) INCLUDE (lead_id)
+        WHERE sync_status = 'error' AND {LONG}
+    """,
+    """
+    COMMENT ON INDEX idx_sync_history_error_group_long IS
+        'leads_in_error_group: leads of one error-group fingerprint, messages over 1000 bytes (lead list ?error_group=)'
     """,
 ]
-DROP_NEW = ["DROP INDEX CONCURRENTLY IF EXISTS idx_sync_history_error_group_leads"]
+DROP_NEW = [
+    "DROP INDEX CONCURRENTLY IF EXISTS idx_sync_history_error_group_leads",
+    "DROP INDEX CONCURRENTLY IF EXISTS idx_sync_history_error_group_long",
+]
 
 CREATE_OLD = [
     f"""

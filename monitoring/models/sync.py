@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 from django.contrib.postgres.functions import RandomUUID
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import EmailValidator, MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
-from django.db.models.functions import Now
+from django.db.models.functions import MD5, Now
 
 from monitoring.choices import (
     HistoryDirection,
@@ -24,7 +24,8 @@ class CustomerSegment(models.Model):
     """A customer segment leads are classified into."""
 
     id = models.UUIDField(primary_key=True, db_default=RandomUUID(), editable=False)
-    segment_name = models.CharField("segment", max_length=100, unique=True)
+    # Unbounded, as the sync writes it; unique through md5(segment_name) (a btree holds ~2.7 KB at most).
+    segment_name = models.CharField("segment", max_length=None)
     # db_default: the sync inserts segments without Django and may leave the description out.
     description = models.TextField(blank=True, default="", db_default="")
     created_at = models.DateTimeField(db_default=Now(), editable=False)
@@ -32,6 +33,7 @@ class CustomerSegment(models.Model):
     class Meta:
         db_table = "customer_segments"
         ordering = ["segment_name"]
+        constraints = [models.UniqueConstraint(MD5("segment_name"), name="customer_segments_segment_name_md5_key")]
 
     def __str__(self) -> str:
         return self.segment_name
@@ -44,12 +46,15 @@ class Lead(models.Model):
     twenty_id = models.CharField(
         "Twenty id", max_length=64, unique=True, null=True, blank=True, help_text="The lead's id in Twenty CRM."
     )
-    first_name = models.CharField(max_length=100, blank=True, null=True)
-    last_name = models.CharField(max_length=100, blank=True, null=True)
-    email = models.EmailField(max_length=254, blank=True, null=True)
-    phone = models.CharField(max_length=50, blank=True, null=True)
-    company_name = models.CharField("company", max_length=200, blank=True, null=True)
-    job_title = models.CharField(max_length=200, blank=True, null=True)
+    # Free text copied from Twenty: no length limit, so the sync never loses a write to one
+    # (migration 0201). twenty_id and lead_source stay bounded: an id and a pick-list value.
+    first_name = models.CharField(max_length=None, blank=True, null=True)
+    last_name = models.CharField(max_length=None, blank=True, null=True)
+    # A CharField: EmailField cannot say "no limit" (its migration state falls back to 254).
+    email = models.CharField(max_length=None, blank=True, null=True, validators=[EmailValidator()])
+    phone = models.CharField(max_length=None, blank=True, null=True)
+    company_name = models.CharField("company", max_length=None, blank=True, null=True)
+    job_title = models.CharField(max_length=None, blank=True, null=True)
     lead_source = models.CharField("source", max_length=50, blank=True, null=True)
     lead_score = models.IntegerField(
         "score", null=True, blank=True, validators=[MinValueValidator(0), MaxValueValidator(100)], help_text="0-100."
@@ -57,7 +62,7 @@ class Lead(models.Model):
     segment = models.ForeignKey(
         CustomerSegment, on_delete=models.SET_NULL, null=True, blank=True, db_column="segment_id", related_name="leads"
     )
-    inferred_segment = models.CharField(max_length=100, blank=True, null=True)
+    inferred_segment = models.CharField(max_length=None, blank=True, null=True)
     segment_confidence = models.DecimalField(
         max_digits=4,
         decimal_places=3,

@@ -45,9 +45,9 @@ class RealTimeSyncActivity(models.Model):
     sync_status = models.CharField(max_length=20, choices=HistoryStatus.choices)
     fields_changed = models.JSONField(null=True)
     lead_name = models.TextField(null=True)
-    email = models.CharField(max_length=254, null=True)
-    company_name = models.CharField(max_length=200, null=True)
-    segment_name = models.CharField(max_length=100, null=True)
+    email = models.CharField(max_length=None, null=True)
+    company_name = models.CharField(max_length=None, null=True)
+    segment_name = models.CharField(max_length=None, null=True)
     lead_id = models.UUIDField()
 
     class Meta:

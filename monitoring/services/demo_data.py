@@ -328,7 +328,7 @@ def _seed_segments() -> list[str]:
         INSERT INTO customer_segments (id, segment_name, description)
         SELECT md5('leadsync-demo-segment:' || name)::uuid, name, description
         FROM (VALUES {values}) AS v(name, description)
-        ON CONFLICT (segment_name) DO NOTHING
+        ON CONFLICT ((md5(segment_name))) DO NOTHING
         """
     )
     with connection.cursor() as cursor:

@@ -4,6 +4,8 @@ from __future__ import annotations
 from typing import Any
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
@@ -33,8 +35,12 @@ def _check_database() -> dict[str, Any]:
 
 
 def _check_redis() -> dict[str, Any]:
-    # A client of its own with short timeouts: a hung Redis must not hang the probe.
-    client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=2)
+    # A client of its own (no circuit breaker: the probe must see Redis as it is now), with the
+    # cache's short timeouts and no retries, so a hung Redis cannot hang the probe.
+    timeout = max(settings.REDIS_SOCKET_TIMEOUT, 0.5)
+    client = redis.Redis.from_url(
+        settings.REDIS_URL, socket_connect_timeout=timeout, socket_timeout=timeout, retry=Retry(NoBackoff(), 0)
+    )
     try:
         client.ping()
     except Exception as exc:
