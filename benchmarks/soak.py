@@ -21,7 +21,7 @@ and then checks what a user of the portal relies on:
   pages   every request answers within 1 s with a 200 or a 503, never a hang (5 s client timeout)
 
 Nothing touches the shared PostgreSQL cluster: the portal and the sync reach the soak's database
-through a local TCP proxy (tests/faults.py), which is how "restart" is played; pg_terminate_backend
+through a local TCP proxy (tests/hostile_servers.py), which is how "restart" is played; pg_terminate_backend
 hits only backends whose application_name is leadsync-soak-*. The web server's REDIS_URL points at
 another proxy, which is how Redis hangs.
 
@@ -67,7 +67,7 @@ if str(ROOT) not in sys.path:
 
 import psycopg  # noqa: E402
 
-from tests.faults import FaultProxy, HungServer, RecordingServer, SlowLorisHTTPServer, free_port  # noqa: E402
+from tests.hostile_servers import FaultProxy, HungServer, RecordingServer, SlowLorisHTTPServer, closed_port  # noqa: E402
 
 ALL_FAULTS = ("redis_hang", "hostile_channels", "db_terminate", "db_restart", "kill_archive", "kill_delivery")
 APP_NAME = "leadsync-soak"  # application_name prefix of every connection the portal and the sync open
@@ -516,7 +516,7 @@ class Soak:
         py = sys.executable
         redis_host, redis_port = _host_port(self.config.redis_url, 6379)
         web_redis = urlunsplit(urlsplit(self.config.redis_url)._replace(netloc=f"127.0.0.1:{self.redis_proxy.port}"))
-        self.web_port = free_port()
+        self.web_port = closed_port()
         self.children.start("web", [
             py, "-m", "gunicorn", "leadsync_portal.wsgi:application", "-b", f"127.0.0.1:{self.web_port}",
             "-w", str(self.config.web_workers), "--threads", "4", "--timeout", "30", "--graceful-timeout", "3",

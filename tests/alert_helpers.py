@@ -13,7 +13,7 @@ import pytest
 from monitoring.choices import HistoryDirection, HistoryStatus, LeadSyncStatus, SyncType
 from monitoring.models import AlertRule, Lead, LeadSyncHistory
 from monitoring.selectors.alerts import database_now
-from tests.faults import RecordingServer  # noqa: F401 (the alert tests import it from here)
+from tests.hostile_servers import RecordingServer  # noqa: F401 (the alert tests import it from here)
 
 T2S = HistoryDirection.TWENTY_TO_SUPABASE
 S2T = HistoryDirection.SUPABASE_TO_TWENTY
