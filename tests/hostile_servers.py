@@ -36,6 +36,18 @@ class _LoopServer:
         self._server: asyncio.base_events.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self.connections = 0  # accepted so far
+        self._hostile = True
+
+    @property
+    def hostile(self) -> bool:
+        return self._hostile
+
+    @hostile.setter
+    def hostile(self, value: bool) -> None:
+        """Switch the fault on or off; off also cuts the connections it holds (the endpoint recovered)."""
+        self._hostile = value
+        if not value and self.thread.is_alive():
+            self.loop.call_soon_threadsafe(self._abort_all)
 
     def __enter__(self) -> _LoopServer:
         self.thread.start()
@@ -87,10 +99,6 @@ class _LoopServer:
 class HungServer(_LoopServer):
     """Accepts and never answers (reads and drops what the client sends); `hostile = False` resets at once."""
 
-    def __init__(self, port: int = 0) -> None:
-        super().__init__(port)
-        self.hostile = True
-
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if not self.hostile:
             return  # the finally clause resets the connection: a fast failure
@@ -103,7 +111,6 @@ class SlowLorisHTTPServer(_LoopServer):
 
     def __init__(self, port: int = 0, *, trickle: float = 2.0) -> None:
         super().__init__(port)
-        self.hostile = True
         self.trickle = trickle
         self.requests: list[float] = []  # when each request was fully read (time.time())
 
