@@ -45,7 +45,6 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import json
 import os
 import re
 import signal
@@ -410,22 +409,20 @@ def _simulate_sync_available() -> bool:
 
 
 def parse_sync_count(output: str) -> tuple[int | None, int]:
-    """The simulator's own count of history rows it wrote (and of unanswered commits), from its last lines."""
-    for line in reversed(output.strip().splitlines()):
-        line = line.strip()
-        if line.startswith("{"):
-            try:
-                data = json.loads(line)
-            except ValueError:
-                continue
-            for key in ("history_rows", "history_rows_written", "attempts", "written"):
-                if isinstance(data.get(key), int):
-                    return data[key], int(data.get("uncertain", data.get("unanswered_commits", 0)) or 0)
-        match = re.search(r"(\d+) (?:history rows|attempts)", line)
+    """The simulator's own count of attempts it wrote (and of commits left unanswered), from its summary lines.
+
+    simulate_sync ends with a line such as "simulate_sync: 60.0 s, ..., 1200 attempts (...)"; a
+    simulator restarted during the soak wrote one such line per run, and they add up.
+    """
+    total: int | None = None
+    uncertain = 0
+    for line in output.splitlines():
+        match = re.search(r"(\d+) (?:history rows|attempts)\b", line)
         if match:
-            uncertain = re.search(r"(\d+) (?:uncertain|unanswered)", line)
-            return int(match.group(1)), int(uncertain.group(1)) if uncertain else 0
-    return None, 0
+            total = (total or 0) + int(match.group(1))
+            unanswered = re.search(r"(\d+) (?:uncertain|unanswered)", line)
+            uncertain += int(unanswered.group(1)) if unanswered else 0
+    return total, uncertain
 
 
 # --------------------------------------------------------------------------------------- the soak
@@ -588,6 +585,7 @@ class Soak:
             self.writer.thread.join(timeout=10)
             self.rows.sync_reported, self.rows.sync_uncertain = self.writer.committed, self.writer.uncertain
             return
+        self.sync_stopping = True
         proc = self.children.procs["sync"]
         proc.send_signal(signal.SIGINT)  # lets it print its own count
         try:
@@ -666,9 +664,18 @@ class Soak:
                 state = "off"
             if tick:
                 tick()
+            self._supervise(run)
             time.sleep(0.5 if not tick else 0.2)
         if rule and state == "on":
             self.pending_off = (rule, run)
+
+    def _supervise(self, run: FaultRun) -> None:
+        """Like systemd and n8n: a sync that gave up is started again, and it is said where it happened."""
+        sync = self.children.procs.get("sync")
+        if sync is not None and sync.poll() is not None and not self.sync_stopping:
+            run.notes.append(f"the sync exited (status {sync.returncode}) and was restarted")
+            self.problems.append(f"simulate_sync exited during {run.name} (status {sync.returncode}); restarted")
+            self.children.restart("sync")
 
     # -- faults --------------------------------------------------------------------------------
 
@@ -780,6 +787,7 @@ class Soak:
         self.kill_times: dict[str, float] = {}
         self.kill_delivery_rule = ""
         self.pending_off: tuple[str, FaultRun] | None = None
+        self.sync_stopping = False
         redis_target = _host_port(config.redis_url, 6379)
         pg_target = _host_port(config.database_url, 5432)
         with ExitStack() as stack:

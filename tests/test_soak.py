@@ -43,9 +43,13 @@ def test_short_soak_every_fault_loses_nothing_and_never_hangs(tmp_path) -> None:
 @pytest.mark.parametrize(
     "output, expected",
     [
-        ('...\n{"history_rows": 1200, "uncertain": 2}\n', (1200, 2)),
-        ("wrote 1200 history rows, 3 unanswered commits\n", (1200, 3)),
-        ("stopped\n", (None, 0)),
+        ("simulate_sync: writing to database 'x' with 4 connections at ~20 writes/s until stopped\n"
+         "simulate_sync: 60.0 s, 2400 statements, 12 new leads, 1200 attempts (conflict 10, error 90, synced 1100)\n",
+         (1200, 0)),
+        # Restarted once during the soak: two runs, two summaries, one total.
+        ("simulate_sync: 10.0 s, 40 statements, 0 new leads, 20 attempts (synced 20)\n"
+         "simulate_sync: 5.0 s, 22 statements, 1 new leads, 11 attempts, 2 unanswered commits (synced 11)\n", (31, 2)),
+        ("simulate_sync: writing to database 'x'\n", (None, 0)),
     ],
 )
 def test_parse_sync_count_reads_the_simulators_own_count(output: str, expected: tuple[int | None, int]) -> None:
