@@ -37,6 +37,15 @@ class SyncType(models.TextChoices):
     INITIAL_IMPORT = "initial_import", "Initial import"
 
 
+class RepairAction(models.TextChoices):
+    """The operator repairs (monitoring.services.leads); stored in lead_repairs.action and named in the admin log."""
+
+    RETRY = "retry_sync", "Retry sync"
+    RESET_STUCK = "reset_stuck", "Reset stuck"
+    CLEAR_ERRORS = "clear_error_count", "Clear error count"
+    RESOLVE_CONFLICT = "resolve_conflict", "Resolve conflict"
+
+
 class OverallHealth(models.TextChoices):
     HEALTHY = "healthy", "Healthy"
     WARNING = "warning", "Warning"

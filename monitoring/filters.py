@@ -81,8 +81,14 @@ class ErrorLeadFilterSet(LeadFilterSet):
 
 
 class LeadHistoryFilterSet(django_filters.FilterSet):
-    """Filters of one lead's timeline."""
+    """Filters of one lead's timeline. Status, direction and type are attempts' own: setting one
+    leaves the repairs out (they have none); `entry` shows only attempts or only repairs."""
 
+    ATTEMPT_ONLY = ("sync_status", "sync_direction", "sync_type")
+
+    entry = django_filters.ChoiceFilter(
+        choices=[("attempt", "Sync attempts"), ("repair", "Repairs")], label="Show", method="by_entry"
+    )
     sync_status = django_filters.ChoiceFilter(choices=HistoryStatus.choices, label="Status")
     sync_direction = django_filters.ChoiceFilter(choices=HistoryDirection.choices, label="Direction")
     sync_type = django_filters.ChoiceFilter(choices=SyncType.choices, label="Type")
@@ -90,6 +96,13 @@ class LeadHistoryFilterSet(django_filters.FilterSet):
     class Meta:
         model = LeadSyncHistory
         fields: list[str] = []
+
+    def by_entry(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        return queryset.none() if value == "repair" else queryset
+
+    def shows_repairs(self) -> bool:
+        data = self.form.cleaned_data if self.is_bound and self.is_valid() else {}
+        return data.get("entry") != "attempt" and not any(data.get(name) for name in self.ATTEMPT_ONLY)
 
 
 class DateRangeForm(forms.Form):

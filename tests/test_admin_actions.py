@@ -5,8 +5,8 @@ from django.contrib.admin.models import LogEntry
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from monitoring.choices import HistoryDirection, LeadSyncStatus, SyncType
-from monitoring.models import Lead, LeadSyncHistory
+from monitoring.choices import HistoryDirection, LeadSyncStatus
+from monitoring.models import Lead, LeadRepair, LeadSyncHistory
 from tests.admin_helpers import LEAD_CHANGELIST, action_page, confirm_action, messages_of
 
 
@@ -32,7 +32,7 @@ def test_retry_without_reason_is_refused_with_400_and_changes_nothing(operator_c
     assert response.status_code == 400
     assert "This field is required." in response.content.decode()
     assert _statuses()["Katherine"] == LeadSyncStatus.ERROR
-    assert not LeadSyncHistory.objects.filter(sync_type=SyncType.MANUAL).exists()
+    assert not LeadRepair.objects.exists()
     assert not LogEntry.objects.exists()
 
 
@@ -43,16 +43,18 @@ def test_retry_confirmed_changes_eligible_leads_and_records_reason_and_user(oper
     assert response.status_code == 302
     assert messages_of(response) == [
         "Retry sync: 1 lead changed, 2 skipped, of 3 selected. "
-        "Each change is recorded in the lead's sync history and the admin log."
+        "Each change is recorded in the lead's timeline and its admin history."
     ]
     after = _statuses()
     assert after == {**before, "Katherine": LeadSyncStatus.PENDING}
-    history = LeadSyncHistory.objects.get(sync_type=SyncType.MANUAL)
-    assert history.lead_id == d.katherine.pk
-    assert history.fields_changed["reason"] == "Twenty back up" and history.fields_changed["user"] == "operator"
+    repair = LeadRepair.objects.get()
+    assert repair.lead_id == d.katherine.pk
+    assert (repair.reason, repair.username, repair.user_id) == ("Twenty back up", "operator", operator.pk)
+    assert not LeadSyncHistory.objects.filter(lead=d.katherine, sync_status="synced").exists()  # not an attempt
     log = LogEntry.objects.get()
     assert (log.user_id, log.object_id, log.change_message) == (
-        operator.pk, str(d.katherine.pk), "Retry sync: Twenty back up (1 changed, 2 skipped of 3 selected)"
+        operator.pk, str(d.katherine.pk),
+        "Retry sync: Twenty back up (status: error → pending; last error: Twenty API 500: internal error → —)",
     )
 
 
@@ -65,7 +67,7 @@ def test_retrying_quarantined_leads_needs_the_extra_checkbox(operator_client, sy
     assert response.status_code == 302
     assert "1 lead changed, 0 skipped" in messages_of(response)[-1]
     assert Lead.objects.get(pk=alan.pk).sync_status == LeadSyncStatus.PENDING
-    assert LeadSyncHistory.objects.get(sync_type=SyncType.MANUAL).fields_changed["include_quarantined"] is True
+    assert LeadRepair.objects.get().options == {"include_quarantined": True}
 
 
 def test_reset_stuck_across_all_matching_a_filter_skips_the_rest(operator_client, sync_dataset):
@@ -88,7 +90,7 @@ def test_select_across_respects_the_changelist_filter(operator_client, sync_data
     )
     assert "Clear error count: 2 leads changed, 0 skipped, of 2 selected." in messages_of(response)[0]
     assert dict(Lead.objects.filter(sync_error_count__gt=0).values_list("first_name", "sync_error_count")) == {}
-    assert set(LeadSyncHistory.objects.filter(sync_type=SyncType.MANUAL).values_list("lead_id", flat=True)) == {
+    assert set(LeadRepair.objects.values_list("lead_id", flat=True)) == {
         d.alan.pk, d.katherine.pk
     }
 
@@ -122,7 +124,7 @@ def test_batch_cap_refuses_with_a_clear_message(operator_client, sync_dataset, s
             "Narrow the selection with the filters and run the action again."
         ]
     assert _statuses() == before
-    assert not LeadSyncHistory.objects.filter(sync_type=SyncType.MANUAL).exists()
+    assert not LeadRepair.objects.exists()
 
 
 def test_confirmed_action_counts_the_selection_once(operator_client, sync_dataset):

@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from monitoring.choices import LeadSyncStatus, SyncType
-from monitoring.models import CustomerSegment, Lead, LeadSyncHistory
+from monitoring.choices import LeadSyncStatus
+from monitoring.models import CustomerSegment, Lead, LeadRepair, LeadSyncHistory
 from tests.admin_helpers import action_page, confirm_action
 
 PERSONAS = ["anonymous", "non_staff", "viewer", "operator", "superuser"]
@@ -114,7 +114,7 @@ def test_action_permissions(action, persona, client_of, sync_dataset):
     response = confirm_action(client, action, [lead], reason="permission check", **fields)
 
     after = Lead.objects.values().get(pk=lead.pk)
-    manual = LeadSyncHistory.objects.filter(sync_type=SyncType.MANUAL).count()
+    manual = LeadRepair.objects.count()
     if allowed:
         assert page.status_code == 200 and "will be changed" in page.content.decode()
         assert response.status_code == 302

@@ -8,8 +8,8 @@ import psycopg
 import pytest
 from django.db import connection, connections
 
-from monitoring.choices import LeadSyncStatus, SyncType
-from monitoring.models import Lead, LeadSyncHistory
+from monitoring.choices import LeadSyncStatus
+from monitoring.models import Lead, LeadRepair
 from monitoring.services.leads import RepairResult, retry_leads
 
 
@@ -68,7 +68,8 @@ def test_retry_waits_for_a_concurrent_sync_write_and_judges_the_newest_version(o
     assert (results[0].selected, results[0].updated, results[0].skipped) == (2, 1, 1)
     assert Lead.objects.get(pk=moved.pk).sync_status == LeadSyncStatus.SYNCING  # in flight now: skipped
     assert Lead.objects.values_list("sync_status", "sync_error_message").get(pk=changed.pk) == ("pending", None)
-    history = LeadSyncHistory.objects.get(sync_type=SyncType.MANUAL)
-    assert history.lead_id == changed.pk
+    repair = LeadRepair.objects.get()
+    assert repair.lead_id == changed.pk
     # The old value recorded is the sync's newer message, not the one the repair's snapshot saw.
-    assert history.fields_changed["changes"] == {"sync_status": ["error", "pending"], "sync_error_message": ["newer", None]}
+    assert repair.old_values == {"sync_status": "error", "sync_error_message": "newer"}
+    assert repair.new_values == {"sync_status": "pending", "sync_error_message": None}

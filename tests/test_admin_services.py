@@ -1,4 +1,4 @@
-"""The repair services on the hand-built dataset: exact rows changed, history and log rows, untouched leads."""
+"""The repair services on the hand-built dataset: exact rows changed, repair and log rows, untouched leads."""
 from __future__ import annotations
 
 import pytest
@@ -6,8 +6,8 @@ from django.contrib.admin.models import CHANGE, LogEntry
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from monitoring.choices import HistoryDirection, HistoryStatus, LeadSyncDirection, LeadSyncStatus, SyncType
-from monitoring.models import Lead, LeadSyncHistory
+from monitoring.choices import HistoryDirection, LeadSyncDirection, LeadSyncStatus, RepairAction
+from monitoring.models import Lead, LeadRepair, LeadSyncHistory
 from monitoring.services.leads import (
     BatchTooLarge,
     clear_error_counts,
@@ -23,8 +23,8 @@ def _snapshot() -> dict:
     return {lead.pk: tuple(getattr(lead, f) for f in FIELDS) for lead in Lead.objects.all()}
 
 
-def _manual_history() -> list[LeadSyncHistory]:
-    return list(LeadSyncHistory.objects.filter(sync_type=SyncType.MANUAL).order_by("lead__first_name"))
+def _repairs() -> list[LeadRepair]:
+    return list(LeadRepair.objects.order_by("lead__first_name"))
 
 
 def test_retry_sets_pending_clears_message_keeps_count_and_skips_quarantined_and_syncing(sync_dataset, operator):
@@ -42,25 +42,25 @@ def test_retry_sets_pending_clears_message_keeps_count_and_skips_quarantined_and
     after = _snapshot()
     for untouched in (d.ada, d.grace, d.alan, d.linus, d.barbara, d.edsger):
         assert after[untouched.pk] == before[untouched.pk]
-    history = _manual_history()
-    assert [(h.lead_id, h.sync_direction, h.sync_status) for h in history] == [
-        (d.donald.pk, HistoryDirection.SUPABASE_TO_TWENTY, HistoryStatus.SYNCED),  # bidirectional -> s2t
-        (d.katherine.pk, HistoryDirection.SUPABASE_TO_TWENTY, HistoryStatus.SYNCED),
-    ]
-    assert history[1].fields_changed == {
-        "action": "retry_sync",
-        "reason": "Twenty outage over",
-        "user": "operator",
-        "user_id": operator.pk,
-        "include_quarantined": False,
-        "changes": {
-            "sync_status": ["error", "pending"],
-            "sync_error_message": ["Twenty API 500: internal error", None],
-        },
-    }
-    log = LogEntry.objects.get()  # one summarising entry; per-lead detail is the history above
-    assert (log.object_id, log.object_repr, log.user_id, log.action_flag) == (None, "2 leads", operator.pk, CHANGE)
-    assert log.get_change_message() == "Retry sync: Twenty outage over (2 changed, 2 skipped of 4 selected)"
+    repairs = _repairs()
+    assert [r.lead_id for r in repairs] == [d.donald.pk, d.katherine.pk]
+    katherine_repair = repairs[1]
+    assert (katherine_repair.action, katherine_repair.reason, katherine_repair.username, katherine_repair.user_id) == (
+        RepairAction.RETRY, "Twenty outage over", "operator", operator.pk
+    )
+    assert katherine_repair.options == {"include_quarantined": False}
+    assert katherine_repair.old_values == {"sync_status": "error", "sync_error_message": "Twenty API 500: internal error"}
+    assert katherine_repair.new_values == {"sync_status": "pending", "sync_error_message": None}
+    assert repairs[0].old_values == {"sync_status": "conflict"}  # donald had no message: nothing else changed
+    assert LeadSyncHistory.objects.count() == 8  # the hand-built attempts only: a repair is not an attempt
+    # One admin LogEntry per changed lead, so each lead's History shows its repair.
+    logs = {log.object_id: log for log in LogEntry.objects.all()}
+    assert set(logs) == {str(d.donald.pk), str(d.katherine.pk)}
+    log = logs[str(d.katherine.pk)]
+    assert (log.object_repr, log.user_id, log.action_flag) == ("Katherine", operator.pk, CHANGE)
+    assert log.get_change_message() == (
+        "Retry sync: Twenty outage over (status: error → pending; last error: Twenty API 500: internal error → —)"
+    )
 
 
 def test_retry_includes_quarantined_only_when_asked(sync_dataset, operator):
@@ -71,7 +71,7 @@ def test_retry_includes_quarantined_only_when_asked(sync_dataset, operator):
     assert result.updated == 1
     alan = Lead.objects.get(pk=sync_dataset.alan.pk)
     assert (alan.sync_status, alan.sync_error_count, alan.sync_error_message) == ("pending", 7, None)
-    assert _manual_history()[0].sync_direction == HistoryDirection.TWENTY_TO_SUPABASE  # the lead's own one-way direction
+    assert _repairs()[0].options == {"include_quarantined": True}
 
 
 def test_reset_stuck_only_touches_syncing_leads_stuck_over_ten_minutes(sync_dataset, superuser):
@@ -88,13 +88,13 @@ def test_reset_stuck_only_touches_syncing_leads_stuck_over_ten_minutes(sync_data
     after = _snapshot()
     assert all(after[pk] == before[pk] for pk in before if pk != d.edsger.pk)
     assert Lead.objects.get(pk=fresh.pk).sync_status == LeadSyncStatus.SYNCING
-    (history,) = _manual_history()
-    assert history.lead_id == d.edsger.pk
-    assert history.fields_changed["changes"] == {"sync_status": ["syncing", "pending"]}
-    assert history.fields_changed["reason"] == "n8n worker crashed"
+    (repair,) = _repairs()
+    assert repair.lead_id == d.edsger.pk
+    assert (repair.old_values, repair.new_values) == ({"sync_status": "syncing"}, {"sync_status": "pending"})
+    assert repair.reason == "n8n worker crashed"
     log = LogEntry.objects.get()
-    assert log.object_id == str(d.edsger.pk)  # a one-lead repair is logged on that lead
-    assert log.change_message == "Reset stuck: n8n worker crashed (1 changed, 8 skipped of 9 selected)"
+    assert (log.object_id, log.object_repr) == (str(d.edsger.pk), "Edsger Dijkstra")
+    assert log.change_message == "Reset stuck: n8n worker crashed (status: syncing → pending)"
 
 
 def test_clear_error_counts_skips_leads_without_errors(sync_dataset, operator):
@@ -105,7 +105,8 @@ def test_clear_error_counts_skips_leads_without_errors(sync_dataset, operator):
     assert (alan.sync_error_count, alan.sync_status, alan.sync_error_message) == (
         0, LeadSyncStatus.ERROR, "Twenty API 429: rate limit exceeded"
     )
-    assert _manual_history()[0].fields_changed["changes"] == {"sync_error_count": [7, 0]}
+    (repair,) = _repairs()
+    assert (repair.old_values, repair.new_values) == ({"sync_error_count": 7}, {"sync_error_count": 0})
 
 
 @pytest.mark.parametrize("winner", [HistoryDirection.TWENTY_TO_SUPABASE, HistoryDirection.SUPABASE_TO_TWENTY])
@@ -115,13 +116,10 @@ def test_resolve_conflicts_sets_winner_direction_and_pending(sync_dataset, opera
     assert (result.updated, result.skipped) == (1, 7)
     donald = Lead.objects.get(pk=d.donald.pk)
     assert (donald.sync_status, donald.sync_direction) == (LeadSyncStatus.PENDING, winner)
-    (history,) = _manual_history()
-    assert history.sync_direction == winner
-    assert history.fields_changed["winner"] == winner
-    assert history.fields_changed["changes"] == {
-        "sync_status": ["conflict", "pending"],
-        "sync_direction": [LeadSyncDirection.BIDIRECTIONAL, winner],
-    }
+    (repair,) = _repairs()
+    assert repair.options == {"winner": winner}
+    assert repair.old_values == {"sync_status": "conflict", "sync_direction": LeadSyncDirection.BIDIRECTIONAL}
+    assert repair.new_values == {"sync_status": "pending", "sync_direction": winner}
 
 
 def test_resolve_conflicts_rejects_an_unknown_side(sync_dataset, operator):
@@ -132,29 +130,30 @@ def test_resolve_conflicts_rejects_an_unknown_side(sync_dataset, operator):
 def test_a_reason_is_required(sync_dataset, operator):
     with pytest.raises(ValueError, match="reason"):
         retry_leads(leads=Lead.objects.all(), user=operator, reason="   ")
-    assert not _manual_history()
+    assert not _repairs()
 
 
 def test_batch_cap_refuses_larger_selections_without_changes(sync_dataset, operator, settings):
     settings.ADMIN_ACTION_BATCH_CAP = 7
     with pytest.raises(BatchTooLarge, match="More than 7 leads"):
         retry_leads(leads=Lead.objects.all(), user=operator, reason="all of them")
-    assert not _manual_history()
+    assert not _repairs()
     assert Lead.objects.filter(sync_status=LeadSyncStatus.PENDING).count() == 2
 
 
-def test_repair_is_one_update_statement_between_the_cap_check_and_the_log_entry(sync_dataset, operator):
+def test_repair_is_one_statement_after_the_cap_check_with_its_log_entries_inside(sync_dataset, operator):
     with CaptureQueriesContext(connection) as queries:
         retry_leads(leads=Lead.objects.filter(sync_status=LeadSyncStatus.ERROR), user=operator, reason="r")
     statements = [q["sql"] for q in queries.captured_queries if not q["sql"].startswith(("SAVEPOINT", "RELEASE"))]
-    # bounded count (cap check), no JIT, the repair statement (UPDATE + INSERT ... SELECT), the
-    # LogEntry (the content type is cached after the first lookup)
+    # bounded count (cap check), no JIT, the repair statement: UPDATE + INSERT of the repairs and of
+    # the per-lead LogEntries, set-based (the content type is cached after the first lookup)
     statements = [sql for sql in statements if "django_content_type" not in sql]
-    assert len(statements) == 4, statements
+    assert len(statements) == 3, statements
     assert "LIMIT 10001" in statements[0]
     assert statements[1] == "SET LOCAL jit = off"
-    assert "UPDATE leads" in statements[2] and "INSERT INTO lead_sync_history" in statements[2]
-    assert statements[3].startswith('INSERT INTO "django_admin_log"')
+    assert "UPDATE leads" in statements[2] and "INSERT INTO lead_repairs" in statements[2]
+    assert "INSERT INTO django_admin_log" in statements[2] and "INTO lead_sync_history" not in statements[2]
+    assert LogEntry.objects.count() == 1  # alan is quarantined; katherine's entry
 
 
 def _repair_plan(repair) -> str:
@@ -186,7 +185,7 @@ def test_repair_locks_and_updates_by_primary_key_probes_whatever_the_planner_pre
         "clear": lambda: clear_error_counts(**common),
         "resolve": lambda: resolve_conflicts(**common, winner=HistoryDirection.TWENTY_TO_SUPABASE),
     }[action])
-    lock, update = plan.split("CTE changed")[0], plan.split("CTE changed")[1].split("CTE history")[0]
+    lock, update = plan.split("CTE changed")[0], plan.split("CTE changed")[1].split("CTE repairs")[0]
     # One probe per selected lead, then the lock: never a join against a scan of the eligible leads.
     assert "Nested Loop" in lock and "Hash Join" not in lock and "Merge Join" not in lock, plan
     assert "Index Scan using leads_pkey" in lock and lock.index("LockRows") < lock.index("Index Scan using leads_pkey"), plan

@@ -83,7 +83,7 @@ def test_lead_timeline_filters(viewer_client, sync_dataset):
     rows = rows_of(viewer_client.get(url, {"sync_direction": HistoryDirection.TWENTY_TO_SUPABASE}))
     assert len(rows) == 1 and "Scheduled" in rows[0]
     assert rows_of(viewer_client.get(url, {"sync_status": HistoryStatus.ERROR})) == [
-        "This lead has no sync attempts yet."
+        "This lead has no sync attempts or repairs yet."
     ]
 
 

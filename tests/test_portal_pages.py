@@ -294,8 +294,9 @@ def test_lead_detail_shows_fields_and_timeline_newest_first(viewer_client, sync_
         assert value in text
     rows = rows_of(response)
     assert len(rows) == 2
-    assert rows[0].endswith("Retry Error — Twenty API 429: rate limit exceeded for lead 123")
-    assert rows[1].endswith("Scheduled Error — Twenty API 429: rate limit exceeded for lead 456")
+    # Type, status, by (a repair's user), changes, error
+    assert rows[0].endswith("Retry Error — — Twenty API 429: rate limit exceeded for lead 123")
+    assert rows[1].endswith("Scheduled Error — — Twenty API 429: rate limit exceeded for lead 456")
 
 
 def test_lead_detail_of_unknown_lead_is_404(viewer_client, db):

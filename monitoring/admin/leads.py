@@ -18,8 +18,8 @@ from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Q, QuerySet
-from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest, HttpResponse
+from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, URLPattern, path, reverse
 from django.utils import timezone
@@ -31,14 +31,16 @@ from monitoring.models import (
     CustomerSegment,
     Lead,
     LeadAnalytics,
+    LeadRepair,
     LeadSyncDailySummary,
     LeadSyncHealthDashboard,
     LeadSyncHistory,
     RealTimeSyncActivity,
     SyncMonitoring,
 )
-from monitoring.selectors.leads import lead_sources, row_estimate
+from monitoring.selectors.leads import lead_sources, lead_timeline, row_estimate
 from monitoring.selectors.search import lead_text_contains
+from monitoring.tables.portal import LABELS, render_changes, render_error, render_kind
 from monitoring.services.leads import (
     CLEAR_ERRORS_ELIGIBLE,
     RESOLVE_ELIGIBLE,
@@ -278,7 +280,7 @@ class LeadAdminForm(forms.ModelForm):
         return "; ".join(f"{Lead._meta.get_field(name).verbose_name}: {getattr(current, name)}" for name in names)
 
 
-# -- inline: the last 20 attempts, read-only ---------------------------------------------------
+# -- the recent timeline panel and the read-only mixin -------------------------------------------
 
 
 class ReadOnlyAdminMixin:
@@ -294,26 +296,24 @@ class ReadOnlyAdminMixin:
         return False
 
 
-class RecentHistoryFormSet(BaseInlineFormSet):
-    """Only the newest RECENT_HISTORY_ROWS attempts: one indexed query (idx_sync_history_lead_synced)."""
+def recent_timeline_html(lead: Lead) -> str:
+    """The lead's newest RECENT_HISTORY_ROWS timeline rows (attempts and repairs interleaved), as HTML.
 
-    def get_queryset(self) -> QuerySet[LeadSyncHistory]:
-        # Cached: the formset calls get_queryset() many times; a fresh slice each time would re-query.
-        if not hasattr(self, "_recent"):
-            self._recent = super().get_queryset().order_by("-synced_at", "-id")[:RECENT_HISTORY_ROWS]
-        return self._recent
-
-
-class RecentHistoryInline(ReadOnlyAdminMixin, admin.TabularInline):
-    model = LeadSyncHistory
-    formset = RecentHistoryFormSet
-    verbose_name_plural = f"last {RECENT_HISTORY_ROWS} sync attempts"
-    fields = ("synced_at", "sync_type", "sync_direction", "sync_status", "error_message", "fields_changed")
-    readonly_fields = fields
-    extra = 0
-    max_num = 0
-    can_delete = False
-    show_change_link = True
+    One query: the UNION of two index walks (selectors.leads.lead_timeline) with LIMIT. The cells
+    come from the portal timeline's renderers, so both read the same ("field: old → new", folds).
+    """
+    rows = [
+        {
+            **row,
+            "kind_html": render_kind(row),
+            "changes_html": render_changes(row),
+            "error_html": render_error(row.get("error")),
+            "direction_label": HistoryDirection(row["direction"]).label if row.get("direction") else "",
+            "status_label": LABELS.get(row["status"], row["status"]) if row.get("status") else "",
+        }
+        for row in lead_timeline(lead_id=lead.pk)[:RECENT_HISTORY_ROWS]
+    ]
+    return render_to_string("admin/monitoring/lead/recent_timeline.html", {"rows": rows, "limit": RECENT_HISTORY_ROWS})
 
 
 # -- repair actions: reason + count + confirmation ---------------------------------------------
@@ -323,7 +323,7 @@ class RepairForm(forms.Form):
     reason = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
         max_length=1000,
-        help_text="Why: recorded in each lead's sync history and in the admin log.",
+        help_text="Why: recorded with each lead's repair (its timeline) and in its admin history.",
     )
 
     def clean_reason(self) -> str:
@@ -351,7 +351,9 @@ class ResolveConflictForm(RepairForm):
 @admin.register(Lead)
 class LeadAdmin(admin.ModelAdmin):
     form = LeadAdminForm
-    inlines = [RecentHistoryInline]
+
+    class Media:
+        css = {"all": ("monitoring/admin-timeline.css",)}
     list_display = (
         "name",
         "email",
@@ -385,7 +387,7 @@ class LeadAdmin(admin.ModelAdmin):
     show_facets = admin.ShowFacets.NEVER
     paginator = EstimatedCountPaginator
     actions = ("retry_sync", "reset_stuck", "clear_error_count", "resolve_conflict")
-    # Sync state changes go through the actions, which ask for a reason and write history.
+    # Sync state changes go through the actions, which ask for a reason and record a repair.
     readonly_fields = (
         "id",
         "sync_status",
@@ -397,6 +399,7 @@ class LeadAdmin(admin.ModelAdmin):
         "created_at",
         "updated_at",
         "timeline",
+        "recent_timeline",
     )
     fieldsets = (
         (None, {"fields": ("id", "timeline", "first_name", "last_name", "email", "phone", "company_name", "job_title")}),
@@ -422,6 +425,7 @@ class LeadAdmin(admin.ModelAdmin):
                 "description": "Status, direction and errors change through the list's actions (with a reason).",
             },
         ),
+        (f"Timeline: the last {RECENT_HISTORY_ROWS} sync attempts and repairs", {"fields": ("recent_timeline",)}),
     )
 
     # -- columns --
@@ -448,6 +452,10 @@ class LeadAdmin(admin.ModelAdmin):
         except NoReverseMatch:
             return format_html('<a href="{}">All sync attempts</a>', history_url)
         return format_html('<a href="{}">Lead timeline</a> · <a href="{}">All sync attempts</a>', timeline_url, history_url)
+
+    @admin.display(description="newest first")
+    def recent_timeline(self, lead: Lead) -> str:
+        return recent_timeline_html(lead)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Lead]:
         queryset = super().get_queryset(request)
@@ -535,10 +543,10 @@ class LeadAdmin(admin.ModelAdmin):
         will_touch = queryset.filter(eligible).count() if eligible is not None else selected
         context = {
             **self.admin_site.each_context(request),
-            "title": f"{RepairAction.LABELS[action]}: confirm",
+            "title": f"{RepairAction(action).label}: confirm",
             "opts": self.model._meta,
             "action_name": action,
-            "action_label": RepairAction.LABELS[action],
+            "action_label": RepairAction(action).label,
             "form": form,
             "selected": selected,
             "will_touch": will_touch,
@@ -593,11 +601,11 @@ class LeadAdmin(admin.ModelAdmin):
 
     @staticmethod
     def _result_message(result: RepairResult) -> str:
-        label = RepairAction.LABELS[result.action]
+        label = RepairAction(result.action).label
         return (
             f"{label}: {result.updated} lead{'s' if result.updated != 1 else ''} changed, "
             f"{result.skipped} skipped, of {result.selected} selected. "
-            "Each change is recorded in the lead's sync history and the admin log."
+            "Each change is recorded in the lead's timeline and its admin history."
         )
 
 
@@ -646,6 +654,30 @@ class LeadSyncHistoryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     ordering = ("-synced_at", "-id")
     actions = None
     fields = ("lead", "sync_type", "sync_direction", "sync_status", "fields_changed", "error_message", "created_at", "synced_at")
+
+
+@admin.register(LeadRepair)
+class LeadRepairAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Every operator repair, newest first (idx_lead_repairs_created); not sync attempts."""
+
+    list_display = ("created_at", "lead_link", "action", "username", "reason")
+    list_filter = ("action",)
+    search_fields = ("=lead__id", "=username")
+    search_help_text = "Lead id or username (exact)."
+    list_per_page = 100
+    show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
+    paginator = EstimatedCountPaginator
+    ordering = ("-created_at", "-id")
+    actions = None
+    fields = ("lead_link", "action", "reason", "username", "user", "old_values", "new_values", "options", "created_at")
+    readonly_fields = ("lead_link",)
+
+    @admin.display(description="lead")
+    def lead_link(self, repair: LeadRepair) -> str:
+        # By id: the repair outlives a deleted lead (no foreign-key constraint), so no join.
+        url = reverse("admin:monitoring_lead_change", args=[repair.lead_id])
+        return format_html('<a href="{}">{}</a>', url, repair.lead_id)
 
 
 @admin.register(CustomerSegment)

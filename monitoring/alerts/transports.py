@@ -2,16 +2,19 @@
 
 A transport raises TransientError (timeouts, 5xx, 429: retried with backoff) or PermanentError
 (bad token, unknown webhook, 4xx: the channel is disabled and the reason shown on the Alerts page).
-Every outbound HTTP call goes through `post_json()`, the single point tests aim at a local server.
+Every outbound HTTP call goes through `post_json()`, the single point tests aim at a local server;
+it holds one deadline for the whole call (ALERTS_HTTP_TIMEOUT), and SMTP has EMAIL_TIMEOUT.
 Adding a channel kind = one class here + one line in TRANSPORTS.
 """
 from __future__ import annotations
 
+import http.client
+import io
 import json
 import smtplib
 import socket
-import urllib.error
-import urllib.request
+import time
+import urllib.parse
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -48,41 +51,125 @@ class HttpResponse:
 
 
 def _timeout() -> float:
+    """The deadline of one whole outbound call, connect to last byte (setting ALERTS_HTTP_TIMEOUT)."""
     return float(getattr(settings, "ALERTS_HTTP_TIMEOUT", 10))
+
+
+# What we keep of an answer: the error text shown on the Alerts page needs no more.
+_MAX_BODY_BYTES = 64 * 1024
+
+
+class _DeadlineReader(io.RawIOBase):
+    """Socket reads that share one deadline: each read may wait only for what is left of it.
+
+    A socket timeout alone bounds each read, and a server that sends one byte every few seconds
+    never trips it (issue 10: a delivery held for 94 s by a 10 s timeout)."""
+
+    def __init__(self, owner: _DeadlineSocket) -> None:
+        self.owner = owner
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        self.owner.sock.settimeout(_remaining(self.owner.deadline))
+        return self.owner.sock.recv_into(buffer)
+
+    def close(self) -> None:
+        if not self.closed:
+            self.owner.reader_closed()
+        super().close()
+
+
+class _DeadlineSocket:
+    """The connection's socket as http.client sees it: every send and read under one deadline.
+
+    Like socket.makefile(), an open reader keeps the socket open: http.client closes the
+    connection before the body is read when the server says "Connection: close"."""
+
+    def __init__(self, sock: socket.socket, deadline: float) -> None:
+        self.sock = sock
+        self.deadline = deadline
+        self._readers = 0
+        self._close_asked = False
+
+    def sendall(self, data: bytes) -> None:
+        self.sock.settimeout(_remaining(self.deadline))  # sendall's timeout covers the whole call
+        self.sock.sendall(data)
+
+    def makefile(self, mode: str = "rb", *args: Any, **kwargs: Any) -> io.BufferedReader:
+        self._readers += 1
+        return io.BufferedReader(_DeadlineReader(self))
+
+    def reader_closed(self) -> None:
+        self._readers -= 1
+        if self._close_asked and not self._readers:
+            self.sock.close()
+
+    def close(self) -> None:
+        self._close_asked = True
+        if not self._readers:
+            self.sock.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.sock, name)
+
+
+def _remaining(deadline: float) -> float:
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise TimeoutError("timed out: no complete answer within the deadline")
+    return left
+
+
+def _post(url: str, body: bytes, headers: dict[str, str], seconds: float) -> HttpResponse:
+    """One POST, connect to last byte of the (capped) answer within `seconds`. Redirects not followed."""
+    deadline = time.monotonic() + seconds
+    parts = urllib.parse.urlsplit(url)
+    connection_class = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    connection = connection_class(parts.hostname or "", parts.port, timeout=_remaining(deadline))
+    try:
+        connection.connect()  # the TCP (and TLS) handshake, bounded by the remaining time
+        connection.sock = _DeadlineSocket(connection.sock, deadline)  # type: ignore[assignment]
+        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        connection.request("POST", path, body=body, headers=headers)
+        response = connection.getresponse()
+        try:
+            return HttpResponse(response.status, response.read(_MAX_BODY_BYTES).decode(errors="replace"))
+        finally:
+            response.close()
+    finally:
+        connection.close()
 
 
 def post_json(url: str, payload: dict[str, Any], *, redact: str = "") -> HttpResponse:
     """POST `payload` as JSON and classify the answer; the one way transports reach the network.
 
-    2xx returns the response; 429 and 5xx, timeouts and refused connections raise TransientError;
-    other 4xx raise PermanentError. `redact` (a secret inside the URL, e.g. a bot token) never
-    appears in an error message, because errors are stored and shown on the Alerts page.
+    2xx returns the response; 429 and 5xx, timeouts (one deadline for the whole call:
+    ALERTS_HTTP_TIMEOUT) and refused connections raise TransientError; other answers (4xx, an
+    unfollowed 3xx) raise PermanentError. `redact` (a secret inside the URL, e.g. a bot token)
+    never appears in an error message, because errors are stored and shown on the Alerts page.
     """
     if not url.startswith(("http://", "https://")):
-        # urllib would also open file:// and ftp:// URLs; a channel only ever talks HTTP.
+        # A channel only ever talks HTTP; nothing else is opened.
         raise PermanentError("only http(s) URLs are allowed")
-    request = urllib.request.Request(
-        url,
-        data=json.dumps(payload).encode(),
-        headers={"Content-Type": "application/json", "User-Agent": "LeadSync-Portal-Alerts"},
-        method="POST",
-    )
+    headers = {"Content-Type": "application/json", "User-Agent": "LeadSync-Portal-Alerts"}
 
     def clean(text: str) -> str:
         return text.replace(redact, "***") if redact else text
 
     try:
-        with urllib.request.urlopen(request, timeout=_timeout()) as response:  # noqa: S310 (scheme checked on save)
-            return HttpResponse(response.status, response.read().decode(errors="replace"))
-    except urllib.error.HTTPError as exc:
-        body = exc.read().decode(errors="replace")[:300]
-        detail = clean(f"HTTP {exc.code}: {body}".strip())
-        if exc.code == 429 or exc.code >= 500:
-            raise TransientError(detail) from None
-        raise PermanentError(detail) from None
-    except (urllib.error.URLError, TimeoutError, socket.timeout, ConnectionError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise TransientError(clean(f"connection failed: {reason}")) from None
+        response = _post(url, json.dumps(payload).encode(), headers, _timeout())
+    except (TimeoutError, socket.timeout) as exc:
+        raise TransientError(clean(f"connection failed: timed out ({exc})")) from None
+    except (OSError, http.client.HTTPException) as exc:
+        raise TransientError(clean(f"connection failed: {exc}")) from None
+    if 200 <= response.status < 300:
+        return response
+    detail = clean(f"HTTP {response.status}: {response.body[:300]}".strip())
+    if response.status == 429 or response.status >= 500:
+        raise TransientError(detail)
+    raise PermanentError(detail)
 
 
 class Transport:

@@ -13,7 +13,7 @@ from .alerts import (
 )
 from .jobs import JobOutcome, JobRun
 from .maintenance import ArchiveExport, ArchiveExportStatus, LeadSyncHistoryArchive, StaleLeadCheck
-from .sync import CustomerSegment, Lead, LeadSyncHistory
+from .sync import CustomerSegment, Lead, LeadRepair, LeadSyncHistory
 from .views import (
     LeadAnalytics,
     LeadSyncDailySummary,
@@ -42,6 +42,7 @@ __all__ = [
     "CustomerSegment",
     "Lead",
     "LeadSyncHistory",
+    "LeadRepair",
     "LeadAnalytics",
     "LeadSyncDailySummary",
     "LeadSyncHealthDashboard",

@@ -1,6 +1,7 @@
 """The three tables the n8n sync writes. Names are the spec's, column for column."""
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.postgres.functions import RandomUUID
 from django.core.validators import EmailValidator, MaxValueValidator, MinValueValidator
 from django.db import models
@@ -12,6 +13,7 @@ from monitoring.choices import (
     HistoryStatus,
     LeadSyncDirection,
     LeadSyncStatus,
+    RepairAction,
     SyncType,
 )
 
@@ -156,3 +158,42 @@ class LeadSyncHistory(models.Model):
 
     def __str__(self) -> str:
         return f"{self.sync_type} {self.sync_direction} {self.sync_status} @ {self.synced_at:%Y-%m-%d %H:%M}"
+
+
+class LeadRepair(models.Model):
+    """One operator repair of one lead (retry, reset stuck, clear errors, resolve conflict): not a sync attempt.
+
+    Kept out of lead_sync_history on purpose: every number the portal shows counts rows of that
+    table as attempts, and a repair is not one (see monitoring.services.leads).
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    # No database constraint: the audit trail outlives a deleted lead, and a 10,000-lead repair
+    # needs no foreign-key check per row. Indexed with created_at by idx_lead_repairs_lead_created.
+    lead = models.ForeignKey(
+        Lead, on_delete=models.DO_NOTHING, db_constraint=False, db_column="lead_id", related_name="repairs",
+        db_index=False,
+    )
+    action = models.CharField(max_length=30, choices=RepairAction.choices)
+    reason = models.TextField()
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, db_column="user_id",
+        related_name="+", help_text="Empty once the user is deleted; the username stays.",
+    )
+    username = models.CharField(max_length=150, help_text="Who ran the repair, as named at the time.")
+    old_values = models.JSONField("old values", default=dict, help_text="The columns the repair changed, before.")
+    new_values = models.JSONField("new values", default=dict, help_text="The same columns, after.")
+    options = models.JSONField(default=dict, blank=True, help_text="How the repair was asked for (winner, quarantine).")
+    created_at = models.DateTimeField("repaired at", db_default=Now())
+
+    class Meta:
+        db_table = "lead_repairs"
+        ordering = ["-created_at", "-id"]
+        verbose_name = "lead repair"
+        constraints = [
+            models.CheckConstraint(condition=_in("action", RepairAction), name="lead_repairs_action_valid"),
+        ]
+        # Indexes live in migration 0210 as SQL, each with a comment naming its reader.
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} by {self.username} @ {self.created_at:%Y-%m-%d %H:%M}"

@@ -1,11 +1,13 @@
-"""Reads behind the operator admin (issue 4)."""
+"""Reads behind the operator admin (issue 4) and the lead timeline."""
 from __future__ import annotations
 
 import json
 from typing import Any
 
 from django.db import connection
-from django.db.models import QuerySet
+from django.db import models
+from django.db.models import F, QuerySet, Value
+from django.db.models.functions import Cast
 
 from monitoring.selectors._sql import fetch_all
 
@@ -44,3 +46,50 @@ def row_estimate(queryset: QuerySet[Any]) -> int:
     if isinstance(plan, str):
         plan = json.loads(plan)
     return int(plan[0]["Plan"]["Plan Rows"])
+
+
+# -- one lead's timeline: sync attempts and operator repairs, interleaved by time ----------------
+
+TIMELINE_ATTEMPT = "attempt"
+TIMELINE_REPAIR = "repair"
+
+
+def lead_timeline(
+    *, lead_id: Any, attempts: QuerySet[Any] | None = None, repairs: QuerySet[Any] | None = None
+) -> QuerySet[Any]:
+    """A lead's sync attempts and repairs as one list of dicts, newest first (UNION ALL, sortable, pageable).
+
+    Every row has: entry ('attempt' or 'repair'), entry_id, at (attempt finished / repair done),
+    started, kind (sync_type or repair action), direction, status, changes (an attempt's
+    fields_changed), old_values and new_values (a repair's), error, who (the repair's user).
+    `attempts` / `repairs` narrow either side (the timeline filters); pass .none() to leave one out.
+    Each side reads its own (lead_id, time DESC) index, idx_sync_history_lead_synced and
+    idx_lead_repairs_lead_created, so a page of the newest rows is a merge of two short index walks.
+    """
+    from monitoring.models import LeadRepair, LeadSyncHistory
+
+    text, stamp = models.TextField(), models.DateTimeField()
+    attempts = LeadSyncHistory.objects.filter(lead_id=lead_id) if attempts is None else attempts
+    repairs = LeadRepair.objects.filter(lead_id=lead_id) if repairs is None else repairs
+    # Same names, in the same order, on both sides: the UNION pairs columns by position.
+    attempt_rows = attempts.order_by().annotate(
+        entry=Value(TIMELINE_ATTEMPT, output_field=text), entry_id=F("id"), at=F("synced_at"),
+        started=F("created_at"), kind=Cast("sync_type", text), direction=Cast("sync_direction", text),
+        status=Cast("sync_status", text), changes=F("fields_changed"),
+        old=Cast(Value(None), models.JSONField()), new=Cast(Value(None), models.JSONField()),
+        error=F("error_message"), who=Cast(Value(None), text), why=Cast(Value(None), text),
+    )
+    repair_rows = repairs.order_by().annotate(
+        entry=Value(TIMELINE_REPAIR, output_field=text), entry_id=F("id"), at=F("created_at"),
+        started=Cast(Value(None), stamp), kind=Cast("action", text), direction=Cast(Value(None), text),
+        status=Cast(Value(None), text), changes=Cast(Value(None), models.JSONField()),
+        old=F("old_values"), new=F("new_values"),
+        error=Cast(Value(None), text), who=Cast("username", text), why=F("reason"),
+    )
+    columns = TIMELINE_COLUMNS
+    return attempt_rows.values(*columns).union(repair_rows.values(*columns), all=True).order_by("-at", "-entry_id")
+
+
+TIMELINE_COLUMNS = (
+    "entry", "entry_id", "at", "started", "kind", "direction", "status", "changes", "old", "new", "error", "who", "why",
+)

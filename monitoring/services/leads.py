@@ -1,17 +1,22 @@
 """Operator repairs of leads: put leads back in the sync's queue, with an audit row per lead.
 
 Each repair is ONE SQL statement built from data-modifying CTEs: it locks the selected rows (one
-primary-key probe each), keeps the eligible ones, UPDATEs them set-based and INSERT ... SELECTs one
-`lead_sync_history` row per changed lead (sync_type 'manual'; action, reason, user and the old/new values in fields_changed). One
-summarising admin LogEntry (user, reason, counts) follows in the same transaction. The selection is
-a queryset compiled into the statement as a subquery: "select all matching" never loads rows into
-Python.
+primary-key probe each), keeps the eligible ones, UPDATEs them set-based, INSERT ... SELECTs one
+`lead_repairs` row per changed lead (action, reason, user, old and new values) and, in the same
+statement, one admin LogEntry per changed lead, so each lead's admin History shows the repair.
+The selection is a queryset compiled into the statement as a subquery: "select all matching" never
+loads rows into Python.
 
-History direction rule: a manual repair is recorded in the direction the lead will sync next. Leads
-whose direction is one-way keep it; bidirectional leads are recorded as supabase_to_twenty, because
-the repair happened on the Supabase side and reaches Twenty from there. Resolving a conflict records
-the winning side. The history status is 'synced' (the repair itself succeeded; the CHECK constraint
-allows only synced/error/conflict).
+Why lead_repairs and not lead_sync_history: a repair is not a sync attempt. Every number of the
+portal (Performance, the API, /metrics, MCP, every alert rule, the daily summary, Activity) counts
+history rows as attempts; a repair row there made a retry of 2 leads look like 2 fresh successful
+syncs (and a quiet direction look alive). With a table of its own no reader has to remember to
+exclude repairs, and the spec's queries keep running unchanged. The lead timeline merges the two
+tables by time (monitoring.selectors.leads.lead_timeline).
+
+A repair changes only the columns it assigns (status, error message, error count, and for a
+resolved conflict the lead's direction) plus updated_at (the leads_touch trigger). It never touches
+last_synced_at, which is what "last sync" and "recently synced" read.
 """
 from __future__ import annotations
 
@@ -22,33 +27,17 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.contrib.admin.models import CHANGE, LogEntry
+from django.contrib.admin.models import CHANGE
 from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from monitoring.choices import HistoryDirection, HistoryStatus, LeadSyncDirection, LeadSyncStatus, SyncType
+from monitoring.choices import HistoryDirection, LeadSyncStatus, RepairAction
 from monitoring.models import Lead
 
 STUCK_AFTER_MINUTES = 10
-
-
-class RepairAction:
-    """The four repairs; the value is what history rows and log entries call them."""
-
-    RETRY = "retry_sync"
-    RESET_STUCK = "reset_stuck"
-    CLEAR_ERRORS = "clear_error_count"
-    RESOLVE_CONFLICT = "resolve_conflict"
-
-    LABELS = {
-        RETRY: "Retry sync",
-        RESET_STUCK: "Reset stuck",
-        CLEAR_ERRORS: "Clear error count",
-        RESOLVE_CONFLICT: "Resolve conflict",
-    }
 
 
 class BatchTooLarge(Exception):
@@ -64,7 +53,7 @@ class BatchTooLarge(Exception):
 
 @dataclass(frozen=True)
 class RepairResult:
-    """What one repair changed: leads updated (each got a history row) and leads skipped, of those selected."""
+    """What one repair changed: leads updated (each got a lead_repairs row) and leads skipped, of those selected."""
 
     action: str
     selected: int
@@ -197,19 +186,29 @@ def _repair(
     params: dict[str, Any] | None = None,
     extra: dict[str, Any] | None = None,
 ) -> RepairResult:
-    """One statement; `changed_columns` are the columns `assignments` sets (old and new values go to the history)."""
+    """One statement; `changed_columns` are the columns `assignments` sets (their old and new values are recorded)."""
     reason = (reason or "").strip()
     if not reason:
         raise ValueError("A reason is required for every repair.")
     selection_sql, selection_params = _selection_sql(leads)
     eligible_sql, eligible_params = _where_sql(eligible)
-    label = RepairAction.LABELS[action]
-    audit = {"action": action, "reason": reason, "user": user.get_username(), "user_id": user.pk, **(extra or {})}
-    changes = ",\n".join(
-        f"'{column}', CASE WHEN c.{column} IS DISTINCT FROM o.{column} "
-        f"THEN jsonb_build_array(o.{column}, c.{column}) END"
+    label = RepairAction(action).label
+
+    def only_changed(side: str) -> str:
+        # Only the columns whose value really changed; a NULL new value is kept (jsonb_strip_nulls would drop it).
+        return " || ".join(
+            f"CASE WHEN c.{column} IS DISTINCT FROM o.{column} "
+            f"THEN jsonb_build_object('{column}', {side}.{column}) ELSE '{{}}'::jsonb END"
+            for column in changed_columns
+        )
+
+    # "status: error → pending; errors: 7 → 0" for the admin History page, values cut to 200 characters.
+    change_text = "concat_ws('; ', " + ", ".join(
+        f"CASE WHEN c.{column} IS DISTINCT FROM o.{column} THEN "
+        f"'{Lead._meta.get_field(column).verbose_name}: ' || COALESCE(left(o.{column}::text, 200), '—') || ' → ' "
+        f"|| COALESCE(left(c.{column}::text, 200), '—') END"
         for column in changed_columns
-    )
+    ) + ")"
     sql = f"""
     WITH old AS (
         SELECT leads.id, {", ".join(f"leads.{column}" for column in changed_columns)}
@@ -232,32 +231,42 @@ def _repair(
         -- locked version is newer than this statement's snapshot, and only the id finds it.
         UPDATE leads l SET {assignments}
         WHERE l.id = ANY(ARRAY(SELECT id FROM old))
-        RETURNING l.id, l.sync_direction AS next_direction, {", ".join(f"l.{column}" for column in changed_columns)}
+        RETURNING l.id, l.first_name, l.last_name, l.email, {", ".join(f"l.{column}" for column in changed_columns)}
     ),
-    history AS (
-        INSERT INTO lead_sync_history (lead_id, sync_type, sync_direction, sync_status, fields_changed,
-                                       created_at, synced_at)
-        SELECT c.id, %(manual)s,
-               CASE WHEN c.next_direction = %(bidirectional)s THEN %(supabase_to_twenty)s ELSE c.next_direction END,
-               %(synced)s,
-               -- Only the columns this repair assigns can change; unchanged ones are left out.
-               %(audit)s::jsonb || jsonb_build_object('changes', jsonb_strip_nulls(jsonb_build_object(
-                   {changes}
-               ))),
-               now(), now()
+    repairs AS (
+        -- Its own table, not the history: a repair is not a sync attempt (see the module docstring).
+        INSERT INTO lead_repairs (lead_id, action, reason, user_id, username, old_values, new_values, options,
+                                  created_at)
+        SELECT c.id, %(action)s, %(reason)s, %(user_id)s, %(username)s,
+               {only_changed("o")}, {only_changed("c")}, %(options)s::jsonb, now()
         FROM changed c JOIN old o ON o.id = c.id
         RETURNING lead_id
+    ),
+    log AS (
+        -- One admin LogEntry per changed lead, set-based in this same statement, so each lead's
+        -- admin History shows the repair (django_admin_log's user foreign key is checked at commit).
+        INSERT INTO django_admin_log (action_time, user_id, content_type_id, object_id, object_repr, action_flag,
+                                      change_message)
+        SELECT now(), %(user_id)s, %(content_type_id)s, c.id::text,
+               left(COALESCE(NULLIF(concat_ws(' ', c.first_name, c.last_name), ''), c.email, c.id::text), 200),
+               %(change_flag)s,
+               %(label)s::text || ': ' || %(reason)s::text || ' (' || {change_text} || ')'
+        FROM changed c JOIN old o ON o.id = c.id
+        RETURNING object_id
     )
-    -- The count, and the lead when there is exactly one (its admin History gets the log entry).
-    SELECT count(*), CASE WHEN count(*) = 1 THEN min(lead_id::text) END FROM history
+    -- The count, and the lead when there is exactly one.
+    SELECT count(*), CASE WHEN count(*) = 1 THEN min(lead_id::text) END, (SELECT count(*) FROM log) FROM repairs
     """
     named = {
-        "manual": SyncType.MANUAL.value,
-        "bidirectional": LeadSyncDirection.BIDIRECTIONAL.value,
-        "supabase_to_twenty": HistoryDirection.SUPABASE_TO_TWENTY.value,
-        "synced": HistoryStatus.SYNCED.value,
+        "action": action,
+        "reason": reason,
+        "user_id": user.pk,
+        "username": user.get_username(),
+        "options": json.dumps(extra or {}),
+        "content_type_id": ContentType.objects.get_for_model(Lead).pk,
+        "change_flag": CHANGE,
+        "label": label,
         "pending": LeadSyncStatus.PENDING.value,
-        "audit": json.dumps(audit),
         **(params or {}),
     }
     named.update(selection_params)
@@ -270,30 +279,10 @@ def _repair(
             # (~70 ms) than this statement's expressions ever save.
             cursor.execute("SET LOCAL jit = off")
             cursor.execute(sql, named)
-            updated, only_lead_id = cursor.fetchone()
-        result = RepairResult(
-            action=action, selected=selected, updated=updated, skipped=max(selected - updated, 0),
-            only_lead_id=only_lead_id,
-        )
-        _log_summary(user=user, result=result, label=label, reason=reason)
-    return result
-
-
-def _log_summary(*, user: AbstractBaseUser, result: RepairResult, label: str, reason: str) -> None:
-    """One admin LogEntry per repair (per-lead detail is in lead_sync_history, which carries user and reason).
-
-    A LogEntry per lead would cost ~0.4 s per 10,000 leads (two foreign-key checks per row).
-    A repair of exactly one lead is logged on that lead, so it shows in the lead's admin History.
-    """
-    LogEntry.objects.create(
-        user_id=user.pk,
-        content_type=ContentType.objects.get_for_model(Lead),
-        object_id=result.only_lead_id,
-        object_repr=f"{result.updated} lead{'s' if result.updated != 1 else ''}",
-        action_flag=CHANGE,
-        change_message=(
-            f"{label}: {reason} ({result.updated} changed, {result.skipped} skipped of {result.selected} selected)"
-        ),
+            updated, only_lead_id, _logged = cursor.fetchone()
+    return RepairResult(
+        action=action, selected=selected, updated=updated, skipped=max(selected - updated, 0),
+        only_lead_id=only_lead_id,
     )
 
 

@@ -19,7 +19,14 @@ from django.utils import timezone
 from django.utils.dateformat import format as date_format
 from django.utils.html import format_html, format_html_join
 
-from monitoring.choices import HistoryDirection, HistoryStatus, LeadSyncDirection, LeadSyncStatus, SyncType
+from monitoring.choices import (
+    HistoryDirection,
+    HistoryStatus,
+    LeadSyncDirection,
+    LeadSyncStatus,
+    RepairAction,
+    SyncType,
+)
 
 TIMESTAMP_FORMAT = "Y-m-d H:i:s T"
 
@@ -59,6 +66,7 @@ LABELS: dict[str, str] = {
     **dict(LeadSyncDirection.choices),
     **dict(HistoryDirection.choices),
     **dict(SyncType.choices),
+    **dict(RepairAction.choices),
 }
 
 
@@ -270,19 +278,144 @@ class ErrorLeadTable(PortalTable):
         orderable = False
 
 
-class LeadHistoryTable(PortalTable):
-    """One lead's sync attempts (its timeline), newest first."""
+# --- The lead timeline: attempts and repairs, readable changes -----------------------------------
 
-    synced_at = TimestampColumn("Finished")
-    created_at = TimestampColumn("Started")
-    sync_direction = BadgeColumn("Direction")
-    sync_type = BadgeColumn("Type")
-    sync_status = BadgeColumn("Status")
-    fields_changed = JsonColumn("Changed fields", orderable=False)
-    error_message = tables.Column("Error", orderable=False)
+FOLD_AT = 80  # characters of a changed value shown before it folds
+ERROR_FOLD_AT = 300  # characters of an error message shown before it folds
+MISSING = "—"
+
+
+def _plain(value: Any) -> str:
+    """One changed value as text: strings as they are, null as a dash, anything else as compact JSON."""
+    if value is None:
+        return MISSING
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def folded(text: str, limit: int = FOLD_AT) -> str:
+    """Escaped text; past `limit` characters a <details> whose summary is the start, the full text one click away."""
+    if len(text) <= limit:
+        return format_html("{}", text)
+    return format_html(
+        '<details class="fold"><summary>{}…</summary><span class="fold-full">{}</span></details>', text[:limit], text
+    )
+
+
+def _repair_field_label(name: str) -> str:
+    from monitoring.models import Lead
+
+    try:
+        return str(Lead._meta.get_field(name).verbose_name)
+    except Exception:  # noqa: BLE001 - a column this code no longer knows: its own name
+        return name
+
+
+def change_lines(row: dict[str, Any]) -> list[tuple[str, str, str | None]]:
+    """(field, old, new) per changed field; new is None for a value without a before/after pair.
+
+    Attempts carry the sync's fields_changed ({"first_name": ["Bob", "Robert"]}, as the spec
+    shows); repairs carry old and new values of the lead's own columns.
+    """
+    if row.get("entry") == "repair":
+        old, new = _json(row.get("old")) or {}, _json(row.get("new")) or {}
+        return [(_repair_field_label(k), _plain(old.get(k)), _plain(new.get(k))) for k in sorted(set(old) | set(new))]
+    changes = _json(row.get("changes"))
+    if changes is None:
+        return []
+    if not isinstance(changes, dict):
+        return [("", _plain(changes), None)]
+    lines: list[tuple[str, str, str | None]] = []
+    for field, value in changes.items():
+        if isinstance(value, list) and len(value) == 2:
+            lines.append((str(field), _plain(value[0]), _plain(value[1])))
+        else:
+            lines.append((str(field), _plain(value), None))
+    return lines
+
+
+def _json(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def render_changes(row: dict[str, Any]) -> str:
+    """'field: old → new' lines (a list), each long value folded; a repair's reason first."""
+    items = []
+    if row.get("entry") == "repair" and row.get("why"):
+        items.append(format_html('<li class="repair-reason">Reason: {}</li>', folded(row["why"], ERROR_FOLD_AT)))
+    for field, old, new in change_lines(row):
+        label = format_html('<span class="field">{}:</span> ', field) if field else ""
+        if new is None:
+            items.append(format_html("<li>{}{}</li>", label, folded(old)))
+        else:
+            items.append(format_html("<li>{}{} → {}</li>", label, folded(old), folded(new)))
+    if not items:
+        return MISSING
+    return format_html('<ul class="changes">{}</ul>', format_html_join("", "{}", ((item,) for item in items)))
+
+
+def changes_text(row: dict[str, Any]) -> str:
+    """The same lines as plain text, for exports."""
+    lines = [f"Reason: {row['why']}"] if row.get("entry") == "repair" and row.get("why") else []
+    for field, old, new in change_lines(row):
+        prefix = f"{field}: " if field else ""
+        lines.append(f"{prefix}{old}" if new is None else f"{prefix}{old} → {new}")
+    return "\n".join(lines)
+
+
+def render_error(message: str | None) -> str:
+    if not message:
+        return MISSING
+    return format_html('<div class="error-text">{}</div>', folded(message, ERROR_FOLD_AT))
+
+
+def render_kind(row: dict[str, Any]) -> str:
+    code = row.get("kind") or ""
+    if row.get("entry") == "repair":
+        return format_html('<span class="badge badge-repair">Repair: {}</span>', LABELS.get(code, code))
+    return format_html('<span class="badge badge-{}">{}</span>', code, LABELS.get(code, code))
+
+
+class LeadTimelineTable(PortalTable):
+    """One lead's sync attempts and operator repairs (selectors.leads.lead_timeline), newest first."""
+
+    at = TimestampColumn("Finished")
+    started = TimestampColumn("Started")
+    direction = BadgeColumn("Direction")
+    kind = tables.Column("Type")
+    status = BadgeColumn("Status")
+    who = tables.Column("By", orderable=False)
+    changes = tables.Column("Changes", orderable=False, empty_values=())
+    error = tables.Column("Error", orderable=False, empty_values=(), attrs={"td": {"class": "error-cell"}})
 
     class Meta(PortalTable.Meta):
-        empty_text = "This lead has no sync attempts yet."
+        empty_text = "This lead has no sync attempts or repairs yet."
+        row_attrs = {"class": lambda record: f"timeline-{record['entry']}"}
+
+    def render_kind(self, record: dict[str, Any]) -> str:
+        return render_kind(record)
+
+    def value_kind(self, record: dict[str, Any]) -> str:
+        label = LABELS.get(record["kind"], record["kind"])
+        return f"Repair: {label}" if record["entry"] == "repair" else label
+
+    def render_changes(self, record: dict[str, Any]) -> str:
+        return render_changes(record)
+
+    def value_changes(self, record: dict[str, Any]) -> str:
+        return changes_text(record)
+
+    def render_error(self, record: dict[str, Any]) -> str:
+        return render_error(record.get("error"))
+
+    def value_error(self, record: dict[str, Any]) -> str:
+        return record.get("error") or ""
 
 
 class DailySummaryTable(PortalTable):

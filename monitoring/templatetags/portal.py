@@ -7,7 +7,7 @@ from typing import Any
 
 from django import template
 from django.utils.formats import localize
-from django.utils.html import conditional_escape, format_html, json_script
+from django.utils.html import conditional_escape, format_html, format_html_join, json_script
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.timezone import template_localtime
 
@@ -52,13 +52,18 @@ def table_rows(table: Any) -> SafeString:
     """
     columns = list(table.columns)
     td_attrs = [column.attrs["td"].as_html() for column in columns]
+    # Meta.row_attrs (values or callables of the record), e.g. the lead timeline's row kind.
+    row_attrs = getattr(table, "row_attrs", None) or {}
     rows = []
     for row in table.paginated_rows:
         cells = "".join(
             f"<td{' ' + attrs if attrs else ''}>{conditional_escape(localize(template_localtime(cell)))}</td>"
             for attrs, (_column, cell) in zip(td_attrs, row.items(), strict=True)
         )
-        rows.append(f"<tr>{cells}</tr>")
+        tr_attrs = format_html_join(
+            "", ' {}="{}"', ((k, v(record=row.record) if callable(v) else v) for k, v in row_attrs.items())
+        )
+        rows.append(f"<tr{tr_attrs}>{cells}</tr>")
     if not rows and table.empty_text:
         rows.append(str(format_html('<tr><td colspan="{}">{}</td></tr>', len(columns), table.empty_text)))
     return mark_safe("".join(rows))  # every piece above is escaped or built by format_html

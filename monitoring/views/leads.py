@@ -12,7 +12,8 @@ from monitoring import selectors
 from monitoring.choices import LeadSyncStatus
 from monitoring.filters import ErrorLeadFilterSet, LeadFilterSet, LeadHistoryFilterSet, rows_read_in_default_order
 from monitoring.models import Lead
-from monitoring.tables.portal import ErrorLeadTable, LeadHistoryTable, LeadTable
+from monitoring.selectors.leads import lead_timeline
+from monitoring.tables.portal import ErrorLeadTable, LeadTable, LeadTimelineTable
 
 from .lists import ObjectListView
 
@@ -73,10 +74,11 @@ class ErrorListView(ObjectListView):
 
 
 class LeadDetailView(ObjectListView):
-    """One lead: every field, and its sync attempts newest first (filterable, exportable)."""
+    """One lead: every field, and its timeline newest first: sync attempts and operator repairs
+    interleaved by time (filterable, exportable)."""
 
     filterset_class = LeadHistoryFilterSet
-    table_class = LeadHistoryTable
+    table_class = LeadTimelineTable
     template_name = "monitoring/lead_detail.html"
 
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
@@ -86,6 +88,16 @@ class LeadDetailView(ObjectListView):
 
     def get_queryset(self) -> QuerySet:
         return self.lead.history.order_by("-synced_at", "-id")
+
+    def get_tables(self) -> dict[str, Any]:
+        # The filters narrow the attempts (a union cannot be filtered afterwards); the repairs
+        # join them unless a filter only attempts have is set.
+        tables = super().get_tables()
+        attempts = tables["rows"].data.data
+        filterset = self.filterset
+        with_repairs = filterset is None or (not self.input_errors and filterset.shows_repairs())
+        repairs = self.lead.repairs.all() if with_repairs else self.lead.repairs.none()
+        return {"rows": self.table_class(lead_timeline(lead_id=self.lead.pk, attempts=attempts, repairs=repairs))}
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         fields = [

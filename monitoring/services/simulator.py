@@ -1,0 +1,398 @@
+"""A sync simulator: writes leads and lead_sync_history the way the n8n sync does, from several connections.
+
+It WRITES TO THE DATABASE IT IS POINTED AT (DATABASE_URL): leads it creates, claims and finishes
+are real rows. Use it on a demo or test database, never on production.
+
+What one attempt is, statement by statement (each a single-row statement in autocommit, as n8n's
+Postgres node sends them, so the portal sees exactly the write pattern of the real sync):
+  1. claim: UPDATE leads SET sync_status = 'syncing' WHERE id = (one pending / synced / failed lead,
+     FOR UPDATE SKIP LOCKED) RETURNING ...   (the leads_touch trigger stamps sync_started_at)
+  2. finish: UPDATE leads SET sync_status = synced | error | conflict, last_synced_at = now(), ...
+  3. record: INSERT INTO lead_sync_history (...) VALUES (...)   one row per attempt
+New leads are one INSERT INTO leads (status 'pending'), as a form submission on the Supabase side.
+
+Kinds of work: new leads, scheduled syncs of pending leads (initial_import when the lead has no
+Twenty id yet), webhook updates (a field changed in Twenty: fields_changed {"field": [old, new]})
+and retries of failed leads. Their mix and the write rate follow a daily rhythm (busy in the
+afternoon UTC, quiet at night) and an hourly one (a scheduled batch at the top of the hour).
+
+Failures: a baseline rate, plus error bursts (tens of seconds during which most attempts fail the
+same way): 429 rate limits, 5xx answers, timeouts, validation errors, and messages of many
+kilobytes (stack traces, a base64 response body). `fail_rate` replaces all of that with a fixed
+probability, so the failure-rate alert fires on demand; `stall` stops one direction (or all), so
+the per-direction or whole-sync stall alert fires.
+
+Determinism: every choice (kind, outcome, error kind, message, names, values, latency) comes from
+random.Random(seed + worker number). Which lead a worker claims, and how many attempts fit into a
+run, depend on timing and on the data, so two runs with one seed make the same sequence of
+choices, not necessarily the same rows.
+
+Stopping: stop() (SIGINT/SIGTERM in the command, or the end of `duration`) lets every worker finish
+the attempt it has in flight, so a clean stop leaves no lead in 'syncing'. A killed process
+(SIGKILL) leaves its in-flight leads in 'syncing': exactly what a crashed n8n worker does, and what
+the stuck-lead alert and the "Reset stuck" repair are for.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import math
+import random
+import threading
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+
+from monitoring.choices import HistoryDirection, HistoryStatus, LeadSyncDirection, LeadSyncStatus, SyncType
+
+logger = logging.getLogger(__name__)
+
+STALL_ALL = "all"
+STALL_CHOICES = (HistoryDirection.TWENTY_TO_SUPABASE.value, HistoryDirection.SUPABASE_TO_TWENTY.value, STALL_ALL)
+BASELINE_FAILURE = 0.03
+CONFLICT_SHARE = 0.01
+BURST_CHANCE_PER_ATTEMPT = 0.004  # about one burst per 250 attempts
+BURST_SECONDS = (15.0, 60.0)
+BURST_FAILURE = 0.7
+RETRY_MAX_ERRORS = 5  # the sync stops retrying a lead past the quarantine threshold
+STATEMENT_TIMEOUT_MS = 5_000  # every wait has a deadline: a blocked statement gives up, the run goes on
+
+FIRST_NAMES = ("Ada", "Grace", "Alan", "Katherine", "Linus", "Barbara", "Edsger", "Donald", "Margaret", "Tim",
+               "Radia", "Ken", "Frances", "John", "Hedy", "Guido", "Anita", "Dennis", "Sophie", "Niklaus")
+LAST_NAMES = ("Lovelace", "Hopper", "Turing", "Johnson", "Torvalds", "Liskov", "Dijkstra", "Knuth", "Hamilton",
+              "Berners-Lee", "Perlman", "Thompson", "Allen", "McCarthy", "Lamarr", "van Rossum", "Borg",
+              "Ritchie", "Wilson", "Wirth")
+COMPANIES = ("Analytical Engines", "Navy Labs", "Bletchley", "NASA", "Kernel Co", "MIT", "Eindhoven",
+             "Stanford", "Acme GmbH", "Initech", "Globex", "Umbrella", "Hooli", "Stark Industries")
+SOURCES = ("website", "referral", "linkedin", "webinar", "import", "trade_show")
+JOB_TITLES = ("Engineer", "CTO", "Head of Sales", "Buyer", "Founder", "Analyst", "Operations Manager")
+ERROR_KINDS = ("rate_limit", "server", "timeout", "validation", "huge")
+
+
+@dataclass
+class SimulatorOptions:
+    rate: float = 20.0  # statements per second, all connections together, before the rhythm
+    duration: float = 0.0  # seconds; 0 = until stop()
+    seed: int | None = None
+    stall: str | None = None  # a HistoryDirection value, or "all"
+    fail_rate: float | None = None  # 0..1: fixed probability that an attempt fails
+    connections: int = 4
+
+    def __post_init__(self) -> None:
+        if self.rate <= 0:
+            raise ValueError("rate must be above 0 writes per second")
+        if self.duration < 0:
+            raise ValueError("duration must be 0 (until stopped) or more seconds")
+        if self.stall is not None and self.stall not in STALL_CHOICES:
+            raise ValueError(f"stall must be one of {', '.join(STALL_CHOICES)}")
+        if self.fail_rate is not None and not 0 <= self.fail_rate <= 1:
+            raise ValueError("fail rate must be between 0 and 1 (0.25 = a quarter of the attempts fail)")
+        if not 1 <= self.connections <= 64:
+            raise ValueError("connections must be between 1 and 64")
+
+
+@dataclass
+class SimulatorReport:
+    """What a run wrote: statements, attempts by type and outcome, new leads, refused statements."""
+
+    statements: int = 0
+    new_leads: int = 0
+    attempts: Counter = field(default_factory=Counter)  # (sync_type, sync_status) -> n
+    errors_by_kind: Counter = field(default_factory=Counter)
+    refused: Counter = field(default_factory=Counter)  # database error class -> n
+    seconds: float = 0.0
+
+    def merge(self, other: SimulatorReport) -> None:
+        self.statements += other.statements
+        self.new_leads += other.new_leads
+        self.attempts.update(other.attempts)
+        self.errors_by_kind.update(other.errors_by_kind)
+        self.refused.update(other.refused)
+
+
+def rhythm(moment: datetime) -> tuple[float, float]:
+    """(rate factor, share of work that is new leads) for a moment, from the daily and hourly rhythm.
+
+    Daily: a cosine peaking at 14:00 UTC (factor 1.4) and lowest at 02:00 (0.6). Hourly: the first
+    five minutes carry a scheduled batch (x1.25). New leads arrive mostly in business hours.
+    """
+    hour = moment.hour + moment.minute / 60
+    daily = 0.5 + 0.5 * math.cos(2 * math.pi * (hour - 14) / 24)  # 0..1
+    factor = (0.6 + 0.8 * daily) * (1.25 if moment.minute < 5 else 1.0)
+    return factor, 0.1 + 0.2 * daily
+
+
+def error_message(kind: str, rng: random.Random, lead_id: Any) -> str:
+    """A message like the sync's for each failure kind; 'huge' is many kilobytes."""
+    if kind == "rate_limit":
+        return f"Twenty API 429: rate limit exceeded (retry after {rng.choice((10, 30, 60))} s) for person {lead_id}"
+    if kind == "server":
+        code, text = rng.choice(((500, "internal error"), (502, "Bad Gateway"), (503, "Service Unavailable"),
+                                 (504, "Gateway Timeout")))
+        return f"Twenty API {code}: {text}"
+    if kind == "timeout":
+        return f"ETIMEDOUT: request to https://api.twenty.com/rest/people/{lead_id} timed out after 30000 ms"
+    if kind == "validation":
+        field_name = rng.choice(("email", "phone", "companyName"))
+        return f'Twenty API 400: validation failed: {field_name} "{rng.randrange(10**6)}@@" is not valid'
+    if rng.random() < 0.5:
+        frames = "".join(
+            f"    at Object.request (/usr/local/lib/node_modules/n8n/dist/nodes/Twenty.node.js:{rng.randrange(1, 900)}:{rng.randrange(1, 80)})\n"
+            for _ in range(rng.randrange(60, 240))
+        )
+        return f"NodeApiError: Twenty API 500: unexpected response for {lead_id}\n{frames}"
+    body = base64.b64encode(rng.randbytes(rng.randrange(2_000, 12_000))).decode()
+    return f"Twenty API 502: upstream answered with an unreadable body: {body}"
+
+
+def _new_lead_row(rng: random.Random) -> dict[str, Any]:
+    first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+    direction = rng.choices(
+        (LeadSyncDirection.BIDIRECTIONAL, LeadSyncDirection.SUPABASE_TO_TWENTY, LeadSyncDirection.TWENTY_TO_SUPABASE),
+        weights=(6, 3, 1),
+    )[0]
+    return {
+        "first_name": first, "last_name": last,
+        "email": f"{first}.{last}.{rng.randrange(10**6)}@example.com".lower().replace(" ", ""),
+        "company_name": rng.choice(COMPANIES), "job_title": rng.choice(JOB_TITLES),
+        "lead_source": rng.choice(SOURCES), "lead_score": rng.randrange(0, 101), "direction": direction,
+    }
+
+
+class _Worker:
+    """One connection, one thread: single-row statements in autocommit, paced by the shared rate."""
+
+    def __init__(self, number: int, conninfo: str, options: SimulatorOptions, stop: threading.Event) -> None:
+        self.number = number
+        self.conninfo = conninfo
+        self.options = options
+        self.stop = stop
+        seed = options.seed if options.seed is not None else random.randrange(2**32)
+        self.rng = random.Random(seed + number)
+        self.report = SimulatorReport()
+        self.burst_until = 0.0
+        self.burst_kind = "server"
+
+    # -- pacing ----------------------------------------------------------------------------------
+
+    def pause(self) -> None:
+        factor, _ = rhythm(datetime.now(UTC))
+        interval = self.options.connections / (self.options.rate * factor)
+        self.stop.wait(interval)
+
+    # -- statements ------------------------------------------------------------------------------
+
+    def run(self) -> None:
+        try:
+            with psycopg.connect(self.conninfo, autocommit=True, connect_timeout=5) as conn:
+                conn.execute(f"SET statement_timeout = {STATEMENT_TIMEOUT_MS}")
+                conn.execute("SET application_name = 'simulate_sync'")
+                while not self.stop.is_set():
+                    self.step(conn)
+                    self.pause()
+        except psycopg.OperationalError as exc:  # the database went away: this worker ends, the others go on
+            logger.warning("simulate_sync worker %s stopped: %s", self.number, exc)
+            self.report.refused[type(exc).__name__] += 1
+
+    def execute(self, conn: psycopg.Connection, sql: str, params: dict[str, Any]) -> tuple | None:
+        """One statement: its RETURNING row (or () without one), None when refused.
+
+        A refused statement (a constraint, an index size, the statement timeout) is counted and
+        logged and the run goes on, as the sync's retry would."""
+        try:
+            cursor = conn.execute(sql, params)
+            self.report.statements += 1
+            return cursor.fetchone() if cursor.description else ()
+        except psycopg.errors.QueryCanceled:
+            self.report.refused["statement timeout"] += 1
+        except psycopg.DatabaseError as exc:
+            if isinstance(exc, psycopg.OperationalError) and conn.closed:
+                raise
+            self.report.refused[type(exc).__name__] += 1
+            logger.warning("simulate_sync: statement refused: %s", str(exc).splitlines()[0][:300])
+        return None
+
+    def step(self, conn: psycopg.Connection) -> None:
+        _, new_share = rhythm(datetime.now(UTC))
+        roll = self.rng.random()
+        if roll < new_share:
+            self.new_lead(conn)
+            return
+        kind = self.rng.choices(("scheduled", "webhook", "retry", "edit"), weights=(5, 3, 1, 2))[0]
+        if kind == "edit":
+            self.supabase_edit(conn)
+            return
+        claimed = self.claim(conn, kind)
+        if claimed is None and kind != "scheduled":
+            kind, claimed = "scheduled", self.claim(conn, "scheduled")
+        if claimed is None:
+            self.new_lead(conn)
+            return
+        self.pause()  # the call to the other side is in flight (the lead shows as 'syncing')
+        self.finish(conn, kind, claimed)
+
+    def new_lead(self, conn: psycopg.Connection) -> None:
+        row = _new_lead_row(self.rng)
+        if self.execute(conn, """
+            INSERT INTO leads (first_name, last_name, email, company_name, job_title, lead_source, lead_score,
+                               sync_status, sync_direction)
+            VALUES (%(first_name)s, %(last_name)s, %(email)s, %(company_name)s, %(job_title)s, %(lead_source)s,
+                    %(lead_score)s, 'pending', %(direction)s)
+            RETURNING id
+        """, row) is not None:
+            self.report.new_leads += 1
+
+    def supabase_edit(self, conn: psycopg.Connection) -> None:
+        """A synced lead edited on the Supabase side: back to 'pending', for the next scheduled sync."""
+        self.execute(conn, """
+            UPDATE leads l SET sync_status = 'pending', job_title = %(title)s
+            FROM (SELECT id FROM leads
+                  WHERE sync_status = 'synced' AND sync_direction <> 'twenty_to_supabase'
+                  ORDER BY last_synced_at LIMIT 1 FOR UPDATE SKIP LOCKED) AS picked
+            WHERE l.id = picked.id
+            RETURNING l.id
+        """, {"title": self.rng.choice(JOB_TITLES)})
+
+    def _directions(self) -> list[str]:
+        """Lead directions this worker may pick up: a stalled one-way direction is left alone."""
+        stall = self.options.stall
+        if stall == STALL_ALL:
+            return []
+        return [d for d in LeadSyncDirection.values if d != stall]
+
+    def claim(self, conn: psycopg.Connection, kind: str) -> tuple | None:
+        """One lead moved to 'syncing' (SKIP LOCKED: workers never wait for each other)."""
+        directions = self._directions()
+        if not directions:
+            return None
+        if kind == "scheduled":
+            pick = "sync_status = 'pending'"
+            order = ""
+        elif kind == "webhook":
+            # A change made in Twenty: only leads that sync from Twenty.
+            directions = [d for d in directions if d != LeadSyncDirection.SUPABASE_TO_TWENTY]
+            if not directions:
+                return None
+            pick = "sync_status = 'synced'"
+            order = "ORDER BY last_synced_at"  # idx_leads_sync_monitoring: the least recently synced first
+        else:
+            pick = f"sync_status = 'error' AND sync_error_count <= {RETRY_MAX_ERRORS}"
+            order = "ORDER BY sync_error_count DESC, last_synced_at DESC NULLS LAST"  # idx_leads_high_error_count
+        score = self.rng.randrange(0, 101)
+        return self.execute(conn, f"""
+            UPDATE leads l SET sync_status = 'syncing',
+                   lead_score = CASE WHEN %(webhook)s THEN %(score)s ELSE l.lead_score END
+            FROM (SELECT id, lead_score AS old_score FROM leads
+                  WHERE {pick} AND sync_direction = ANY(%(directions)s)
+                  {order} LIMIT 1 FOR UPDATE SKIP LOCKED) AS picked
+            WHERE l.id = picked.id
+            RETURNING l.id, l.sync_direction, l.twenty_id, picked.old_score, l.lead_score
+        """, {"webhook": kind == "webhook", "score": score, "directions": directions})
+
+    def finish(self, conn: psycopg.Connection, kind: str, claimed: tuple) -> None:
+        lead_id, lead_direction, twenty_id, old_score, new_score = claimed
+        rng = self.rng
+        if lead_direction == LeadSyncDirection.BIDIRECTIONAL:
+            direction = HistoryDirection.TWENTY_TO_SUPABASE if kind == "webhook" else HistoryDirection.SUPABASE_TO_TWENTY
+            if direction == self.options.stall:  # the stalled side never answers; the other one carries it
+                direction = next(d for d in HistoryDirection if d != direction)
+        else:
+            direction = HistoryDirection(lead_direction)
+        sync_type = {
+            "webhook": SyncType.WEBHOOK_UPDATE,
+            "retry": SyncType.RETRY,
+            "scheduled": SyncType.SCHEDULED if twenty_id else SyncType.INITIAL_IMPORT,
+        }[kind]
+        status, message, error_kind = self.outcome(lead_id, lead_direction)
+        latency = rng.uniform(0.2, 3.0) if error_kind != "timeout" else 30.0
+        changes: dict[str, Any] | None = None
+        if kind == "webhook":
+            changes = {"lead_score": [old_score, new_score]}
+        elif sync_type == SyncType.INITIAL_IMPORT and status == HistoryStatus.SYNCED:
+            changes = {"twenty_id": [None, "created"]}
+        finish = """
+            UPDATE leads SET sync_status = %(status)s::varchar, last_synced_at = now(),
+                   sync_error_count = sync_error_count + %(failed)s,
+                   sync_error_message = %(message)s,
+                   twenty_id = CASE WHEN %(status)s::varchar = 'synced' THEN COALESCE(twenty_id, %(twenty_id)s) ELSE twenty_id END
+            WHERE id = %(id)s
+        """
+        params = {"status": status, "failed": 1 if status == HistoryStatus.ERROR else 0, "message": message,
+                  "twenty_id": f"tw-sim-{uuid.UUID(int=rng.getrandbits(128)).hex}", "id": lead_id}
+        if self.execute(conn, finish, params) is None and message:
+            # Refused (an index that cannot hold the long message, until issue 10's fix): finish with
+            # the start of it rather than leave the lead in 'syncing'. The refusal stays counted.
+            self.execute(conn, finish, {**params, "message": message[:1000]})
+        recorded = self.execute(conn, """
+            INSERT INTO lead_sync_history (lead_id, sync_type, sync_direction, sync_status, fields_changed,
+                                           error_message, created_at, synced_at)
+            VALUES (%(id)s, %(type)s, %(direction)s, %(status)s, %(changes)s::jsonb, %(message)s,
+                    now() - make_interval(secs => %(latency)s), now())
+        """, {"id": lead_id, "type": sync_type.value, "direction": direction.value, "status": status,
+              "changes": json.dumps(changes) if changes is not None else None, "message": message,
+              "latency": latency})
+        if recorded is None:
+            return  # refused (e.g. an index that cannot hold a long message): the attempt is lost, as in the sync
+        self.report.attempts[(sync_type.value, status)] += 1
+        if error_kind:
+            self.report.errors_by_kind[error_kind] += 1
+
+    def outcome(self, lead_id: Any, lead_direction: str) -> tuple[str, str | None, str | None]:
+        rng = self.rng
+        now = time.monotonic()
+        if self.options.fail_rate is not None:
+            failed = rng.random() < self.options.fail_rate
+            kind = rng.choice(ERROR_KINDS)
+        else:
+            if now >= self.burst_until and rng.random() < BURST_CHANCE_PER_ATTEMPT:
+                self.burst_until = now + rng.uniform(*BURST_SECONDS)
+                self.burst_kind = rng.choice(ERROR_KINDS)
+            in_burst = now < self.burst_until
+            failed = rng.random() < (BURST_FAILURE if in_burst else BASELINE_FAILURE)
+            kind = self.burst_kind if in_burst else rng.choice(ERROR_KINDS)
+        if failed:
+            return HistoryStatus.ERROR, error_message(kind, rng, lead_id), kind
+        if lead_direction == LeadSyncDirection.BIDIRECTIONAL and rng.random() < CONFLICT_SHARE:
+            return HistoryStatus.CONFLICT, None, None
+        return HistoryStatus.SYNCED, None, None
+
+
+class Simulator:
+    """Runs the workers until duration ends or stop() is called; run() returns the merged report."""
+
+    def __init__(self, *, conninfo: str, options: SimulatorOptions) -> None:
+        self.conninfo = conninfo
+        self.options = options
+        self._stop = threading.Event()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def run(self) -> SimulatorReport:
+        started = time.monotonic()
+        workers = [_Worker(n, self.conninfo, self.options, self._stop) for n in range(self.options.connections)]
+        threads = [threading.Thread(target=w.run, name=f"simulate_sync-{w.number}", daemon=True) for w in workers]
+        for thread in threads:
+            thread.start()
+        deadline = started + self.options.duration if self.options.duration else None
+        while not self._stop.is_set() and any(t.is_alive() for t in threads):
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                break
+            self._stop.wait(0.2 if remaining is None else min(0.2, remaining))
+        self._stop.set()
+        for thread in threads:
+            # A worker finishes its in-flight attempt: one pause plus two statements (each bounded
+            # by statement_timeout), so this wait is bounded too.
+            thread.join(timeout=STATEMENT_TIMEOUT_MS / 1000 * 3 + 5)
+        report = SimulatorReport()
+        for worker in workers:
+            report.merge(worker.report)
+        report.seconds = time.monotonic() - started
+        return report
