@@ -48,7 +48,8 @@ def test_short_soak_every_fault_loses_nothing_and_never_hangs(tmp_path) -> None:
          (1200, 0)),
         # Restarted once during the soak: two runs, two summaries, one total.
         ("simulate_sync: 10.0 s, 40 statements, 0 new leads, 20 attempts (synced 20)\n"
-         "simulate_sync: 5.0 s, 22 statements, 1 new leads, 11 attempts, 2 unanswered commits (synced 11)\n", (31, 2)),
+         "simulate_sync: 5.0 s, 22 statements, 1 new leads, 11 attempts (synced 11); "
+         "REFUSED statements: {'OperationalError': 2}\n", (31, 2)),
         ("simulate_sync: writing to database 'x'\n", (None, 0)),
     ],
 )
