@@ -682,7 +682,10 @@ class Soak:
         if sync is not None and sync.poll() is not None and not self.sync_stopping:
             # The simulator's workers end when their connection dies; n8n would retry. Not the portal's fault: a note.
             self.sync_restarts += 1
-            self.children.restart("sync")
+            argv, env = self.children.specs["sync"]
+            # A new seed: the same one would replay the same new leads, refused as duplicates.
+            argv = [*argv[:-1], str(self.config.seed + self.sync_restarts)]
+            self.children.start("sync", argv, env)
 
     # -- faults --------------------------------------------------------------------------------
 
