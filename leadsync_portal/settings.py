@@ -186,9 +186,75 @@ SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
 
 # Celery: Redis is the broker; schedules live in the database (django-celery-beat).
 CELERY_BROKER_URL = REDIS_URL
+# Bulkheads (issue 10): three queues, one worker pool each, so a slow delivery or a long archive
+# never delays a check. Workers (README/docs "Operating"):
+#   celery -A leadsync_portal worker -Q checks -c 1 -n checks@%h
+#   celery -A leadsync_portal worker -Q deliveries -c 2 -n deliveries@%h
+#   celery -A leadsync_portal worker -Q maintenance -c 1 -n maintenance@%h
+# A worker started without -Q consumes all three (CELERY_TASK_QUEUES). Every task named
+# monitoring.<service> gets a route here and the soft/hard time limits of its queue.
+CELERY_TASK_QUEUES_BY_NAME = {
+    "checks": [
+        "monitoring.evaluate_alerts",
+        "monitoring.check_deadman",
+        # The minute's sweep only lists due deliveries and queues one task each: cheap and on time.
+        "monitoring.deliver_notifications",
+    ],
+    "deliveries": ["monitoring.deliver_notification", "monitoring.send_test_message"],
+    "maintenance": [
+        "monitoring.archive_history",
+        "monitoring.export_archive_months",
+        "monitoring.refresh_daily_summary",
+        "monitoring.record_stale_leads",
+        "monitoring.refresh_snapshots",
+        "monitoring.compact_rollups",
+        "monitoring.rebuild_rollups",
+        "monitoring.verify_rollups",
+    ],
+}
+CELERY_TASK_ROUTES = {
+    task: {"queue": queue} for queue, tasks in CELERY_TASK_QUEUES_BY_NAME.items() for task in tasks
+}
+# A task nobody routed lands with the slow work, never in front of the checks.
+CELERY_TASK_DEFAULT_QUEUE = "maintenance"
+CELERY_TASK_QUEUES = {name: {"routing_key": name} for name in CELERY_TASK_QUEUES_BY_NAME}
+# (soft, hard) seconds per queue. Soft raises SoftTimeLimitExceeded inside the task (its run is
+# recorded as failed, its transaction rolled back); hard kills the worker process.
+# Deliveries: the transport's own deadline (ALERTS_HTTP_TIMEOUT / EMAIL_TIMEOUT) comes first.
+TASK_TIME_LIMITS = {
+    "checks": (env_int("CHECK_TASK_SOFT_TIME_LIMIT", 120), env_int("CHECK_TASK_TIME_LIMIT", 150)),
+    "deliveries": (env_int("DELIVERY_TASK_SOFT_TIME_LIMIT", 60), env_int("DELIVERY_TASK_TIME_LIMIT", 90)),
+    # The archive moves history in committed batches and the export a month at a time: a run cut
+    # short loses nothing, and the next run (or the redelivered message) goes on from there.
+    "maintenance": (env_int("MAINTENANCE_TASK_SOFT_TIME_LIMIT", 900), env_int("MAINTENANCE_TASK_TIME_LIMIT", 960)),
+}
+CELERY_TASK_ANNOTATIONS = {
+    task: {"soft_time_limit": TASK_TIME_LIMITS[queue][0], "time_limit": TASK_TIME_LIMITS[queue][1]}
+    for queue, tasks in CELERY_TASK_QUEUES_BY_NAME.items()
+    for task in tasks
+}
+# Any other task (a default for what is not listed above).
+CELERY_TASK_SOFT_TIME_LIMIT, CELERY_TASK_TIME_LIMIT = TASK_TIME_LIMITS["maintenance"]
+# Every task is idempotent (claims by conditional update, single-instance runs, batch-resumable
+# maintenance), so a message is acknowledged only when its task has finished: a task whose worker
+# died is delivered again. The Redis broker does that once the message has been unacknowledged for
+# visibility_timeout: sized just above the longest hard limit (not kombu's 1 h default), so it
+# never redelivers a task still running, and a dead worker's task is redone within minutes.
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_VISIBILITY_TIMEOUT = env_int(
+    "CELERY_VISIBILITY_TIMEOUT", max(hard for _soft, hard in TASK_TIME_LIMITS.values()) + 60
+)
+# Broker waits are bounded too: a hung Redis fails a publish (the beat sweep catches up) instead
+# of hanging the web request or the check that queued it.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
+    "socket_timeout": env_float("CELERY_BROKER_SOCKET_TIMEOUT", 2),
+    "socket_connect_timeout": env_float("CELERY_BROKER_SOCKET_TIMEOUT", 2),
+}
+CELERY_BROKER_CONNECTION_TIMEOUT = env_float("CELERY_BROKER_SOCKET_TIMEOUT", 2)
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.5, "interval_max": 0.5}
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True

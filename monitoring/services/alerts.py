@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -39,8 +40,14 @@ logger = logging.getLogger(__name__)
 # Transient failures are retried after 1, 2, 4, 8, 16 minutes; the sixth failure gives up.
 MAX_ATTEMPTS = 6
 BACKOFF_BASE = timedelta(minutes=1)
-# A worker that died mid-send leaves its row 'sending'; after this long another worker may take it.
-STALE_CLAIM = timedelta(minutes=15)
+
+
+def stale_claim() -> timedelta:
+    """A worker that died mid-send leaves its row 'sending'; after this long another may take it.
+
+    Just over the delivery task's hard time limit: by then the claimant has finished or been
+    killed, so taking the row over can never send a message twice."""
+    return timedelta(seconds=settings.TASK_TIME_LIMITS["deliveries"][1] + 30)
 
 
 class AlertActionError(ValidationError):
@@ -276,7 +283,7 @@ def _due(now: datetime) -> Q:
     return (
         Q(status=DeliveryStatus.PENDING)
         | Q(status=DeliveryStatus.RETRYING, next_retry_at__lte=now)
-        | Q(status=DeliveryStatus.SENDING, claimed_at__lt=now - STALE_CLAIM)
+        | Q(status=DeliveryStatus.SENDING, claimed_at__lt=now - stale_claim())
     )
 
 
@@ -323,11 +330,29 @@ def deliver_notification(*, delivery_id: int) -> str | None:
     return complete(DeliveryStatus.SENT)
 
 
-def deliver_due_notifications(*, limit: int = 200) -> dict[str, int]:
-    """Send every due delivery (new, retry due, or abandoned by a dead worker); returns counts by outcome."""
-    ids = list(
+def due_delivery_ids(*, limit: int = 200) -> list[int]:
+    """Deliveries to send now (new, retry due, or abandoned by a dead worker), oldest first."""
+    return list(
         Delivery.objects.filter(_due(timezone.now())).order_by("created_at", "pk").values_list("pk", flat=True)[:limit]
     )
+
+
+def seconds_until_claim_is_stale(delivery_id: int) -> float | None:
+    """For a delivery another worker holds ('sending'): seconds until its claim may be taken over."""
+    claimed_at = (
+        Delivery.objects.filter(pk=delivery_id, status=DeliveryStatus.SENDING).values_list("claimed_at", flat=True).first()
+    )
+    if claimed_at is None:
+        return None
+    return max(1.0, (claimed_at + stale_claim() - timezone.now()).total_seconds() + 1)
+
+
+def deliver_due_notifications(*, limit: int = 200) -> dict[str, int]:
+    """Send every due delivery here, one after another; returns counts by outcome.
+
+    The workers send one task per delivery instead (monitoring.deliver_notification); this inline
+    form serves the tests and a manual catch-up from a shell."""
+    ids = due_delivery_ids(limit=limit)
     outcomes: Counter[str] = Counter()
     for delivery_id in ids:
         outcomes[deliver_notification(delivery_id=delivery_id) or "claimed_elsewhere"] += 1

@@ -1,12 +1,14 @@
 """Alerting tasks: the 5-minute check, the dead-man check on it, and message delivery.
 
-Each is thin (one service), runs inside run_recorded (a JobRun row per run), and is safe to run twice at once: the
-services claim their work with row locks and conditional updates.
+Queues (settings CELERY_TASK_ROUTES): the checks and the minute's delivery sweep run on `checks`;
+each delivery is its own task on `deliveries`, so one stuck endpoint holds one delivery slot and
+never a check. Every task is safe to run twice at once: the services claim their work with row
+locks and conditional updates, which is what makes acks_late (redelivery after a dead worker) safe.
 """
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from celery import shared_task
@@ -19,20 +21,33 @@ from monitoring.services.jobs import run_recorded
 
 logger = logging.getLogger(__name__)
 
-DELIVER_TASK = "monitoring.deliver_notifications"
+DELIVER_TASK = "monitoring.deliver_notifications"  # the sweep
+DELIVER_ONE_TASK = "monitoring.deliver_notification"
 
 
-def deliver_soon() -> None:
-    """Ask a worker to send queued messages now rather than at the next minute's sweep.
+def _enqueue(delivery_ids: Iterable[int]) -> int:
+    """Queue one delivery task each; returns how many went to the broker (the rest wait for the sweep)."""
+    sent = 0
+    for delivery_id in delivery_ids:
+        try:
+            deliver_notification.delay(delivery_id)
+            sent += 1
+        except Exception:
+            # The broker is down or hung (bounded by the broker timeouts): the next sweep retries.
+            logger.warning("could not enqueue delivery %s; the beat sweep will send it", delivery_id, exc_info=True)
+            break
+    return sent
+
+
+def deliver_soon(delivery_ids: Iterable[int] | None = None) -> None:
+    """Ask the deliveries workers to send these (default: every due) messages now, not at the next sweep.
 
     After commit, so the worker sees the rows; a broker hiccup only delays them to that sweep.
     """
+    ids = list(delivery_ids) if delivery_ids is not None else None
 
     def enqueue() -> None:
-        try:
-            deliver_notifications.delay()
-        except Exception:
-            logger.warning("could not enqueue %s; the beat sweep will send the messages", DELIVER_TASK, exc_info=True)
+        _enqueue(ids if ids is not None else alert_services.due_delivery_ids())
 
     transaction.on_commit(enqueue)
 
@@ -45,7 +60,7 @@ def _check(*, kinds: list[str] | None) -> Callable[[JobRun], None]:
         run.rows_touched = len(report.queued)
         run.detail = report.as_dict()
         if report.queued:
-            deliver_soon()
+            deliver_soon(report.queued)
 
     return body
 
@@ -65,11 +80,27 @@ def check_deadman() -> dict[str, Any]:
 
 @shared_task(name=DELIVER_TASK)
 def deliver_notifications() -> dict[str, Any]:
-    """Send queued messages and due retries (beat: every minute; also right after a check queued some)."""
-    # Not single-instance: each delivery is claimed by a conditional update, so two sweeps never send one twice.
+    """Queue a task for every due message and retry (beat: every minute); sends nothing itself."""
+
+    # Not single-instance: a delivery queued twice is still claimed once by a conditional update.
     def body(run: JobRun) -> None:
-        outcomes = alert_services.deliver_due_notifications()
-        run.rows_touched = sum(outcomes.values())
-        run.detail = outcomes
+        due = alert_services.due_delivery_ids()
+        queued = _enqueue(due)
+        run.rows_touched = queued
+        run.detail = {"due": len(due), "queued": queued}
 
     return run_recorded(DELIVER_TASK, body, single_instance=False)
+
+
+@shared_task(name=DELIVER_ONE_TASK, bind=True)
+def deliver_notification(self: Any, delivery_id: int) -> str:
+    """Send one message if it is due and this worker claims it (its own task: one slow endpoint, one slot)."""
+    status = alert_services.deliver_notification(delivery_id=delivery_id)
+    if status is not None:
+        return status
+    # Someone else holds it. If that worker died (this message came back after its loss), its
+    # claim becomes takeable once it is surely dead: look again then, a few times at most.
+    wait = alert_services.seconds_until_claim_is_stale(delivery_id)
+    if wait is None:
+        return "not due"
+    raise self.retry(countdown=wait, max_retries=3)

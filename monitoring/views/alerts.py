@@ -94,7 +94,7 @@ class DeliveryResendView(AlertActionView):
 
     def act(self, pk: int) -> object:
         delivery = alert_services.resend_delivery(delivery_id=pk, user=self.request.user)
-        deliver_soon()
+        deliver_soon([delivery.pk])
         return delivery
 
 

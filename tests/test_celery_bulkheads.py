@@ -1,0 +1,179 @@
+"""Bulkheads and redelivery with real worker processes on the real Redis broker (issue 10, findings 2 and 6).
+
+- A hung delivery endpoint holds one slot of the deliveries worker; a healthy channel still gets
+  its message, and evaluate_alerts and check_deadman run on time on the checks worker.
+- A maintenance worker SIGKILLed in the middle of the archive: another worker redoes the task
+  once the broker's visibility timeout has passed (5 s here, via CELERY_VISIBILITY_TIMEOUT), and
+  no history row is lost or duplicated.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+
+from leadsync_portal.celery import app
+from monitoring.choices import HistoryDirection, HistoryStatus, SyncType
+from monitoring.models import (
+    Channel,
+    ChannelKind,
+    Delivery,
+    DeliveryStatus,
+    JobOutcome,
+    JobRun,
+    Lead,
+    LeadSyncHistory,
+    LeadSyncHistoryArchive,
+    RuleKind,
+)
+from monitoring.tasks import alerts as alert_tasks
+from monitoring.tasks import maintenance as maintenance_tasks
+from tests.alert_helpers import RecordingServer, only_rule
+
+from .hostile_servers import silent_server
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+
+
+def wait_for(condition: Callable[[], bool], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def _database_url() -> str:
+    db = connection.settings_dict
+    return f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+@pytest.fixture
+def workers() -> Iterator[Callable[..., subprocess.Popen]]:
+    """Start `celery worker -Q <queue>` processes (prefork, as in production) on the test database."""
+    started: list[subprocess.Popen] = []
+
+    def start(queue: str, concurrency: int = 1, **env: str) -> subprocess.Popen:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "leadsync_portal", "worker", "-Q", queue, "-c", str(concurrency),
+             "-n", f"{queue}-{len(started)}@%h", "--without-gossip", "--without-mingle", "--without-heartbeat",
+             "--loglevel", "INFO"],
+            cwd=ROOT, start_new_session=True,  # its own process group: SIGKILL takes the pool children too
+            env={**os.environ, "DJANGO_SETTINGS_MODULE": "leadsync_portal.settings_test",
+                 "DATABASE_URL": _database_url(), "DATABASE_POOL": "0", **env},
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        started.append(process)
+        return process
+
+    app.control.purge()
+    yield start
+    for process in started:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(10)
+    app.control.purge()
+
+
+def kill(process: subprocess.Popen) -> None:
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait(10)
+
+
+def runs(task: str, outcome: str = JobOutcome.SUCCEEDED) -> int:
+    return JobRun.objects.filter(task_name=task, outcome=outcome).count()
+
+
+def test_a_hung_endpoint_never_delays_a_check_or_a_healthy_channel(workers):
+    with silent_server() as hung_port, RecordingServer() as healthy:
+        hung = Channel.objects.create(
+            name="hung slack", kind=ChannelKind.SLACK, config={"webhook_url": f"http://127.0.0.1:{hung_port}/hook"}
+        )
+        good = Channel.objects.create(
+            name="good slack", kind=ChannelKind.SLACK, config={"webhook_url": f"{healthy.url}/hook"}
+        )
+        only_rule(RuleKind.SYNC_STALLED).channels.set([hung, good])
+        # The endpoint holds its delivery for a minute (its deadline), far longer than this test waits.
+        workers("deliveries", concurrency=2, ALERTS_HTTP_TIMEOUT="60")
+        workers("checks")
+        alert_tasks.evaluate_alerts.delay()
+        assert wait_for(lambda: Delivery.objects.filter(channel=hung, status=DeliveryStatus.SENDING).exists(), 60)
+        assert wait_for(lambda: len(healthy.requests) == 1, 20), "the healthy channel waited behind the hung one"
+
+        # While the hung delivery holds its slot, the next checks run at once.
+        queued_at = time.monotonic()
+        alert_tasks.evaluate_alerts.delay()
+        alert_tasks.check_deadman.delay()
+        assert wait_for(
+            lambda: runs("monitoring.evaluate_alerts") == 2 and runs("monitoring.check_deadman") == 1, 30
+        ), "a check waited behind a delivery"
+        checks_seconds = time.monotonic() - queued_at
+        assert Delivery.objects.get(channel=hung).status == DeliveryStatus.SENDING  # still hung meanwhile
+    assert checks_seconds < 30
+
+
+def _old_history(lead: Lead, count: int) -> None:
+    at = timezone.now() - timedelta(days=settings.HISTORY_RETENTION_DAYS + 5)
+    LeadSyncHistory.objects.bulk_create(
+        LeadSyncHistory(
+            lead=lead, sync_type=SyncType.SCHEDULED, sync_direction=HistoryDirection.TWENTY_TO_SUPABASE,
+            sync_status=HistoryStatus.SYNCED, created_at=at, synced_at=at,
+        )
+        for _ in range(count)
+    )
+
+
+def test_a_task_of_a_killed_worker_is_redone_by_another_within_the_visibility_timeout(workers):
+    lead = Lead.objects.create(email="old@example.com")
+    _old_history(lead, 8)
+    ids = set(LeadSyncHistory.objects.values_list("pk", flat=True))
+    # One row per batch and a second between batches: the archive is still running when killed.
+    slow = workers("maintenance", HISTORY_ARCHIVE_BATCH_SIZE="1", HISTORY_ARCHIVE_BATCH_PAUSE_MS="1000")
+    maintenance_tasks.archive_history.delay()
+    assert wait_for(lambda: LeadSyncHistoryArchive.objects.count() >= 2, 60), "the archive never started"
+    kill(slow)
+    killed_at = time.monotonic()
+    assert LeadSyncHistoryArchive.objects.count() < 8  # killed in the middle
+
+    workers("maintenance", CELERY_VISIBILITY_TIMEOUT="5")
+    assert wait_for(lambda: runs("monitoring.archive_history") == 1, 90), "the task was not redone"
+    redone_after = time.monotonic() - killed_at
+    # Nothing lost, nothing twice: every row once, in the archive.
+    assert set(LeadSyncHistoryArchive.objects.values_list("pk", flat=True)) == ids
+    assert not LeadSyncHistory.objects.exists()
+    # The killed run is recorded as interrupted by the one that finished the work.
+    assert runs("monitoring.archive_history", JobOutcome.FAILED) == 1
+    assert redone_after < 60
+
+
+@pytest.mark.django_db(transaction=False)
+def test_every_task_has_a_queue_and_time_limits():
+    from django.conf import settings as conf
+
+    ours = sorted(name for name in app.tasks if name.startswith("monitoring."))
+    assert ours, "no tasks registered"
+    routes = conf.CELERY_TASK_ROUTES
+    for name in ours:
+        queue = routes[name]["queue"]
+        soft, hard = conf.TASK_TIME_LIMITS[queue]
+        task = app.tasks[name]
+        assert (task.soft_time_limit, task.time_limit) == (soft, hard), name
+        assert 0 < soft < hard <= conf.CELERY_VISIBILITY_TIMEOUT, name
+    assert routes["monitoring.evaluate_alerts"] == routes["monitoring.check_deadman"] == {"queue": "checks"}
+    assert routes["monitoring.deliver_notification"] == routes["monitoring.send_test_message"] == {"queue": "deliveries"}
+    assert routes["monitoring.archive_history"] == {"queue": "maintenance"}
+    # A task from a killed worker comes back in minutes, not kombu's default hour.
+    assert conf.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] <= 20 * 60
+    assert conf.CELERY_TASK_ACKS_LATE and conf.CELERY_TASK_REJECT_ON_WORKER_LOST
