@@ -75,6 +75,11 @@ class _LoopServer:
     async def _close(self) -> None:
         await self._stop_listening()
         self._abort_all()
+        # Handlers still waiting (a hung client, a trickle) end here, not as "Task was destroyed" noise.
+        pending = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
 
     def _abort_all(self) -> None:
         for writer in list(self._writers):
