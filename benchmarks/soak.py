@@ -689,12 +689,15 @@ class Soak:
 
     # -- faults --------------------------------------------------------------------------------
 
-    def fault_redis_hang(self, run: FaultRun) -> None:
-        self.redis_proxy.set_mode("hang")
+    def _proxy_fault(self, run: FaultRun, proxy: FaultProxy, mode: str) -> None:
+        proxy.set_mode(mode)
         try:
             self.hold(run, self.config.fault_seconds)
         finally:
-            self.redis_proxy.set_mode("pass")
+            proxy.set_mode("pass")
+
+    def fault_redis_hang(self, run: FaultRun) -> None:
+        self._proxy_fault(run, self.redis_proxy, "hang")
 
     def fault_hostile_channels(self, run: FaultRun) -> None:
         before = (len(self.slowloris.requests), self.smtp.connections)
@@ -724,11 +727,7 @@ class Soak:
         run.notes.append(f"{killed} backends terminated")
 
     def fault_db_restart(self, run: FaultRun) -> None:
-        self.pg_proxy.set_mode("down")
-        try:
-            self.hold(run, self.config.fault_seconds)
-        finally:
-            self.pg_proxy.set_mode("pass")
+        self._proxy_fault(run, self.pg_proxy, "down")
 
     def fault_kill_archive(self, run: FaultRun) -> None:
         from leadsync_portal.celery import app
