@@ -98,7 +98,9 @@ class SoakConfig:
     web_workers: int = 2
     # A killed worker's task comes back after the broker's visibility timeout (production: just
     # above the longest hard time limit, minutes). The soak shortens both, keeping their order,
-    # so the redelivery happens inside the run: visibility > maintenance hard limit > archive run.
+    # so the redelivery happens inside the run: visibility > maintenance hard limit > archive run,
+    # and visibility > a delivery claim's staleness (delivery hard limit + 30 s), so the killed
+    # delivery's redelivered task may take its row over.
     visibility_timeout: int = 120
     maintenance_time_limit: int = 100
     delivery_time_limit: int = 20
@@ -107,9 +109,9 @@ class SoakConfig:
     def short(cls, **fields: Any) -> SoakConfig:
         """The CI version: every fault, each for a few check intervals (about two minutes in all)."""
         defaults: dict[str, Any] = dict(
-            fault_seconds=10.0, gap_seconds=7.0, check_interval=5, rate=10.0, old_rows=15_000,
-            archive_batch=500, archive_pause_ms=40, visibility_timeout=30, maintenance_time_limit=25,
-            delivery_time_limit=15,
+            fault_seconds=8.0, gap_seconds=6.0, check_interval=5, rate=10.0, old_rows=15_000,
+            archive_batch=500, archive_pause_ms=40, visibility_timeout=45, maintenance_time_limit=30,
+            delivery_time_limit=12,
         )
         return cls(**{**defaults, **fields})
 
