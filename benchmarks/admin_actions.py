@@ -93,6 +93,8 @@ def _backend_cpu_ms() -> float | None:
 
 def _cleanup() -> None:
     _sql("DELETE FROM lead_sync_history WHERE lead_id IN (SELECT id FROM leads WHERE job_title = %s)", [MARK])
+    # lead_repairs has no foreign key to leads (the audit outlives a lead): delete them explicitly.
+    _sql("DELETE FROM lead_repairs WHERE lead_id IN (SELECT id FROM leads WHERE job_title = %s)", [MARK])
     _sql("DELETE FROM leads WHERE job_title = %s", [MARK])
     _sql("DELETE FROM django_admin_log WHERE user_id IN (SELECT id FROM auth_user WHERE username = %s)", [USERNAME])
     User.objects.filter(username=USERNAME).delete()

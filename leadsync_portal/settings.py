@@ -24,6 +24,11 @@ def env_int(name: str, default: int) -> int:
     return default if value in (None, "") else int(value)
 
 
+def env_float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    return default if value in (None, "") else float(value)
+
+
 def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
@@ -55,6 +60,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # A view that loses the database answers 503 with a message, not 500 (database_down.py).
+    "leadsync_portal.database_down.DatabaseUnavailableMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -91,7 +98,16 @@ if not DATABASE_URL:
 _db = dj_database_url.parse(DATABASE_URL, conn_max_age=0)
 # Django's psycopg 3 pool needs CONN_MAX_AGE = 0; the pool keeps connections instead.
 if env_bool("DATABASE_POOL", True):
-    _db.setdefault("OPTIONS", {})["pool"] = {"min_size": 1, "max_size": env_int("DATABASE_POOL_MAX", 10), "timeout": 10}
+    # timeout: how long a request waits for a pooled connection. Bounded, so with PostgreSQL down
+    # a page answers 503 in about this long instead of hanging (DATABASE_POOL_TIMEOUT).
+    _db.setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 1,
+        "max_size": env_int("DATABASE_POOL_MAX", 10),
+        "timeout": env_float("DATABASE_POOL_TIMEOUT", 1.5),
+    }
+# libpq's connect_timeout (whole seconds, at least 2): a host that drops packets fails a connection
+# attempt in seconds rather than the TCP default of minutes.
+_db.setdefault("OPTIONS", {})["connect_timeout"] = env_int("DATABASE_CONNECT_TIMEOUT", 2)
 # JIT compiles a plan for ~0.1-0.3 s once a query's estimated cost crosses jit_above_cost: our
 # dashboard aggregates and admin counts at 1M rows cross it on every run and lose more than they
 # gain (measured: health view, repair actions). Off per session; DATABASE_JIT=1 keeps the server's.
@@ -103,11 +119,6 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if not REDIS_URL:
     raise ImproperlyConfigured("REDIS_URL must be set, e.g. redis://127.0.0.1:6379/0")
-
-
-def env_float(name: str, default: float) -> float:
-    value = os.environ.get(name)
-    return default if value in (None, "") else float(value)
 
 
 # Every wait has a deadline (issue 10). A Redis that accepts connections and never answers must
@@ -207,9 +218,7 @@ CELERY_TASK_QUEUES_BY_NAME = {
         "monitoring.refresh_daily_summary",
         "monitoring.record_stale_leads",
         "monitoring.refresh_snapshots",
-        "monitoring.compact_rollups",
-        "monitoring.rebuild_rollups",
-        "monitoring.verify_rollups",
+        # + the rollup compaction/rebuild/verify tasks (issue 12) when they land.
     ],
 }
 CELERY_TASK_ROUTES = {
@@ -303,9 +312,12 @@ LOGGING = {
 # API tokens and health endpoints (README "Integrations")
 # Requests per API token per minute (get-sync-metrics and token-authenticated /metrics).
 API_THROTTLE_PER_MINUTE = env_int("API_THROTTLE_PER_MINUTE", 60)
-# /readyz fails when the last completed alert evaluation is older than this (3 x its 5-minute
-# schedule); 0 leaves the alert check out of readiness.
+# /readyz fails when the last completed alert evaluation, or dead-man check, is older than this
+# (3 x their 5-minute schedule); 0 leaves both checks out of readiness.
 READYZ_ALERT_CHECK_MAX_AGE = env_int("READYZ_ALERT_CHECK_MAX_AGE", 900)
+# /readyz fails when a due alert message has waited longer than this to be sent (deliveries
+# workers down, stuck or far behind); 0 leaves the backlog out of readiness.
+READYZ_DELIVERY_BACKLOG_MAX_AGE = env_int("READYZ_DELIVERY_BACKLOG_MAX_AGE", 600)
 # Probes speak plain HTTP to the pod; redirecting them to HTTPS would hide a 503.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 # Operator repairs (admin actions, issue 4): leads with more sync errors than this are quarantined

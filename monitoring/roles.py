@@ -22,6 +22,7 @@ VIEWER_CODENAMES = [
     "view_syncmonitoring",
     "view_leadanalytics",
     "view_leadsyncdailysummary",
+    "view_leadrepair",  # migration 0212
     # alerting (migration 0041)
     "view_alertrule",
     "view_incident",

@@ -8,8 +8,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from monitoring.alerts.rules import ALERT_CHECK_TASK, evaluate_rule
-from monitoring.models import AlertRule, JobRun, RuleKind
+from monitoring.alerts.rules import ALERT_CHECK_TASK, DEADMAN_TASK, evaluate_rule
+from monitoring.models import AlertRule, Channel, ChannelKind, Delivery, Incident, JobRun, RuleKind
 
 READYZ = reverse("monitoring:readyz")
 
@@ -22,7 +22,11 @@ def closed_port() -> int:
 
 
 def alert_check_finished(minutes_ago: float, outcome: str = "succeeded") -> JobRun:
+    """A run of the alert check and, at the same time, of the dead-man check (readiness needs both)."""
     finished = timezone.now() - timedelta(minutes=minutes_ago)
+    JobRun.objects.create(
+        task_name=DEADMAN_TASK, started_at=finished - timedelta(seconds=2), finished_at=finished, outcome=outcome
+    )
     return JobRun.objects.create(
         task_name=ALERT_CHECK_TASK, started_at=finished - timedelta(seconds=2), finished_at=finished, outcome=outcome
     )
@@ -115,3 +119,58 @@ def test_readyz_and_the_deadman_rule_read_the_same_completed_run(client, db):
     # JSON keeps milliseconds.
     assert datetime.fromisoformat(alert["last_completed_at"]) == newest.finished_at.replace(
         microsecond=newest.finished_at.microsecond // 1000 * 1000)
+
+
+# --- late checks and the delivery backlog (issue 10) ------------------------------------------------
+
+
+def test_not_ready_when_the_deadman_check_is_late(client, db):
+    alert_check_finished(minutes_ago=1)
+    JobRun.objects.filter(task_name=DEADMAN_TASK).update(finished_at=timezone.now() - timedelta(minutes=20))
+    response = client.get(READYZ)
+    assert response.status_code == 503
+    deadman = response.json()["checks"]["deadman_check"]
+    assert deadman["ok"] is False and deadman["error"].startswith("late: last completed 12")
+    assert deadman["error"].endswith("s ago (limit 900 s)")
+    assert response.json()["checks"]["alert_check"]["ok"] is True
+
+
+def _delivery(**fields) -> Delivery:
+    rule = AlertRule.objects.get(kind=RuleKind.SYNC_STALLED)
+    now = timezone.now()
+    incident = Incident.objects.create(
+        rule=rule, severity=rule.severity, summary="s", started_at=now, last_checked_at=now, last_notified_at=now
+    )
+    channel = Channel.objects.create(name=f"c{Channel.objects.count()}", kind=ChannelKind.SLACK,
+                                     config={"webhook_url": "http://127.0.0.1:9/x"})
+    return Delivery.objects.create(incident=incident, channel=channel, kind="firing", subject="s", body="b", **fields)
+
+
+@pytest.mark.parametrize(
+    ("fields", "waited", "status"),
+    [
+        ({"status": "pending", "created_at": -11}, 660, 503),
+        ({"status": "pending", "created_at": -9}, 540, 200),
+        ({"status": "sending", "claimed_at": -12}, 720, 503),
+        ({"status": "retrying", "next_retry_at": -11}, 660, 503),
+        ({"status": "retrying", "next_retry_at": 5, "created_at": -60}, None, 200),  # still backing off
+        ({"status": "sent", "created_at": -60}, None, 200),
+    ],
+)
+def test_not_ready_when_a_delivery_waits_longer_than_the_backlog_limit(client, db, fields, waited, status):
+    alert_check_finished(minutes_ago=1)
+    now = timezone.now()
+    _delivery(**{key: now + timedelta(minutes=value) if isinstance(value, int) else value
+                 for key, value in fields.items()})
+    response = client.get(READYZ)
+    assert response.status_code == status
+    backlog = response.json()["checks"]["delivery_backlog"]
+    assert backlog["max_age_seconds"] == 600
+    if waited is None:
+        assert backlog == {"ok": True, "oldest_waiting_seconds": None, "max_age_seconds": 600}
+    else:
+        assert waited <= backlog["oldest_waiting_seconds"] < waited + 10
+        assert backlog["ok"] is (status == 200)
+        if status == 503:
+            assert backlog["error"].startswith(f"a delivery has waited {waited}")
+            assert backlog["error"].endswith("s to be sent (limit 600 s)")

@@ -150,3 +150,14 @@ def test_after_a_repair_the_leads_admin_history_shows_it(operator_client, sync_d
     # A lead that was not repaired still has none.
     page = operator_client.get(reverse("admin:monitoring_lead_history", args=[d.ada.pk])).content.decode()
     assert "doesn’t have a change history" in page or "doesn't have a change history" in page
+
+
+def test_lead_repairs_admin_lists_every_repair_read_only(viewer_client, operator_client, sync_dataset, operator):
+    retry_leads(leads=Lead.objects.filter(pk=sync_dataset.katherine.pk), user=operator, reason="Twenty <back>")
+    url = reverse("admin:monitoring_leadrepair_changelist")
+    page = viewer_client.get(url).content.decode()
+    assert "Twenty &lt;back&gt;" in page and "Retry sync" in page
+    assert reverse("admin:monitoring_lead_change", args=[sync_dataset.katherine.pk]) in page
+    assert operator_client.get(reverse("admin:monitoring_leadrepair_add")).status_code == 403
+    found = viewer_client.get(url, {"q": str(sync_dataset.katherine.pk)}).context["cl"].result_list
+    assert len(found) == 1

@@ -640,36 +640,36 @@ class SyncedWithinFilter(admin.SimpleListFilter):
         return queryset.filter(synced_at__gte=timezone.now() - window) if window else queryset
 
 
+class GrowingLogAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """A read-only log that grows with the sync (history, repairs): no counts, facets or actions at 10M rows."""
+
+    list_per_page = 100
+    show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
+    paginator = EstimatedCountPaginator
+    actions = None
+
+
 @admin.register(LeadSyncHistory)
-class LeadSyncHistoryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class LeadSyncHistoryAdmin(GrowingLogAdmin):
     list_display = ("synced_at", "lead", "sync_type", "sync_direction", "sync_status", "error_message", "created_at")
     list_filter = (SyncedWithinFilter, "sync_status", "sync_type", "sync_direction")
     search_fields = ("=lead__id", "=lead__twenty_id", "^lead__email", "error_message")
     search_help_text = "Lead id or Twenty id (exact), lead e-mail (starts with), error message (contains)."
     list_select_related = ("lead",)
-    list_per_page = 100
-    show_full_result_count = False
-    show_facets = admin.ShowFacets.NEVER
-    paginator = EstimatedCountPaginator
     ordering = ("-synced_at", "-id")
-    actions = None
     fields = ("lead", "sync_type", "sync_direction", "sync_status", "fields_changed", "error_message", "created_at", "synced_at")
 
 
 @admin.register(LeadRepair)
-class LeadRepairAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class LeadRepairAdmin(GrowingLogAdmin):
     """Every operator repair, newest first (idx_lead_repairs_created); not sync attempts."""
 
     list_display = ("created_at", "lead_link", "action", "username", "reason")
     list_filter = ("action",)
     search_fields = ("=lead__id", "=username")
     search_help_text = "Lead id or username (exact)."
-    list_per_page = 100
-    show_full_result_count = False
-    show_facets = admin.ShowFacets.NEVER
-    paginator = EstimatedCountPaginator
     ordering = ("-created_at", "-id")
-    actions = None
     fields = ("lead_link", "action", "reason", "username", "user", "old_values", "new_values", "options", "created_at")
     readonly_fields = ("lead_link",)
 

@@ -8,9 +8,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Exists, OuterRef, QuerySet, Subquery
+from django.db.models import Case, Exists, F, Min, OuterRef, Q, QuerySet, Subquery, When
+from django.utils import timezone
 
-from monitoring.models import AlertRule, Channel, Delivery, Incident, IncidentState, JobOutcome, JobRun
+from monitoring.models import (
+    AlertRule,
+    Channel,
+    Delivery,
+    DeliveryStatus,
+    Incident,
+    IncidentState,
+    JobOutcome,
+    JobRun,
+)
 
 from ._sql import fetch_one
 
@@ -28,6 +38,27 @@ def last_completed_run(task_name: str) -> datetime | None:
         .values_list("finished_at", flat=True)
         .first()
     )
+
+
+def oldest_waiting_delivery_seconds() -> float | None:
+    """How long the longest-waiting due delivery has waited to be sent (None: none waits).
+
+    Waiting since: created (pending), its retry time (retrying and due; a retry still backing off
+    is not late), or its claim (sending: a worker holds it). For /readyz's delivery backlog."""
+    now = timezone.now()
+    since = Case(
+        When(status=DeliveryStatus.PENDING, then=F("created_at")),
+        When(status=DeliveryStatus.RETRYING, then=F("next_retry_at")),
+        When(status=DeliveryStatus.SENDING, then=F("claimed_at")),
+    )
+    oldest = (
+        Delivery.objects.filter(
+            Q(status__in=[DeliveryStatus.PENDING, DeliveryStatus.SENDING])
+            | Q(status=DeliveryStatus.RETRYING, next_retry_at__lte=now)
+        )
+        .aggregate(oldest=Min(since))["oldest"]
+    )
+    return None if oldest is None else round((now - oldest).total_seconds(), 1)
 
 
 def first_run(task_name: str) -> datetime | None:

@@ -13,8 +13,8 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
-from monitoring.alerts.rules import ALERT_CHECK_TASK
-from monitoring.selectors.alerts import last_completed_run
+from monitoring.alerts.rules import ALERT_CHECK_TASK, DEADMAN_TASK
+from monitoring.selectors.alerts import last_completed_run, oldest_waiting_delivery_seconds
 
 
 @require_safe
@@ -50,30 +50,54 @@ def _check_redis() -> dict[str, Any]:
     return {"ok": True}
 
 
-def _check_alert_evaluation(database_ok: bool) -> dict[str, Any]:
-    # If the alert check stops, nobody hears about a broken sync. The dead-man rule reads the
-    # same last_completed_run(), so the probe and the alert never disagree about it.
+def _check_scheduled(task_name: str, database_ok: bool) -> dict[str, Any]:
+    # If the alert check (or the dead-man check on it) stops, nobody hears about a broken sync.
+    # The dead-man rule reads the same last_completed_run(), so the probe and the alert agree.
     max_age = settings.READYZ_ALERT_CHECK_MAX_AGE
     if max_age <= 0:
         return {"ok": True, "skipped": "READYZ_ALERT_CHECK_MAX_AGE is 0"}
     if not database_ok:
         return {"ok": False, "age_seconds": None, "max_age_seconds": max_age, "error": "database unavailable"}
-    finished_at = last_completed_run(ALERT_CHECK_TASK)
+    finished_at = last_completed_run(task_name)
     if finished_at is None:
         return {"ok": False, "age_seconds": None, "max_age_seconds": max_age, "error": "never completed"}
     age = round((timezone.now() - finished_at).total_seconds(), 1)
-    return {"ok": age <= max_age, "age_seconds": age, "max_age_seconds": max_age, "last_completed_at": finished_at}
+    result = {"ok": age <= max_age, "age_seconds": age, "max_age_seconds": max_age, "last_completed_at": finished_at}
+    if not result["ok"]:
+        result["error"] = f"late: last completed {age:.0f} s ago (limit {max_age} s)"
+    return result
+
+
+def _check_delivery_backlog(database_ok: bool) -> dict[str, Any]:
+    # A message that should have gone out long ago: the deliveries workers are down, stuck or
+    # far behind (issue 10: a hung endpoint held every worker and /readyz still said ready).
+    max_age = settings.READYZ_DELIVERY_BACKLOG_MAX_AGE
+    if max_age <= 0:
+        return {"ok": True, "skipped": "READYZ_DELIVERY_BACKLOG_MAX_AGE is 0"}
+    if not database_ok:
+        return {"ok": False, "max_age_seconds": max_age, "error": "database unavailable"}
+    waiting = oldest_waiting_delivery_seconds()
+    result: dict[str, Any] = {"ok": waiting is None or waiting <= max_age, "oldest_waiting_seconds": waiting,
+                              "max_age_seconds": max_age}
+    if not result["ok"]:
+        result["error"] = f"a delivery has waited {waiting:.0f} s to be sent (limit {max_age} s)"
+    return result
 
 
 @require_safe
 @never_cache
 def readyz(request: HttpRequest) -> JsonResponse:
-    """GET /readyz: database, Redis and a recent alert evaluation; 503 when any is not ok."""
+    """GET /readyz: database, Redis, recent alert and dead-man checks, no old delivery backlog; 503 when any is not ok."""
     database = _check_database()
     checks = {
         "database": database,
         "redis": _check_redis(),
-        "alert_check": _check_alert_evaluation(database["ok"]),
+        "alert_check": _check_scheduled(ALERT_CHECK_TASK, database["ok"]),
+        "deadman_check": _check_scheduled(DEADMAN_TASK, database["ok"]),
+        "delivery_backlog": _check_delivery_backlog(database["ok"]),
     }
     ready = all(check["ok"] for check in checks.values())
-    return JsonResponse({"status": "ready" if ready else "not ready", "checks": checks}, status=200 if ready else 503)
+    response = JsonResponse({"status": "ready" if ready else "not ready", "checks": checks}, status=200 if ready else 503)
+    if not ready:
+        response["Retry-After"] = "30"  # probes and load balancers: look again in half a minute
+    return response

@@ -1,0 +1,68 @@
+"""Database down: a 503 that says so, in the format the caller reads, instead of a bare 500.
+
+Pages get an HTML page, the API (/api/, /mcp) JSON, /metrics plain text; all carry Retry-After.
+Nothing here touches the database (no context processors, no user lookup), and nothing needs a
+restart: the next request after PostgreSQL is back gets a fresh connection from the pool.
+
+Two entry points share one response: DatabaseUnavailableMiddleware.process_exception catches a
+view's (and its template's) error, in DEBUG too; handler500 catches what fails outside a view
+(a middleware saving the session), where Django has already given up on the request.
+"""
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+
+from django.db import InterfaceError, OperationalError
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.template.loader import render_to_string
+from django.views.defaults import server_error
+
+logger = logging.getLogger(__name__)
+
+RETRY_AFTER_SECONDS = 30
+MESSAGE = "The database is unreachable: LeadSync Portal cannot show sync data until PostgreSQL answers again."
+
+
+def is_database_unavailable(exc: BaseException | None) -> bool:
+    # OperationalError: refused, terminated, pool timeout (psycopg_pool.PoolTimeout is mapped to
+    # it); InterfaceError: a connection already closed under us.
+    return isinstance(exc, (OperationalError, InterfaceError))
+
+
+def database_unavailable_response(request: HttpRequest) -> HttpResponse:
+    path = request.path
+    if path.startswith(("/api/", "/mcp", "/readyz")):
+        response: HttpResponse = JsonResponse({"error": MESSAGE, "retry_after_seconds": RETRY_AFTER_SECONDS}, status=503)
+    elif path.startswith("/metrics"):
+        response = HttpResponse(
+            f"# {MESSAGE}\n", status=503, content_type="text/plain; version=0.0.4; charset=utf-8"
+        )
+    else:
+        html = render_to_string("errors/database_unavailable.html", {"message": MESSAGE, "retry": RETRY_AFTER_SECONDS})
+        response = HttpResponse(html, status=503)
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+class DatabaseUnavailableMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not is_database_unavailable(exception):
+            return None
+        logger.warning("database unavailable on %s: %s", request.path, exception)
+        return database_unavailable_response(request)
+
+
+def handler500(request: HttpRequest) -> HttpResponse:
+    """Django's 500 view, except when the error being handled is a lost database."""
+    if is_database_unavailable(sys.exc_info()[1]):
+        return database_unavailable_response(request)
+    return server_error(request)
