@@ -1070,7 +1070,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--gap-seconds", type=float, default=45)
     parser.add_argument("--check-interval", type=int, default=15)
     parser.add_argument("--rate", type=float, default=20)
-    parser.add_argument("--seed", type=int, default=10)
+    parser.add_argument("--seed", type=int, default=None,
+                        help="simulate_sync's seed (default: from the clock; a seed already used on this database "
+                             "replays the same new leads, which the database refuses as duplicates)")
     parser.add_argument("--old-rows", type=int, default=200_000)
     parser.add_argument("--faults", default=",".join(ALL_FAULTS), help=f"comma-separated, from {', '.join(ALL_FAULTS)}")
     parser.add_argument("--log-dir", type=Path, default=None, help="children's logs (default: a temporary directory)")
@@ -1091,8 +1093,10 @@ def main(argv: list[str] | None = None) -> int:
     config = SoakConfig(
         database_url=os.environ["DATABASE_URL"], redis_url=settings.REDIS_URL, log_dir=log_dir, faults=faults,
         fault_seconds=args.fault_seconds, gap_seconds=args.gap_seconds, check_interval=args.check_interval,
-        rate=args.rate, seed=args.seed, old_rows=args.old_rows,
+        rate=args.rate, seed=args.seed if args.seed is not None else int(time.time()) % 1_000_000,
+        old_rows=args.old_rows,
     )
+    print(f"soak: simulate_sync --seed {config.seed}; children's logs in {log_dir}", flush=True)
     started = time.monotonic()
     report = run_soak(config)
     print(report.table())
