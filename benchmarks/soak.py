@@ -679,7 +679,17 @@ class Soak:
             self.pending_off = (rule, run)
 
     def _supervise(self, run: FaultRun) -> None:
-        """Like systemd and n8n: a sync that gave up is started again, and it is said where it happened."""
+        """Like systemd (Restart=always): a process that exited is started again, and it is said where.
+
+        A portal process that exits on its own is a failure of the fault that made it exit (beat
+        dying with its database connection silences every check until someone restarts it); the
+        sync simulator giving up is not the portal's doing and is only counted.
+        """
+        for name, proc in list(self.children.procs.items()):
+            if name == "sync" or name in self.expected_down or proc.poll() is None:
+                continue
+            run.problems.append(f"{name} exited (status {proc.returncode}); restarted by the supervisor")
+            self.children.restart(name)
         sync = self.children.procs.get("sync")
         if sync is not None and sync.poll() is not None and not self.sync_stopping:
             # The simulator's workers end when their connection dies; n8n would retry. Not the portal's fault: a note.
@@ -743,6 +753,7 @@ class Soak:
         while time.monotonic() < deadline:
             moved = self.observer.one("SELECT count(*) FROM lead_sync_history_archive") - archived_before
             if moved >= 3 * self.config.archive_batch:
+                self.expected_down.add(worker)
                 self.children.kill(worker)
                 self.kill_times["archive"] = time.time()
                 run.notes.append(f"killed {worker} after {moved} rows moved")
@@ -756,6 +767,7 @@ class Soak:
         self.hold(run, self.config.restart_after, flips=False)
         if killed:
             self.children.restart(worker)
+            self.expected_down.discard(worker)
         self.hold(run, max(self.config.fault_seconds - self.config.restart_after, 1))
 
     def _archive_finished_since(self, since: float) -> bool:
@@ -773,12 +785,14 @@ class Soak:
         killed = False
         while time.monotonic() < deadline:
             if any(_parse_message(r["json"]) == (rule, "firing") for r in self.healthy.requests[received:]):
+                self.expected_down.add(worker)
                 self.children.kill(worker)
                 self.kill_times["delivery"] = time.time()
                 self.kill_delivery_rule = rule
                 run.notes.append(f"killed {worker} while it waited on the healthy channel for {rule}")
                 killed = True
                 break
+            self._supervise(run)
             time.sleep(0.1)
         self.healthy.delay = 0.0
         if not killed:
@@ -786,6 +800,7 @@ class Soak:
         time.sleep(self.config.restart_after)
         if killed:
             self.children.restart(worker)
+            self.expected_down.discard(worker)
         remaining = self.config.fault_seconds - (time.time() - run.started)
         self.hold(run, max(remaining, self.config.check_interval + 3), flips=False)
         self.flip(rule, on=False, fault=run.name)
@@ -800,6 +815,7 @@ class Soak:
         self.pending_off: tuple[str, FaultRun] | None = None
         self.sync_stopping = False
         self.sync_restarts = 0
+        self.expected_down: set[str] = set()  # killed by a fault, restarted by that fault
         redis_target = _host_port(config.redis_url, 6379)
         pg_target = _host_port(config.database_url, 5432)
         with ExitStack() as stack:
