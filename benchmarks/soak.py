@@ -507,7 +507,7 @@ class Soak:
 
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PG", "DJANGO_SETTINGS_MODULE"))}
         env.update(
-            DJANGO_SETTINGS_MODULE="leadsync_portal.settings",
+            DJANGO_SETTINGS_MODULE="benchmarks.soak_settings",  # production's, redelivery scanned every 10 s
             SECRET_KEY=settings.SECRET_KEY,
             DEBUG="1",  # static files from the finders, plain http; nothing here depends on it otherwise
             DATABASE_URL=_with_database(self.config.database_url, port=self.pg_proxy.port),
@@ -853,8 +853,9 @@ class Soak:
 
     def _await_recovery(self) -> None:
         settle = time.monotonic() + self.config.check_interval + DELIVERY_GRACE
-        # kombu puts unacknowledged messages back every 10 s once they are visibility_timeout old.
-        latest = max(self.kill_times.values(), default=0.0) + self.config.visibility_timeout + 15
+        # kombu puts unacknowledged messages back once they are visibility_timeout old, scanning
+        # every 10 s in the soak (benchmarks/soak_settings.py); then the worker needs a moment.
+        latest = max(self.kill_times.values(), default=0.0) + self.config.visibility_timeout + 25
         while time.monotonic() < settle or time.time() < latest:
             if time.monotonic() >= settle and self._recovered():
                 return
