@@ -1030,6 +1030,10 @@ class Soak:
             run.problems.append(f"{label}: never detected")
             return
         deadline = max(flip.at, run.ended) + self.config.check_interval + DELIVERY_GRACE
+        for other in self.runs:
+            # A database fault that began before the change could be seen hides it until that fault ends.
+            if other.takes_database and flip.at < other.ended and other.started <= deadline:
+                deadline = max(deadline, other.ended + self.config.check_interval + DELIVERY_GRACE)
         allowed_copies = 2 if flip.rule == self.kill_delivery_rule and flip.kind == "firing" else 1
         if not got:
             run.problems.append(f"{label}: never reached the healthy channel")
