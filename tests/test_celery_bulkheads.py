@@ -39,20 +39,12 @@ from monitoring.models import (
 from monitoring.tasks import alerts as alert_tasks
 from monitoring.tasks import maintenance as maintenance_tasks
 from tests.alert_helpers import RecordingServer, only_rule
+from tests.test_alerts_celery import _wait_for as wait_for
 
 from .hostile_servers import silent_server
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
-
-
-def wait_for(condition: Callable[[], bool], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.2)
-    return False
 
 
 def _database_url() -> str:

@@ -51,7 +51,8 @@ def test_a_slow_loris_webhook_fails_transient_within_the_deadline(settings):
     assert 1.9 <= seconds < 3.5  # the whole call, not one read (each byte came well within 2 s)
 
 
-@pytest.mark.django_db(transaction=True)  # the delivery runs in a thread, on its own connection
+# The delivery runs in a thread, on its own connection; serialized_rollback keeps the default rules.
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_delivery_to_a_slow_loris_webhook_is_retried_not_stuck(settings):
     settings.ALERTS_HTTP_TIMEOUT = 1
     with slow_loris_http_server(interval=0.3) as port:
