@@ -6,16 +6,14 @@ threshold, which lets the tests check at / just under / just over without races.
 """
 from __future__ import annotations
 
-import json
-import threading
 from datetime import datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from monitoring.choices import HistoryDirection, HistoryStatus, LeadSyncStatus, SyncType
 from monitoring.models import AlertRule, Lead, LeadSyncHistory
 from monitoring.selectors.alerts import database_now
+from tests.hostile_servers import RecordingServer  # noqa: F401 (the alert tests import it from here)
 
 T2S = HistoryDirection.TWENTY_TO_SUPABASE
 S2T = HistoryDirection.SUPABASE_TO_TWENTY
@@ -61,55 +59,6 @@ def add_attempts(
 def rule(kind: str) -> AlertRule:
     """The migration's default rule of `kind` (the first, for per-direction stalls use rule_named)."""
     return AlertRule.objects.filter(kind=kind).order_by("pk").first()
-
-
-class RecordingServer:
-    """A real HTTP server on 127.0.0.1 in a thread: records JSON bodies, answers with queued statuses."""
-
-    def __init__(self) -> None:
-        self.requests: list[dict] = []
-        self.statuses: list[int] = []  # answered in order; 200 once empty
-        self.delay = 0.0
-        # A server that quotes the request back in its error (as proxies and some APIs do): the
-        # URL it was called on, secret path and all, so a test can see the secret stay hidden.
-        self.echo = False
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server API)
-                length = int(self.headers.get("Content-Length", 0))
-                body = self.rfile.read(length)
-                outer.requests.append({"path": self.path, "json": json.loads(body), "headers": dict(self.headers)})
-                if outer.delay:
-                    threading.Event().wait(outer.delay)
-                status = outer.statuses.pop(0) if outer.statuses else 200
-                answer = b'{"ok": true}' if status < 400 else b'{"ok": false, "description": "nope"}'
-                if outer.echo and status >= 400:
-                    url = f"{outer.url}{self.path}"
-                    answer = json.dumps({"ok": False, "description": f"rejected {url} (path {self.path})"}).encode()
-                try:
-                    self.send_response(status)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(answer)))
-                    self.end_headers()
-                    self.wfile.write(answer)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-
-    def __enter__(self) -> RecordingServer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 def only_rule(kind: str, **changes) -> AlertRule:

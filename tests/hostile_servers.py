@@ -1,158 +1,244 @@
-"""Real local servers that behave badly, for deadline tests (never mocks): each runs in a thread on
-127.0.0.1, yields its port and closes every socket on exit.
+"""Real local servers that behave badly, for deadline and chaos tests (never mocks): 127.0.0.1 only.
 
-- silent_server: accepts connections and never sends a byte (a hung Redis, a hung SMTP server).
-- slow_loris_http_server: reads the request, then answers one byte every `interval` seconds.
-- TcpProxy: forwards to a real server and can be stopped (connections cut, port refuses) and
-  started again on the same port (a database outage and its end).
+- silent_server / HungServer: accepts TCP connections and never sends a byte (a hung Redis, an
+  SMTP server that accepts and says nothing).
+- slow_loris_http_server / SlowLorisHTTPServer: reads the request, then answers one byte every
+  `interval` seconds, so a per-read socket timeout never fires while the request never ends.
+- TcpProxy / FaultProxy: forwards to a real server (PostgreSQL, Redis) and can be switched, while
+  clients are connected, between passing traffic, hanging (accepts, forwards nothing) and down
+  (every connection cut, the port refuses new ones), as an outage looks from the client side.
+- RecordingServer: the well-behaved HTTP server the others are compared with (a healthy channel).
+
+The class forms can be switched off (`hostile = False`): they then reset every connection at once,
+a fast failure, so a soak (benchmarks/soak.py) turns a fault on and off in turn on one port. The
+asyncio ones share nothing: each runs its own loop in a daemon thread; use them as context managers.
 """
 from __future__ import annotations
 
+import asyncio
 import contextlib
-import select
+import json
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+class _LoopServer:
+    """An asyncio server on 127.0.0.1 (free port), on its own loop in a daemon thread."""
+
+    def __init__(self, port: int = 0) -> None:
+        self.port = port or closed_port()
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True, name=type(self).__name__)
+        self._server: asyncio.base_events.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+        self.connections = 0  # accepted so far
+        self._hostile = True
+
+    @property
+    def hostile(self) -> bool:
+        return self._hostile
+
+    @hostile.setter
+    def hostile(self, value: bool) -> None:
+        """Switch the fault on or off; off also cuts the connections it holds (the endpoint recovered)."""
+        self._hostile = value
+        if not value and self.thread.is_alive():
+            self.loop.call_soon_threadsafe(self._abort_all)
+
+    def __enter__(self) -> _LoopServer:
+        self.thread.start()
+        self.call(self._listen())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.call(self._close())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=5)
+
+    def call(self, coroutine: Coroutine[Any, Any, Any], timeout: float = 10) -> Any:
+        """Run `coroutine` on the server's loop from another thread and return its result."""
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
+
+    async def _listen(self) -> None:
+        self._server = await asyncio.start_server(self._accepted, "127.0.0.1", self.port, reuse_address=True)
+
+    async def _stop_listening(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+
+    async def _close(self) -> None:
+        await self._stop_listening()
+        self._abort_all()
+        # Handlers still waiting (a hung client, a trickle) end here, not as "Task was destroyed" noise.
+        pending = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+
+    def _abort_all(self) -> None:
+        for writer in list(self._writers):
+            writer.transport.abort()
+        self._writers.clear()
+
+    async def _accepted(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        self._writers.add(writer)
+        try:
+            await self.handle(reader, writer)
+        except (ConnectionError, asyncio.IncompleteReadError, OSError):
+            pass
+        finally:
+            self._writers.discard(writer)
+            writer.transport.abort()
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        raise NotImplementedError
+
+
+class HungServer(_LoopServer):
+    """Accepts and never answers (reads and drops what the client sends); `hostile = False` resets at once."""
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if not self.hostile:
+            return  # the finally clause resets the connection: a fast failure
+        while await reader.read(65536):
+            pass
+
+
+class SlowLorisHTTPServer(_LoopServer):
+    """Reads one HTTP request, then sends a 200 answer one byte every `trickle` seconds, forever."""
+
+    def __init__(self, port: int = 0, *, trickle: float = 2.0) -> None:
+        super().__init__(port)
+        self.trickle = trickle
+        self.requests: list[float] = []  # when each request was fully read (time.time())
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if not self.hostile:
+            return
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = 0
+        for line in head.split(b"\r\n"):
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value.strip())
+        if length:
+            await reader.readexactly(length)
+        self.requests.append(time.time())
+        answer = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000000\r\n\r\n"
+        while True:
+            for byte in answer:
+                writer.write(bytes([byte]))
+                await writer.drain()
+                await asyncio.sleep(self.trickle)
+            answer = b" " * 1000
+
+
+class FaultProxy(_LoopServer):
+    """A TCP proxy to `target` (host, port) with three modes: "pass", "hang" and "down".
+
+    - pass: bytes flow both ways.
+    - hang: new connections are accepted and get nothing; connections already open stop moving
+      bytes in both directions (a server that stopped answering, such as a frozen Redis).
+    - down: every connection is dropped and the port refuses new ones (a restarting server).
+    Leaving "hang" drops the hung connections too: requests were swallowed, so their byte streams
+    no longer line up, and a real client would time out on them anyway.
+    """
+
+    def __init__(self, target: tuple[str, int], port: int = 0) -> None:
+        super().__init__(port)
+        self.target = target
+        self.mode = "pass"
+
+    def set_mode(self, mode: str) -> None:
+        if mode not in {"pass", "hang", "down"}:
+            raise ValueError(mode)
+        self.call(self._set_mode(mode))
+
+    async def _set_mode(self, mode: str) -> None:
+        previous, self.mode = self.mode, mode
+        if mode == previous:
+            return
+        if mode == "down":
+            await self._stop_listening()
+            self._abort_all()
+        elif previous == "hang":
+            self._abort_all()
+        if mode != "down" and self._server is None:
+            await self._listen()
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.mode == "hang":
+            while await reader.read(65536):
+                pass
+            return
+        upstream_reader, upstream_writer = await asyncio.open_connection(*self.target)
+        self._writers.add(upstream_writer)
+        try:
+            await asyncio.gather(self._pipe(reader, upstream_writer), self._pipe(upstream_reader, writer))
+        finally:
+            self._writers.discard(upstream_writer)
+            upstream_writer.transport.abort()
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while data := await reader.read(65536):
+            if self.mode != "pass":
+                continue  # hung: swallow, never forward
+            writer.write(data)
+            await writer.drain()
+        # One side closed: close the other, so neither end waits on a half-open pair.
+        with contextlib.suppress(Exception):
+            writer.transport.abort()
 
 
 def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _listener(port: int = 0) -> socket.socket:
-    server = socket.socket()
-    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    server.bind(("127.0.0.1", port))
-    server.listen(64)
-    server.settimeout(0.1)
-    return server
-
-
-def _accept_loop(server: socket.socket, stop: threading.Event, on_connection) -> threading.Thread:  # noqa: ANN001
-    """Accept connections until `stop`, handing each to `on_connection` (in a daemon thread)."""
-
-    def accept() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = server.accept()
-            except (TimeoutError, OSError):
-                continue
-            on_connection(conn)
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    return thread
+    """A port nobody listens on right now (the OS's choice): connecting to it is refused."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 @contextlib.contextmanager
 def silent_server() -> Iterator[int]:
     """A port that accepts connections and then says nothing, ever."""
-    server = _listener()
-    held: list[socket.socket] = []
-    stop = threading.Event()
-    # Each connection is kept open and unread: the client waits for an answer.
-    thread = _accept_loop(server, stop, held.append)
-    try:
-        yield server.getsockname()[1]
-    finally:
-        stop.set()
-        thread.join(2)
-        for conn in held:
-            conn.close()
-        server.close()
+    with HungServer() as server:
+        yield server.port
 
 
 @contextlib.contextmanager
 def slow_loris_http_server(interval: float = 1.0) -> Iterator[int]:
     """Reads a request, then trickles a never-ending HTTP response, one byte per `interval`."""
-    server = _listener()
-    stop = threading.Event()
-    answer = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-Slow: " + b"z" * 10_000
-
-    def serve(conn: socket.socket) -> None:
-        with conn:
-            conn.settimeout(5)
-            with contextlib.suppress(OSError):
-                conn.recv(65536)
-                for byte in answer:
-                    if stop.wait(interval):
-                        return
-                    conn.sendall(bytes([byte]))
-
-    thread = _accept_loop(server, stop, lambda conn: threading.Thread(target=serve, args=(conn,), daemon=True).start())
-    try:
-        yield server.getsockname()[1]
-    finally:
-        stop.set()
-        thread.join(2)
-        server.close()
+    with SlowLorisHTTPServer(trickle=interval) as server:
+        yield server.port
 
 
-class TcpProxy:
+class TcpProxy(FaultProxy):
     """127.0.0.1:<port> -> target; stop() cuts every connection and refuses new ones, start() resumes."""
 
     def __init__(self, target_host: str, target_port: int) -> None:
-        self.target = (target_host, target_port)
-        self.port = closed_port()
-        self._server: socket.socket | None = None
-        self._stop = threading.Event()
-        self._conns: list[socket.socket] = []
-        self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
+        super().__init__((target_host, target_port))
+        self._started = False
 
     def start(self) -> None:
-        self._stop.clear()
-        self._server = _listener(self.port)
-        self._thread = threading.Thread(target=self._accept, daemon=True)
-        self._thread.start()
+        if not self._started:
+            self._started = True
+            self.__enter__()
+        else:
+            self.set_mode("pass")
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread:
-            self._thread.join(2)
-        if self._server:
-            self._server.close()
-        with self._lock:
-            for conn in self._conns:
-                with contextlib.suppress(OSError):
-                    conn.shutdown(socket.SHUT_RDWR)
-                conn.close()
-            self._conns.clear()
-
-    def _accept(self) -> None:
-        assert self._server is not None
-        while not self._stop.is_set():
-            try:
-                client, _ = self._server.accept()
-            except (TimeoutError, OSError):
-                continue
-            try:
-                upstream = socket.create_connection(self.target, timeout=2)
-            except OSError:
-                client.close()
-                continue
-            with self._lock:
-                self._conns += [client, upstream]
-            threading.Thread(target=self._pipe, args=(client, upstream), daemon=True).start()
-
-    def _pipe(self, a: socket.socket, b: socket.socket) -> None:
-        try:
-            while not self._stop.is_set():
-                readable, _, _ = select.select([a, b], [], [], 0.2)
-                for sock in readable:
-                    data = sock.recv(65536)
-                    if not data:
-                        return
-                    (b if sock is a else a).sendall(data)
-        except (OSError, ValueError):
-            return
-        finally:
-            for sock in (a, b):
-                with contextlib.suppress(OSError):
-                    sock.close()
+        if self._started:
+            self.set_mode("down")
 
 
 def elapsed(fn, *args, **kwargs):  # noqa: ANN001, ANN201
@@ -160,3 +246,54 @@ def elapsed(fn, *args, **kwargs):  # noqa: ANN001, ANN201
     started = time.monotonic()
     result = fn(*args, **kwargs)
     return result, time.monotonic() - started
+
+
+class RecordingServer:
+    """A well-behaved HTTP server on 127.0.0.1 in a thread: records JSON bodies (and when), answers with queued statuses."""
+
+    def __init__(self) -> None:
+        self.requests: list[dict] = []
+        self.statuses: list[int] = []  # answered in order; 200 once empty
+        self.delay = 0.0
+        # A server that quotes the request back in its error (as proxies and some APIs do): the
+        # URL it was called on, secret path and all, so a test can see the secret stay hidden.
+        self.echo = False
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (http.server API)
+                length = int(self.headers.get("Content-Length", 0))
+                body = self.rfile.read(length)
+                outer.requests.append(
+                    {"path": self.path, "json": json.loads(body), "headers": dict(self.headers), "at": time.time()}
+                )
+                if outer.delay:
+                    threading.Event().wait(outer.delay)
+                status = outer.statuses.pop(0) if outer.statuses else 200
+                answer = b'{"ok": true}' if status < 400 else b'{"ok": false, "description": "nope"}'
+                if outer.echo and status >= 400:
+                    url = f"{outer.url}{self.path}"
+                    answer = json.dumps({"ok": False, "description": f"rejected {url} (path {self.path})"}).encode()
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(answer)))
+                    self.end_headers()
+                    self.wfile.write(answer)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+
+    def __enter__(self) -> RecordingServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()
