@@ -210,3 +210,13 @@ def test_models_over_views_are_read_only(sync_dataset, table):
     with pytest.raises(DatabaseError, match=refused), transaction.atomic():
         model.objects.all().delete()
     assert model.objects.count() > 0
+
+
+@pytest.mark.django_db
+def test_history_conflicts_have_an_index_in_the_admins_list_order():
+    """The history admin's "status: conflict" filter reads a partial index in list order (0300)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'idx_sync_history_conflicts'")
+        (definition,) = cursor.fetchone()
+    assert "(synced_at DESC, id DESC)" in definition
+    assert "WHERE ((sync_status)::text = 'conflict'::text)" in definition
