@@ -109,7 +109,7 @@ if env_bool("DATABASE_POOL", True):
     _db.setdefault("OPTIONS", {})["pool"] = {
         "min_size": 1,
         "max_size": env_int("DATABASE_POOL_MAX", 10),
-        "timeout": env_float("DATABASE_POOL_TIMEOUT", 1.5),
+        "timeout": env_float("DATABASE_POOL_TIMEOUT", 0.5),
     }
 # libpq's connect_timeout (whole seconds, at least 2): a host that drops packets fails a connection
 # attempt in seconds rather than the TCP default of minutes.
@@ -301,10 +301,13 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
     "socket_timeout": env_float("CELERY_BROKER_SOCKET_TIMEOUT", 2),
     "socket_connect_timeout": env_float("CELERY_BROKER_SOCKET_TIMEOUT", 2),
+    # kombu looks for a dead worker's unacknowledged messages only every 10 x this many seconds
+    # (10 by default: up to 100 s on top of the visibility timeout); 1 keeps it to 10 s.
+    "unacked_restore_throttle": 1,
 }
 CELERY_BROKER_CONNECTION_TIMEOUT = env_float("CELERY_BROKER_SOCKET_TIMEOUT", 2)
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.5, "interval_max": 0.5}
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_BEAT_SCHEDULER = "leadsync_portal.beat:ResilientDatabaseScheduler"  # survives a lost database connection
 CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 

@@ -96,7 +96,7 @@ def test_database_outage_gives_503s_then_recovers_without_restart(portal, proxy,
     up = {name: fetch(url, headers) for name, (url, headers) in urls.items()}
     assert {name: answer[0] for name, answer in up.items() if name != "readyz"} == {
         "page": 200, "api": 200, "metrics": 200}
-    assert "<h2>Leads</h2>" in up["page"][2]
+    assert "Leads now</a></h2>" in up["page"][2]
 
     proxy.stop()  # every pooled connection cut, new ones refused
     down = {name: fetch(url, headers) for name, (url, headers) in urls.items()}
@@ -121,4 +121,4 @@ def test_database_outage_gives_503s_then_recovers_without_restart(portal, proxy,
             break
         time.sleep(0.5)
     assert statuses == [200, 200, 200]
-    assert "<h2>Leads</h2>" in fetch(*urls["page"])[2]
+    assert "Leads now</a></h2>" in fetch(*urls["page"])[2]

@@ -98,5 +98,5 @@ def test_up_stops_worker_and_beat_when_the_web_server_cannot_start(scratch_datab
     assert portal.returncode == 1
     with pytest.raises(ProcessLookupError):  # worker and beat are gone with it
         os.killpg(portal.pid, 0)
-    assert (copy / ".data" / "worker.log").exists()  # its data directory is the copy's...
+    assert (copy / ".data" / "worker-checks.log").exists()  # its data directory is the copy's (one log per queue worker)...
     assert _state_of(ROOT / ".data") == checkout_data  # ...and the checkout's is untouched

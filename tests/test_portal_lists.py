@@ -284,7 +284,7 @@ BUDGETS = {
     "monitoring:overview": 12,
     "monitoring:performance": 8,
     "monitoring:lead-flow": 7,
-    "monitoring:errors": 10,
+    "monitoring:errors": 11,  # + the range-aware error-group read merged with the rollups (wave 2)
     "monitoring:error-groups": 7,
     "monitoring:segments": 7,
     "monitoring:activity": 7,

@@ -414,7 +414,7 @@ def test_overview_is_live_even_with_snapshots_on(viewer_client, sync_dataset):
     Lead.objects.create(first_name="New", sync_status="pending")
     response = viewer_client.get(reverse("monitoring:overview"))
     assert "Numbers as of" not in text_of(response)
-    assert "Leads 9 2 synced · 3 pending" in text_of(response)
+    assert "Leads now 9 2 synced · 3 pending" in text_of(response)  # the card is labelled "Leads now" (issue 13)
 
 
 def test_live_numbers_show_no_snapshot_age(viewer_client, sync_dataset):

@@ -6,6 +6,8 @@ service the admin action calls) and takes the figure again. On the old code the 
 """
 from __future__ import annotations
 
+import time
+
 from datetime import timedelta
 
 import pytest
@@ -71,8 +73,10 @@ def test_retry_leaves_seconds_since_last_sync_per_direction_unchanged(client, op
 
     samples = scrape(client)
     # Both directions have been silent for 35 and 36 minutes: the repair a moment ago is no sync.
-    assert value(samples, "leadsync_seconds_since_last_sync", direction="twenty_to_supabase") >= 35 * 60
-    assert value(samples, "leadsync_seconds_since_last_sync", direction="supabase_to_twenty") >= 36 * 60
+    # (The metric is the time of the newest attempt since the Prometheus naming fix of issue 14.)
+    now = time.time()
+    assert now - value(samples, "leadsync_last_sync_timestamp_seconds", direction="twenty_to_supabase") >= 35 * 60
+    assert now - value(samples, "leadsync_last_sync_timestamp_seconds", direction="supabase_to_twenty") >= 36 * 60
     assert value(samples, "leadsync_sync_attempts_last_hour", direction="supabase_to_twenty") == 1
 
 
@@ -122,7 +126,7 @@ def test_api_and_mcp_do_not_list_a_repair_among_recent_syncs(client, operator, v
     assert [row["sync_status"] for row in after] == ["error", "error"]
     # The MCP tool's own function (its connection handling is for a thread outside a request).
     monkeypatch.setattr(mcp_server, "_fresh_connection", lambda: None)
-    assert mcp_server.get_sync_metrics()["recentSyncs"] == before
+    assert mcp_server.get_sync_metrics().structured_content["recentSyncs"] == before  # the untrusted_data envelope's document
     assert len(sync_metrics_payload()["recentSyncs"]) == 2
 
 

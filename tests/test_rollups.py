@@ -168,7 +168,7 @@ def _segments() -> list[Any]:
     with connection.cursor() as cursor:
         cursor.execute(
             "INSERT INTO customer_segments (segment_name) VALUES ('Enterprise'), ('SMB') "
-            "ON CONFLICT (segment_name) DO NOTHING"
+            "ON CONFLICT ((md5(segment_name))) DO NOTHING"  # segment names are unique by hash (0201)
         )
         cursor.execute("SELECT id FROM customer_segments ORDER BY segment_name")
         return [None] + [row[0] for row in cursor.fetchall()]

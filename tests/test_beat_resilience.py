@@ -1,0 +1,30 @@
+"""Celery beat outlives a terminated database connection (a defect the chaos soak found)."""
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+
+from leadsync_portal.beat import RETRY_SECONDS, ResilientDatabaseScheduler
+from leadsync_portal.celery import app
+from tests.maintenance_helpers import second_connection
+
+
+@pytest.mark.django_db(transaction=True)
+def test_beat_ticks_on_after_its_database_connection_is_terminated():
+    scheduler = ResilientDatabaseScheduler(app=app)
+    assert isinstance(scheduler.tick(), float)
+    connection.ensure_connection()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (pid,) = cursor.fetchone()
+    with second_connection() as other:
+        other.execute("SELECT pg_terminate_backend(%s)", [pid])
+
+    # django-celery-beat's own scheduler raised OperationalError here and beat exited.
+    first = scheduler.tick()
+    assert isinstance(first, float) and first <= max(RETRY_SECONDS, 5.0)
+    second = scheduler.tick()  # the next tick has a fresh connection and schedules as usual
+    assert isinstance(second, float)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        assert cursor.fetchone()[0] != pid
