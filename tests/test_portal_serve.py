@@ -198,7 +198,9 @@ def test_serve_runs_gunicorn_workers_and_beat_serves_static_files_and_stops_on_s
         for queues in ["-Q checks -c 1", "-Q deliveries -c 2", "-Q maintenance,celery -c 1"]:
             assert any(queues in line for line in processes), (queues, processes)
         assert any(" beat " in line for line in processes)
-        gunicorn = [line for line in processes if "-m gunicorn -c deploy/gunicorn.conf.py" in line]
+        # With setproctitle installed (a dependency of mutmut) gunicorn renames its processes "gunicorn: ...".
+        gunicorn = [line for line in processes
+                    if "-m gunicorn -c deploy/gunicorn.conf.py" in line or line.startswith("gunicorn: ")]
         assert len(gunicorn) == 3, gunicorn  # master + WEB_CONCURRENCY workers
         assert not any("runserver" in line or "seed_demo" in line for line in processes)
     finally:
