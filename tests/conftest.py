@@ -264,6 +264,26 @@ def sync_dataset(db) -> SyncDataset:
     return SyncDataset(now, enterprise, smb, ada, grace, alan, katherine, linus, barbara, edsger, donald)
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Refuse a transactional test without serialized_rollback.
+
+    Its flush afterwards emits post_migrate, which re-creates content types and permissions under
+    new ids; every later serialized test then fails to restore its rows (a duplicate
+    (admin, logentry) content type), and which tests fail depends on the order they run in.
+    """
+    offenders = []
+    for item in items:
+        marker = item.get_closest_marker("django_db")
+        if marker is None:
+            continue
+        transaction = marker.kwargs.get("transaction", marker.args[0] if marker.args else False)
+        if transaction and not marker.kwargs.get("serialized_rollback", False):
+            offenders.append(item.nodeid)
+    if offenders:
+        raise pytest.UsageError(
+            "transactional tests need serialized_rollback=True (see tests/conftest.py):\n  " + "\n  ".join(offenders))
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
     """With --reuse-db, leave the test database with the rows its migrations wrote.
 

@@ -9,7 +9,9 @@ from leadsync_portal.celery import app
 from tests.maintenance_helpers import second_connection
 
 
-@pytest.mark.django_db(transaction=True)
+# serialized_rollback: without it the flush afterwards re-creates content types under new ids and
+# the next serialized test fails to restore them (tests/conftest.py refuses such a test).
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_beat_ticks_on_after_its_database_connection_is_terminated():
     scheduler = ResilientDatabaseScheduler(app=app)
     assert isinstance(scheduler.tick(), (int, float))

@@ -81,6 +81,8 @@ def test_up_stops_worker_and_beat_when_the_web_server_cannot_start(scratch_datab
             "PORT": str(busy.getsockname()[1]),
         }
         env.pop("DJANGO_SETTINGS_MODULE", None)  # the launcher runs the real settings
+        # `./portal test` exports the checkout's data directory; the copy must use its own.
+        env.pop("LEADSYNC_DATA_DIR", None)
         _one_lead_already(scratch_database, copy, env)
         portal = subprocess.Popen(
             ["./portal", "up"], cwd=copy, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
