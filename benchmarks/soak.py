@@ -213,6 +213,13 @@ class SoakReport:
 # --------------------------------------------------------------------------------------- plumbing
 
 
+def _broker_key_prefix() -> str:
+    """The broker key prefix this process publishes under ("" when it has none)."""
+    from leadsync_portal.celery import app
+
+    return (app.conf.broker_transport_options or {}).get("global_keyprefix", "")
+
+
 def _with_database(url: str, *, port: int | None = None, name: str | None = None) -> str:
     parts = urlsplit(url)
     netloc = parts.netloc
@@ -525,6 +532,8 @@ class Soak:
             DELIVERY_TASK_TIME_LIMIT=str(self.config.delivery_time_limit),
             DELIVERY_TASK_SOFT_TIME_LIMIT=str(self.config.delivery_time_limit - 5),
             PYTHONUNBUFFERED="1",
+            # The soak's own app.send_task (the archive) must land where its workers listen.
+            SOAK_BROKER_KEY_PREFIX=_broker_key_prefix(),
         )
         return env
 
@@ -763,7 +772,12 @@ class Soak:
                 break
             time.sleep(0.1)
         if not killed:
-            run.problems.append("the archive finished (or never started) before the kill: no mid-run kill")
+            started = self.observer.one(
+                "SELECT count(*) FROM monitoring_job_run WHERE task_name = 'monitoring.archive_history' "
+                "AND started_at >= to_timestamp(%s)", [sent])
+            run.problems.append(
+                "the archive finished before the kill: no mid-run kill" if started else
+                "the archive task never started (queued where no worker reads?): no mid-run kill")
         self.hold(run, self.config.restart_after, flips=False)
         if killed:
             self.children.restart(worker)

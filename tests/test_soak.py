@@ -18,9 +18,6 @@ from benchmarks.soak import ALL_FAULTS, SoakConfig, parse_sync_count, run_soak
 # serialized_rollback: the soak commits (its rules, schedules, history); the flush afterwards
 # restores what the migrations put in (role groups, default rules, beat schedules).
 pytestmark = [
-    # Open in issue 10: on the merged main the soak's archive step moves no row ("the archive moved
-    # nothing, so the mid-archive kill proved nothing"); every other fault held in the same run.
-    pytest.mark.xfail(reason="merged main: the soak's archive step moves nothing (issue 10, open)", strict=False),
     pytest.mark.slow, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 
