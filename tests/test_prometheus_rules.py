@@ -53,6 +53,17 @@ def test_alerts_fire_where_they_should_and_nowhere_else():
     assert "SUCCESS" in result.stdout
 
 
+def test_alerts_read_no_recorded_series():
+    """Prometheus evaluates rule groups concurrently: an alert that read a record of the recording
+    group saw, now and then, the previous evaluation's value (CI: no LeadSyncStalled at 31m)."""
+    groups = yaml.safe_load((RULES_DIR / "leadsync-rules.yml").read_text())["groups"]
+    recorded = {rule["record"] for group in groups for rule in group["rules"] if "record" in rule}
+    assert recorded  # the recording rules exist, for dashboards
+    reads = {rule["alert"]: sorted(name for name in recorded if name in rule["expr"])
+             for group in groups for rule in group["rules"] if "alert" in rule}
+    assert {alert: names for alert, names in reads.items() if names} == {}
+
+
 @needs_promtool
 def test_the_rule_tests_can_fail(tmp_path):
     """A failure-rate threshold moved from 10 % to 20 % must break the unit tests (12 % no longer
