@@ -86,3 +86,48 @@ def test_migrations_apply_unapply_and_reapply(scratch_database):
     assert steps["zero"] == []
     assert steps["again"] == everything
     assert steps["sync_monitoring_rows"] == 5
+
+
+MERGE_SCRIPT = """
+import json, django
+django.setup()
+from django.core.management import call_command
+from django.db import connection
+
+def groups():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT compact_rollups()")
+        cursor.execute("SELECT fingerprint, sum(n)::int FROM rollup_error_groups WHERE grain = 'h' GROUP BY 1 ORDER BY 1")
+        return cursor.fetchall()
+
+# Every parent of 0299, each forward only: the state a database had before the merge migration.
+for target in ("0234_rollups_alert_rule", "0201_unbounded_lead_text", "0212_lead_repairs_view_permission",
+               "0220_delivery_test_messages_token_expiry", "0250_fingerprint_keeps_dotted_names"):
+    call_command("migrate", "monitoring", target, verbosity=0)
+with connection.cursor() as cursor:
+    cursor.execute("INSERT INTO leads (first_name, sync_status) VALUES ('Ada', 'error') RETURNING id")
+    (lead,) = cursor.fetchone()
+    for message in ("Validation error: phone must be in E.164 format", "Twenty API 500: internal error 42"):
+        cursor.execute(
+            "INSERT INTO lead_sync_history (lead_id, sync_type, sync_direction, sync_status, error_message, synced_at) "
+            "VALUES (%s, 'scheduled', 'twenty_to_supabase', 'error', %s, now() - interval '1 hour')", [lead, message])
+steps = {"before": groups()}
+call_command("migrate", verbosity=0)
+steps["after"] = groups()
+print(json.dumps(steps))
+"""
+
+
+def test_merge_migration_regroups_rollups_folded_with_the_old_fingerprint(scratch_database):
+    """0299: rollups folded before it grouped "E.164" as "E.<n>"; after it they group as the pages do."""
+    env = {**os.environ, "DATABASE_URL": scratch_database, "DJANGO_SETTINGS_MODULE": "leadsync_portal.settings_test",
+           "DATABASE_POOL": "0"}
+    result = subprocess.run(
+        [sys.executable, "-c", MERGE_SCRIPT], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    steps = json.loads(result.stdout.strip().splitlines()[-1])
+    assert steps["before"] == [["Twenty API 500: internal error <n>", 1],
+                               ["Validation error: phone must be in E.<n> format", 1]]
+    assert steps["after"] == [["Twenty API 500: internal error <n>", 1],
+                              ["Validation error: phone must be in E.164 format", 1]]

@@ -8,12 +8,17 @@ old pattern are rebuilt (rebuild_rollups(), in its REPEATABLE READ snapshot unde
 lock, as 0231's backfill does) only where a failed attempt's fingerprint actually changes; a
 database without such messages (every new one) skips the rebuild.
 """
-from django.db import migrations, transaction
+import importlib
+
+from django.db import migrations
+
+# 0231's backfill: rebuild_rollups() in a REPEATABLE READ snapshot under the compactor's lock.
+# A shipped migration never changes, so reusing its function freezes the same code as copying it.
+backfill = importlib.import_module("monitoring.migrations.0231_rollups_backfill").backfill
 
 OLD_NUMBER_PATTERN = r"'(?<![0-9])(?<!(api|http|status|code)[ :=#]{0,2})[0-9]+([.,][0-9]+)*'"
 NEW_NUMBER_PATTERN = r"'(?<![0-9])(?<![a-z]\.)(?<!(api|http|status|code)[ :=#]{0,2})[0-9]+([.,][0-9]+)*'"
 FUNCTION = "lead_sync_error_fingerprint(text)"
-LOCK_KEY = "hashtext('monitoring.compact_rollups')"
 
 
 def _swap_function(cursor, old: str, new: str) -> None:
@@ -32,24 +37,12 @@ def _fingerprint_changes(cursor) -> bool:
     return bool(cursor.fetchone()[0])
 
 
-def _rebuild(connection) -> None:
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT pg_advisory_lock({LOCK_KEY})")
-        try:
-            with transaction.atomic(using=connection.alias):
-                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-                cursor.execute("SELECT rebuild_rollups()")
-        finally:
-            cursor.execute(f"SELECT pg_advisory_unlock({LOCK_KEY})")
-
-
 def forwards(apps, schema_editor) -> None:
-    connection = schema_editor.connection
-    with connection.cursor() as cursor:
+    with schema_editor.connection.cursor() as cursor:
         _swap_function(cursor, OLD_NUMBER_PATTERN, NEW_NUMBER_PATTERN)
         changed = _fingerprint_changes(cursor)
     if changed:
-        _rebuild(connection)
+        backfill(apps, schema_editor)
 
 
 def backwards(apps, schema_editor) -> None:
