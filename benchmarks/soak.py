@@ -553,7 +553,7 @@ class Soak:
         queues = {route.get("queue") for route in routes.values()} if isinstance(routes, dict) else set()
         tag = f"soak{os.getpid()}"
         if {"checks", "deliveries", "maintenance"} <= queues:
-            workers = {"checks": 1, "deliveries": 2, "maintenance": 1}
+            workers = {"checks": 1, "deliveries": 4, "maintenance": 1}  # as ./portal up/serve
         else:
             # Before the queues exist every task goes to Celery's default queue: one worker, as `./portal up` runs it.
             self.problems.append("no checks/deliveries/maintenance queues in CELERY_TASK_ROUTES: one worker for all tasks")

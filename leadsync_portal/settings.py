@@ -238,7 +238,7 @@ CELERY_BROKER_URL = REDIS_URL
 # Bulkheads (issue 10): three queues, one worker pool each, so a slow delivery or a long archive
 # never delays a check. Workers (README/docs "Operating"):
 #   celery -A leadsync_portal worker -Q checks -c 1 -n checks@%h
-#   celery -A leadsync_portal worker -Q deliveries -c 2 -n deliveries@%h
+#   celery -A leadsync_portal worker -Q deliveries -c 4 -n deliveries@%h
 #   celery -A leadsync_portal worker -Q maintenance -c 1 -n maintenance@%h
 # A worker started without -Q consumes all three (CELERY_TASK_QUEUES). Every task named
 # monitoring.<service> gets a route here and the soft/hard time limits of its queue.

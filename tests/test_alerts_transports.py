@@ -22,6 +22,7 @@ from monitoring.alerts.transports import (
 from monitoring.models import Channel, ChannelKind, Delivery, DeliveryStatus, Incident, RuleKind
 from monitoring.services import alerts as alert_services
 from tests.alert_helpers import channels, only_rule, server  # noqa: F401 (fixtures)
+from tests.maintenance_helpers import second_connection
 
 pytestmark = pytest.mark.django_db
 
@@ -279,6 +280,29 @@ def test_sending_a_delivery_twice_sends_once(server, channels):
         delivery = Delivery.objects.get()
         assert alert_services.deliver_notification(delivery_id=delivery.pk) == DeliveryStatus.SENT
         assert alert_services.deliver_notification(delivery_id=delivery.pk) is None
+    assert len(server.requests) == 1
+
+
+def test_a_channel_busy_sending_defers_its_next_message_without_touching_it(server, channels):
+    """One channel, one slot: while another worker sends to the channel (its advisory lock held
+    from another session), a second message is neither claimed nor counted as an attempt."""
+    only_rule(RuleKind.SYNC_STALLED).channels.set([channels["slack"]])
+    with time_machine.travel(T0, tick=False):
+        alert_services.evaluate_alerts()
+        delivery = Delivery.objects.get()
+        with second_connection() as other:
+            other.execute("SELECT pg_advisory_lock(%s, %s)", [alert_services.CHANNEL_SLOT_LOCK, channels["slack"].pk])
+            assert alert_services.deliver_notification(delivery_id=delivery.pk) == alert_services.CHANNEL_BUSY
+            assert alert_services.deliver_due_notifications() == {alert_services.CHANNEL_BUSY: 1}
+            delivery.refresh_from_db()
+            assert (delivery.status, delivery.attempts, delivery.claimed_at) == (DeliveryStatus.PENDING, 0, None)
+            assert server.requests == []
+        # The other session ended (as a worker that finished, or died): the slot is free again.
+        assert alert_services.deliver_notification(delivery_id=delivery.pk) == DeliveryStatus.SENT
+        # A message already sent is "not ours" even while its channel is busy.
+        with second_connection() as other:
+            other.execute("SELECT pg_advisory_lock(%s, %s)", [alert_services.CHANNEL_SLOT_LOCK, channels["slack"].pk])
+            assert alert_services.deliver_notification(delivery_id=delivery.pk) is None
     assert len(server.requests) == 1
 
 

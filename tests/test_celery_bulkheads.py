@@ -29,11 +29,13 @@ from monitoring.models import (
     ChannelKind,
     Delivery,
     DeliveryStatus,
+    Incident,
     JobOutcome,
     JobRun,
     Lead,
     LeadSyncHistory,
     LeadSyncHistoryArchive,
+    MessageKind,
     RuleKind,
 )
 from monitoring.tasks import alerts as alert_tasks
@@ -114,6 +116,39 @@ def test_a_hung_endpoint_never_delays_a_check_or_a_healthy_channel(workers):
         checks_seconds = time.monotonic() - queued_at
         assert Delivery.objects.get(channel=hung).status == DeliveryStatus.SENDING  # still hung meanwhile
     assert checks_seconds < 30
+
+
+def test_hung_channels_hold_one_slot_each_however_many_messages_wait_for_them(workers):
+    """Six messages to two hanging webhooks are queued before one to a healthy channel, on a
+    3-slot worker: each hanging channel holds one slot, the third slot sends the healthy message
+    at once. (Before, the six took all three slots for a whole deadline, then again: the soak saw a
+    healthy channel get its alert 20 s late behind two hostile ones.)"""
+    with silent_server() as hung_a, silent_server() as hung_b, RecordingServer() as healthy:
+        hung = [
+            Channel.objects.create(name=f"hung {n}", kind=ChannelKind.SLACK,
+                                   config={"webhook_url": f"http://127.0.0.1:{port}/hook"})
+            for n, port in (("a", hung_a), ("b", hung_b))
+        ]
+        good = Channel.objects.create(name="good", kind=ChannelKind.SLACK, config={"webhook_url": f"{healthy.url}/hook"})
+        rule = only_rule(RuleKind.SYNC_STALLED)
+        now = timezone.now()
+        incident = Incident.objects.create(rule=rule, severity=rule.severity, started_at=now, last_checked_at=now,
+                                           last_notified_at=now, summary="test")
+        def delivery(channel: Channel, sequence: int) -> int:
+            return Delivery.objects.create(incident=incident, channel=channel, kind=MessageKind.REMINDER,
+                                           sequence=sequence, subject="s", body="b", created_at=now).pk
+        waiting = [delivery(channel, n) for n in range(1, 4) for channel in hung]
+        healthy_one = delivery(good, 1)
+        for delivery_id in [*waiting, healthy_one]:
+            alert_tasks.deliver_notification.delay(delivery_id)
+        queued_at = time.monotonic()
+        workers("deliveries", concurrency=3, ALERTS_HTTP_TIMEOUT="60")
+        assert wait_for(lambda: len(healthy.requests) == 1, 30), "the healthy channel waited behind the hung ones"
+        seconds = time.monotonic() - queued_at
+        sending = Delivery.objects.filter(status=DeliveryStatus.SENDING)
+        assert sorted(sending.values_list("channel__name", flat=True)) == ["hung a", "hung b"]  # one each
+        assert Delivery.objects.get(pk=healthy_one).status == DeliveryStatus.SENT
+    assert seconds < 30  # worker start-up included; the hung deliveries hold their slots for 60 s
 
 
 def _old_history(lead: Lead, count: int) -> None:

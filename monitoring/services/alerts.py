@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -287,8 +288,47 @@ def _due(now: datetime) -> Q:
     )
 
 
+# A channel sends one message at a time: a hanging endpoint then holds one delivery slot however
+# many messages wait for it, and a worker with N slots keeps N - 1 free for the other channels.
+# Session-level advisory lock (key space CHANNEL_SLOT_LOCK, channel id): never held by a
+# transaction, and gone with the connection when a worker dies in the middle of a send.
+CHANNEL_SLOT_LOCK = 0x4C53  # "LS"
+CHANNEL_BUSY = "channel busy"
+
+
+@contextmanager
+def _channel_slot(channel_id: int) -> Iterator[bool]:
+    """Yields whether this worker got the channel's sending slot; releases it afterwards."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [CHANNEL_SLOT_LOCK, channel_id])
+        got = bool(cursor.fetchone()[0])
+    try:
+        yield got
+    finally:
+        if got:
+            try:
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [CHANNEL_SLOT_LOCK, channel_id])
+            except Exception:  # the connection is gone, and the lock with it
+                logger.warning("could not release the sending slot of channel %s", channel_id, exc_info=True)
+
+
 def deliver_notification(*, delivery_id: int) -> str | None:
-    """Send one queued delivery if it is due and this worker claims it; returns the new status (None: not ours)."""
+    """Send one queued delivery if it is due and this worker claims it; returns the new status.
+
+    None: not ours (not due, or another worker holds it). CHANNEL_BUSY: the channel is sending
+    another message right now; nothing was changed, so the caller asks again a little later.
+    """
+    channel_id = Delivery.objects.filter(pk=delivery_id).values_list("channel_id", flat=True).first()
+    if channel_id is None:
+        return None
+    with _channel_slot(channel_id) as free:
+        if not free:
+            return CHANNEL_BUSY if Delivery.objects.filter(_due(timezone.now()), pk=delivery_id).exists() else None
+        return _send(delivery_id)
+
+
+def _send(delivery_id: int) -> str | None:
     now = timezone.now()
     claimed = Delivery.objects.filter(_due(now), pk=delivery_id).update(
         status=DeliveryStatus.SENDING, claimed_at=now, attempts=F("attempts") + 1

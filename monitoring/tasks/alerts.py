@@ -23,6 +23,8 @@ logger = logging.getLogger(__name__)
 
 DELIVER_TASK = "monitoring.deliver_notifications"  # the sweep
 DELIVER_ONE_TASK = "monitoring.deliver_notification"
+CHANNEL_BUSY_RETRY_SECONDS = 2
+CHANNEL_BUSY_RETRIES = 30  # about a minute; then the minute's sweep queues it again
 
 
 def _enqueue(delivery_ids: Iterable[int]) -> int:
@@ -96,6 +98,12 @@ def deliver_notifications() -> dict[str, Any]:
 def deliver_notification(self: Any, delivery_id: int) -> str:
     """Send one message if it is due and this worker claims it (its own task: one slow endpoint, one slot)."""
     status = alert_services.deliver_notification(delivery_id=delivery_id)
+    if status == alert_services.CHANNEL_BUSY:
+        # The channel is sending another message (a slow endpoint holds one slot, not every slot):
+        # ask again soon, without holding a slot meanwhile; the minute's sweep is the backstop.
+        if self.request.retries >= CHANNEL_BUSY_RETRIES:
+            return status
+        raise self.retry(countdown=CHANNEL_BUSY_RETRY_SECONDS, max_retries=CHANNEL_BUSY_RETRIES)
     if status is not None:
         return status
     # Someone else holds it. If that worker died (this message came back after its loss), its
