@@ -114,6 +114,12 @@ def test_workflow_polls_the_api_every_five_minutes_with_a_header_credential():
 
     assert workflow["connections"]["Check Every 5 Minutes"]["main"] == [
         [{"node": "Get Sync Metrics", "type": "main", "index": 0}]]
+    # `n8n execute --id` refuses a workflow without a Manual Trigger ("Missing node to start
+    # execution", n8n 2.8.4), so one feeds the same request for runs by hand and the opt-in test
+    # (tests/test_n8n_run.py). It comes first: the CLI starts from the first trigger in the list.
+    assert workflow["nodes"][0]["name"] == "Run Now"
+    assert (workflow["nodes"][0]["type"], workflow["nodes"][0]["typeVersion"]) == ("n8n-nodes-base.manualTrigger", 1)
+    assert workflow["connections"]["Run Now"]["main"] == [[{"node": "Get Sync Metrics", "type": "main", "index": 0}]]
     assert workflow["connections"]["Get Sync Metrics"]["main"] == [
         [{"node": "Check Error Threshold", "type": "main", "index": 0}]]
     assert [branch[0]["node"] for branch in workflow["connections"]["Check Error Threshold"]["main"]] == [
