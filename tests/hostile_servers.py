@@ -8,6 +8,8 @@
   clients are connected, between passing traffic, hanging (accepts, forwards nothing) and down
   (every connection cut, the port refuses new ones), as an outage looks from the client side.
 - RecordingServer: the well-behaved HTTP server the others are compared with (a healthy channel).
+- RecordingSMTPServer: a well-behaved SMTP server (plain, no authentication) that keeps every
+  message it accepts, for a program that sends e-mail by itself (n8n).
 
 The class forms can be switched off (`hostile = False`): they then reset every connection at once,
 a fast failure, so a soak (benchmarks/soak.py) turns a fault on and off in turn on one port. The
@@ -17,6 +19,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import email
+import email.policy
 import json
 import socket
 import threading
@@ -199,6 +203,63 @@ class FaultProxy(_LoopServer):
         # One side closed: close the other, so neither end waits on a half-open pair.
         with contextlib.suppress(Exception):
             writer.transport.abort()
+
+
+class RecordingSMTPServer(_LoopServer):
+    """Speaks just enough SMTP (RFC 5321: EHLO/HELO, MAIL, RCPT, DATA, RSET, NOOP, QUIT) to accept mail.
+
+    It offers no STARTTLS and no AUTH, so a client configured without TLS and without a user sends
+    in plain text. Each accepted message is kept in `messages` as
+    {"mail_from", "rcpt_to", "message" (an email.message.EmailMessage), "at"}.
+    """
+
+    def __init__(self, port: int = 0) -> None:
+        super().__init__(port)
+        self.messages: list[dict[str, Any]] = []
+        self.received = threading.Event()  # set on each accepted message
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        async def reply(line: str) -> None:
+            writer.write(line.encode() + b"\r\n")
+            await writer.drain()
+
+        await reply("220 127.0.0.1 ESMTP recording server")
+        mail_from, rcpt_to = "", []
+        while line := await asyncio.wait_for(reader.readline(), timeout=30):
+            verb, _, argument = line.decode("utf-8", "replace").rstrip("\r\n").partition(" ")
+            verb = verb.upper()
+            if verb == "EHLO":
+                await reply("250-127.0.0.1")
+                await reply("250-8BITMIME")
+                await reply("250 SMTPUTF8")
+            elif verb == "HELO":
+                await reply("250 127.0.0.1")
+            elif verb == "MAIL":
+                mail_from, rcpt_to = argument.partition(":")[2].split(" ")[0].strip("<>"), []
+                await reply("250 OK")
+            elif verb == "RCPT":
+                rcpt_to.append(argument.partition(":")[2].split(" ")[0].strip("<>"))
+                await reply("250 OK")
+            elif verb == "DATA":
+                await reply("354 End data with <CR><LF>.<CR><LF>")
+                lines = []
+                while (data_line := await asyncio.wait_for(reader.readline(), timeout=30)) not in (b".\r\n", b".\n"):
+                    if not data_line:
+                        return
+                    lines.append(data_line[1:] if data_line.startswith(b".") else data_line)  # dot-stuffing
+                self.messages.append({
+                    "mail_from": mail_from, "rcpt_to": rcpt_to, "at": time.time(),
+                    "message": email.message_from_bytes(b"".join(lines), policy=email.policy.default),
+                })
+                self.received.set()
+                await reply("250 OK: queued")
+            elif verb in {"RSET", "NOOP"}:
+                await reply("250 OK")
+            elif verb == "QUIT":
+                await reply("221 Bye")
+                return
+            else:
+                await reply("502 Command not implemented")
 
 
 def closed_port() -> int:

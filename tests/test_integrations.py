@@ -83,6 +83,19 @@ def test_workflow_is_an_importable_n8n_workflow():
                 assert link["node"] in names and link["type"] == "main" and link["index"] == 0
 
 
+def test_workflow_nodes_are_the_latest_versions_of_n8n_2_8_4():
+    # The highest typeVersion each node type offers in n8n 2.8.4 (n8n-nodes-base 2.8.1), the
+    # version the workflow was run with (a node created in its editor gets these).
+    assert {n["type"]: n["typeVersion"] for n in load_workflow()["nodes"]} == {
+        "n8n-nodes-base.manualTrigger": 1,
+        "n8n-nodes-base.scheduleTrigger": 1.3,
+        "n8n-nodes-base.httpRequest": 4.4,
+        "n8n-nodes-base.if": 2.3,
+        "n8n-nodes-base.emailSend": 2.1,
+        "n8n-nodes-base.noOp": 1,
+    }
+
+
 def test_workflow_polls_the_api_every_five_minutes_with_a_header_credential():
     workflow = load_workflow()
     trigger = node(workflow, "Check Every 5 Minutes")
@@ -101,10 +114,12 @@ def test_workflow_polls_the_api_every_five_minutes_with_a_header_credential():
     check = node(workflow, "Check Error Threshold")
     assert check["type"] == "n8n-nodes-base.if"
     # The current IF node (n8n 2.x marks version 1 as outdated), with the spec's condition:
-    # leads in error larger than 10, compared as numbers.
+    # leads in error larger than 10, compared as numbers. Filter options version 3 is what the
+    # 2.3 node writes when created in the editor.
     assert check["typeVersion"] == 2.3
     conditions = check["parameters"]["conditions"]
     assert conditions["combinator"] == "and" and conditions["options"]["typeValidation"] == "strict"
+    assert conditions["options"]["version"] == 3
     assert [(c["leftValue"], c["operator"], c["rightValue"]) for c in conditions["conditions"]] == [
         ("={{ $json.metrics[2].count }}", {"type": "number", "operation": "gt"}, 10)]
     # The credentials carry the names the docs tell people to create before the import, so n8n
@@ -114,6 +129,12 @@ def test_workflow_polls_the_api_every_five_minutes_with_a_header_credential():
 
     assert workflow["connections"]["Check Every 5 Minutes"]["main"] == [
         [{"node": "Get Sync Metrics", "type": "main", "index": 0}]]
+    # `n8n execute --id` refuses a workflow without a Manual Trigger ("Missing node to start
+    # execution", n8n 2.8.4), so one feeds the same request for runs by hand and the opt-in test
+    # (tests/test_n8n_run.py). It comes first: the CLI starts from the first trigger in the list.
+    assert workflow["nodes"][0]["name"] == "Run Now"
+    assert (workflow["nodes"][0]["type"], workflow["nodes"][0]["typeVersion"]) == ("n8n-nodes-base.manualTrigger", 1)
+    assert workflow["connections"]["Run Now"]["main"] == [[{"node": "Get Sync Metrics", "type": "main", "index": 0}]]
     assert workflow["connections"]["Get Sync Metrics"]["main"] == [
         [{"node": "Check Error Threshold", "type": "main", "index": 0}]]
     assert [branch[0]["node"] for branch in workflow["connections"]["Check Error Threshold"]["main"]] == [
