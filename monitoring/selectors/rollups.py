@@ -235,9 +235,12 @@ def pieces_sql(kind: _Kind, plan: _Plan, params: dict[str, Any], *, extra_filter
             f"AND bucket <> ALL(%(p_table_minutes)s::timestamptz[]) AND ({extra_filter})"
         )
     if plan.table_ranges:
+        # OFFSET 0 keeps the caller's window filter (t > since ...) out of this branch: pushed down,
+        # it is one index range over the whole window, which a planner without statistics (or with
+        # stale ones) prefers to the short edge ranges and then reads every row of the window.
         parts.append(
-            f"SELECT {kind.source_time} AS t, {kind.source_values} FROM {kind.source} "
-            f"WHERE {kind.source_filter} AND {in_table.format(time=kind.source_time)}"
+            f"SELECT * FROM (SELECT {kind.source_time} AS t, {kind.source_values} FROM {kind.source} "
+            f"WHERE {kind.source_filter} AND {in_table.format(time=kind.source_time)} OFFSET 0) AS edge_rows"
         )
     parts.append(
         f"SELECT {kind.delta_time} AS t, {kind.delta_values} FROM {kind.deltas} "
