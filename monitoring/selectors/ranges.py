@@ -243,7 +243,9 @@ def _range_pieces(kind: _Kind, r: TimeRange, params: dict[str, Any], *, now: dat
     # `now` only decides which hours still have minute rows (kept 8 days, used for 7): the app's
     # clock is close enough, and saves a query.
     plan = plan_window(now=now or timezone.now(), since=r.start, open_edges=[r.end], group_edges=edges)
-    plan.table_ranges = _merged(plan.table_ranges)
+    # Nor after `end`: an hour cut by the end is read from the table up to the end only.
+    after_end = r.end + timedelta(microseconds=1)
+    plan.table_ranges = _merged([(lo, min(hi, after_end)) for lo, hi in plan.table_ranges if lo < after_end])
     # Hour rows after the range hold only rows after `end`: leave them out of the read.
     return pieces_sql(kind, plan, params, extra_filter="bucket <= %(end)s")
 

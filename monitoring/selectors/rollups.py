@@ -118,6 +118,9 @@ def plan_window(
     for minute in sorted(plan.table_minutes):
         if not any(lo <= minute < hi for lo, hi in plan.table_ranges):
             plan.table_ranges.append((minute, minute + MINUTE))
+    # Rows at or before `since` are never counted: a table range need not start before it (the
+    # deltas of that part are dropped by the reader's t > since, as the hour row is skipped).
+    plan.table_ranges = [(max(lo, since), hi) for lo, hi in plan.table_ranges if hi > since]
     return plan
 
 
