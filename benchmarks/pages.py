@@ -8,6 +8,8 @@ Each database is a seeded one (`seed_demo --leads 100000 --history 1000000 --day
 - "spec SQL": the spec's own queries for what the item shows, straight on the tables;
 - "old live": the selectors as they were before the rollups (loaded from git `main`'s
   monitoring/selectors, snapshots off), i.e. what a page cost live when its snapshot was missing;
+  for the range pages (Performance, Lead flow, Error groups at a preset), main's ranges.py readers,
+  which read the rows of the range;
 - "rollups": the item as it is now (a full page render through RequestFactory, the API view,
   the /metrics view, or every enabled alert rule evaluated).
 It prints p50/p95 in ms and the backend CPU ms of one run (CPU time of the PostgreSQL backend,
@@ -78,8 +80,19 @@ def legacy(module: str) -> types.ModuleType:
 
 
 OLD = legacy("dashboard")
-OLD_ERRORS = legacy("errors")
 OLD_METRICS = legacy("metrics")
+OLD_RANGES = legacy("ranges")  # the range pages' readers before they read the rollups (raw rows of the range)
+
+
+def old_range(reader: str, key: str) -> Callable[[], Any]:
+    """What a range page's reader cost before the rollups, for the preset `key`."""
+    return lambda: getattr(OLD_RANGES, reader)(OLD_RANGES.parse_range({"range": key}, default="24h"))
+
+
+def spec_range(sql: str, key: str) -> str:
+    """The spec's query for a range page over the preset `key` (the spec's own windows are 24 h / 7 d)."""
+    span = {"1h": "1 hour", "6h": "6 hours", "24h": "24 hours", "7d": "7 days", "30d": "30 days"}[key]
+    return sql.replace("INTERVAL '24 hours'", f"INTERVAL '{span}'").replace("INTERVAL '7 days'", f"INTERVAL '{span}'")
 
 SPEC_HEALTH = "SELECT * FROM lead_sync_health_dashboard"
 SPEC_STATUS = """SELECT sync_status, COUNT(*) as lead_count, ROUND(COUNT(*) * 100.0 / SUM(COUNT(*)) OVER (), 2) as percentage,
@@ -145,10 +158,20 @@ def new_alert_check() -> None:
 ITEMS: list[tuple[str, list[str], Callable[[], Any], str | Callable[[], Any]]] = [
     ("Overview", [SPEC_HEALTH, SPEC_STATUS],
      lambda: (OLD.health_summary(), OLD.sync_status_overview(), OLD.failure_rate()), "monitoring:overview"),
-    ("Performance", [SPEC_HOURLY], lambda: OLD.hourly_performance(), "monitoring:performance"),
-    ("Lead flow", [SPEC_FLOW], lambda: OLD.lead_flow(), "monitoring:lead-flow"),
+    ("Performance", [SPEC_HOURLY], old_range("attempts_per_bucket", "24h"), "monitoring:performance"),
+    ("Performance 1 h", [spec_range(SPEC_HOURLY, "1h")], old_range("attempts_per_bucket", "1h"),
+     "monitoring:performance?range=1h"),
+    ("Performance 7 d", [spec_range(SPEC_HOURLY, "7d")], old_range("attempts_per_bucket", "7d"),
+     "monitoring:performance?range=7d"),
+    ("Performance 30 d", [spec_range(SPEC_HOURLY, "30d")], old_range("attempts_per_bucket", "30d"),
+     "monitoring:performance?range=30d"),
+    ("Lead flow", [SPEC_FLOW], old_range("leads_created_per_bucket", "7d"), "monitoring:lead-flow"),
+    ("Lead flow 30 d", [spec_range(SPEC_FLOW, "30d")], old_range("leads_created_per_bucket", "30d"),
+     "monitoring:lead-flow?range=30d"),
     ("Errors", [SPEC_ERRORS], lambda: (OLD.health_summary(), OLD.recent_errors(limit=25)), "monitoring:errors"),
-    ("Error groups", [], lambda: OLD_ERRORS.error_groups(), "monitoring:error-groups"),
+    ("Error groups", [], old_range("error_groups_in_range", "7d"), "monitoring:error-groups"),
+    ("Error groups 24 h", [], old_range("error_groups_in_range", "24h"), "monitoring:error-groups?range=24h"),
+    ("Error groups 30 d", [], old_range("error_groups_in_range", "30d"), "monitoring:error-groups?range=30d"),
     ("Segments", [SPEC_SEGMENTS], lambda: OLD.segment_distribution(), "monitoring:segments"),
     ("Daily summary", [SPEC_DAILY], lambda: OLD.daily_summary(), "monitoring:daily-summary"),
     ("Debug", [SPEC_STALE, SPEC_WEBHOOKS],
@@ -206,7 +229,8 @@ def page(target: str | Callable[[], Any]) -> Callable[[], Any]:
         return target
     factory = RequestFactory()
     user = User(username="bench", is_staff=True, is_superuser=True, is_active=True)
-    url = reverse(target)
+    name, _, query = target.partition("?")
+    url = reverse(name) + (f"?{query}" if query else "")
 
     def run() -> None:
         request = factory.get(url)

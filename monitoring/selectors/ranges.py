@@ -7,11 +7,21 @@ Every reader here returns EVERY bucket of the range, empty ones as zeros, oldest
 marked `partial` when the range cuts it (the first and, for a range ending now, the last); the
 page's chart and its table are both drawn from that one list, so they always agree.
 
-Each query is a range predicate on an indexed timestamp (idx_sync_history_monitoring on
-lead_sync_history.synced_at, idx_leads_created_at on leads.created_at) grouped by bucket, so it
-reads the rows of the range only. The existing fixed-window selectors (dashboard.py, errors.py)
-are left as they are; the rollups track will back these functions with rollups, keeping their
-signatures and return shapes.
+Attempts, errors and average attempt time, leads created and error-group counts come from the
+rollups (monitoring/selectors/rollups.py): a range (start, end] is one more window for
+`plan_window()`, its two ends open edges and its bucket starts group edges. Every hour no edge
+cuts comes from its hour row, an hour an edge cuts from its minute rows (kept 8 days), the one
+minute an edge cuts from the table (an index range of a minute of writes), plus the deltas the
+compactor has not folded yet; an hour cut more than 7 days ago is read from the table whole. So
+the answer is exactly the one the rows give (tests/test_ranges_rollups.py compares them) and a
+30-day range reads about 720 hour rows per key, not a month of history. Sub-hour buckets (the
+1 h and 6 h presets) cut every hour of their span: they read minute rows, or, older than 7 days,
+the table rows of that short span.
+
+What the rollups cannot hold stays a bounded read of the table: an error group's first and last
+attempt and newest message are one descent of the fingerprint index each, and its affected leads
+(a distinct count, which no sum of buckets gives exactly) are read index-only from the group's
+failed attempts of the range. Activity walks `synced_at` backwards and stops at 100 rows.
 """
 from __future__ import annotations
 
@@ -27,7 +37,8 @@ from django.utils import timezone
 from monitoring.choices import HistoryStatus
 
 from ._sql import fetch_all
-from .errors import fingerprint_sql
+from .errors import FINGERPRINT_OF_ERROR_MESSAGE, LONG_MESSAGE_SQL, SHORT_MESSAGE_SQL
+from .rollups import ERROR_GROUPS, HISTORY, LEADS_CREATED, _Kind, pieces_sql, plan_window
 
 Row = dict[str, Any]
 
@@ -225,39 +236,70 @@ def _fill(r: TimeRange, rows: list[Row], empty: Row) -> list[Row]:
 # --- readers ---------------------------------------------------------------------------------------
 
 
+def _range_pieces(kind: _Kind, r: TimeRange, params: dict[str, Any], *, now: datetime | None = None) -> str:
+    """SELECT t, <kind.columns> holding every row of `kind` with start < t <= end exactly once, cut
+    so that no piece straddles a bucket edge (the caller still filters t to the range)."""
+    edges = [start for start in bucket_starts(r) if r.start < start <= r.end]
+    # `now` only decides which hours still have minute rows (kept 8 days, used for 7): the app's
+    # clock is close enough, and saves a query.
+    plan = plan_window(now=now or timezone.now(), since=r.start, open_edges=[r.end], group_edges=edges)
+    # Nor after `end`: an hour cut by the end is read from the table up to the end only.
+    after_end = r.end + timedelta(microseconds=1)
+    plan.table_ranges = _merged([(lo, min(hi, after_end)) for lo, hi in plan.table_ranges if lo < after_end])
+    # Hour rows after the range hold only rows after `end`: leave them out of the read.
+    return pieces_sql(kind, plan, params, extra_filter="bucket <= %(end)s")
+
+
+def _merged(ranges: list[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
+    """Adjacent or overlapping [lo, hi) ranges as one (one index range instead of many)."""
+    merged: list[tuple[datetime, datetime]] = []
+    for lo, hi in sorted(ranges):
+        if merged and lo <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(hi, merged[-1][1]))
+        else:
+            merged.append((lo, hi))
+    return merged
+
+
 def attempts_per_bucket(r: TimeRange) -> list[Row]:
-    """Sync attempts per bucket: attempts, errors, average attempt time (s); every bucket, oldest first."""
+    """Sync attempts per bucket: attempts, errors, average attempt time (s); every bucket, oldest first.
+    From rollup_history (attempts, duration sum and count per hour/minute, direction, type, status)."""
+    params = _params(r, error=HistoryStatus.ERROR)
     rows = fetch_all(
         f"""
-        SELECT {_bucket_sql("synced_at", r)} AS bucket,
-               COUNT(*) AS attempts,
-               COUNT(*) FILTER (WHERE sync_status = %(error)s) AS errors,
-               ROUND(AVG(EXTRACT(EPOCH FROM (synced_at - created_at))), 2) AS avg_seconds
-        FROM lead_sync_history
-        WHERE synced_at > %(start)s AND synced_at <= %(end)s
+        SELECT {_bucket_sql("t", r)} AS bucket,
+               SUM(attempts)::bigint AS attempts,
+               COALESCE(SUM(attempts) FILTER (WHERE sync_status = %(error)s), 0)::bigint AS errors,
+               ROUND(SUM(duration_sum) / NULLIF(SUM(duration_n), 0), 2) AS avg_seconds
+        FROM ({_range_pieces(HISTORY, r, params)}) AS p
+        WHERE t > %(start)s AND t <= %(end)s
         GROUP BY 1
+        HAVING SUM(attempts) > 0
         """,
-        _params(r, error=HistoryStatus.ERROR),
+        params,
     )
     return _fill(r, rows, {"attempts": 0, "errors": 0, "avg_seconds": None})
 
 
 def leads_created_per_bucket(r: TimeRange) -> list[Row]:
     """Leads created per bucket, source and direction, with average score: the buckets with leads,
-    oldest first, each (bucket, lead_source, sync_direction) once; `bucket_starts(r)` lists them all."""
+    oldest first, each (bucket, lead_source, sync_direction) once; `bucket_starts(r)` lists them all.
+    From rollup_leads_created (leads and score sum per created hour/minute, source, direction)."""
+    params = _params(r)
     rows = fetch_all(
         f"""
-        SELECT {_bucket_sql("created_at", r)} AS bucket,
+        SELECT {_bucket_sql("t", r)} AS bucket,
                lead_source,
                sync_direction,
-               COUNT(*) AS lead_count,
-               ROUND(AVG(lead_score), 2) AS avg_score
-        FROM leads
-        WHERE created_at > %(start)s AND created_at <= %(end)s
+               SUM(lead_count)::bigint AS lead_count,
+               ROUND(SUM(score_sum) / NULLIF(SUM(score_n), 0), 2) AS avg_score
+        FROM ({_range_pieces(LEADS_CREATED, r, params)}) AS p
+        WHERE t > %(start)s AND t <= %(end)s
         GROUP BY 1, 2, 3
+        HAVING SUM(lead_count) > 0
         ORDER BY 1, lead_count DESC, lead_source NULLS LAST, sync_direction
         """,
-        _params(r),
+        params,
     )
     for row in rows:
         row["bucket"] = timezone.localtime(row["bucket"], _tz())
@@ -267,43 +309,61 @@ def leads_created_per_bucket(r: TimeRange) -> list[Row]:
 
 def error_groups_in_range(r: TimeRange, *, limit: int = 100) -> list[Row]:
     """Failed attempts of the range per error-group fingerprint: attempts, leads, first and last
-    seen, newest message and a per-bucket trend (every bucket, oldest first); busiest first."""
+    seen, newest message and a per-bucket trend (every bucket, oldest first); busiest first.
+
+    Attempts and trend from rollup_error_groups; per group, first and last seen and the newest
+    message are one descent each of the fingerprint index (idx_sync_history_error_group_leads /
+    _long), and the affected leads an index-only count of the group's failed attempts in the range.
+    """
     starts = bucket_starts(r)
     index = {start: i for i, start in enumerate(starts)}
+    params = _params(r, limit=limit)
+    # One arm per partial fingerprint index (messages up to 1000 bytes, and longer ones): each arm is
+    # an ordered index range of the group's failed attempts in the range.
+    arms = [
+        f"sync_status = 'error' AND {size} AND {FINGERPRINT_OF_ERROR_MESSAGE} = g.fingerprint "
+        "AND synced_at > %(start)s AND synced_at <= %(end)s"
+        for size in (SHORT_MESSAGE_SQL, LONG_MESSAGE_SQL)
+    ]
+
+    def newest(columns: str, order: str) -> str:
+        return " UNION ALL ".join(
+            f"(SELECT {columns} FROM lead_sync_history WHERE {arm} ORDER BY synced_at {order} LIMIT 1)" for arm in arms
+        ) + f" ORDER BY synced_at {order} LIMIT 1"
+
     rows = fetch_all(
         f"""
-        WITH errs AS (
-            SELECT lead_id, synced_at, {_bucket_sql("synced_at", r)} AS bucket,
-                   COALESCE(error_message, '(no message)') AS error_message
-            FROM lead_sync_history
-            WHERE sync_status = %(error)s AND synced_at > %(start)s AND synced_at <= %(end)s
+        WITH per_bucket AS (
+            SELECT fingerprint, {_bucket_sql("t", r)} AS bucket, SUM(n) AS n
+            FROM ({_range_pieces(ERROR_GROUPS, r, params)}) AS p
+            WHERE t > %(start)s AND t <= %(end)s
+            GROUP BY 1, 2
+            HAVING SUM(n) > 0
         ),
-        -- the regexes once per distinct message (see errors.error_groups)
-        fingerprints AS MATERIALIZED (
-            SELECT error_message, {fingerprint_sql("error_message")} AS fingerprint
-            FROM (SELECT DISTINCT error_message FROM errs) AS messages
-        ),
-        grouped AS (
-            SELECT f.fingerprint, e.bucket, e.lead_id, e.synced_at, e.error_message
-            FROM errs e JOIN fingerprints f USING (error_message)
-        ),
-        per_bucket AS (
-            SELECT fingerprint, bucket, COUNT(*) AS n FROM grouped GROUP BY 1, 2
+        groups AS (
+            SELECT fingerprint, SUM(n)::bigint AS attempts,
+                   json_agg(json_build_array(extract(epoch FROM bucket), n)) AS buckets
+            FROM per_bucket GROUP BY 1
         )
         SELECT g.fingerprint,
-               COUNT(*) AS attempts,
-               COUNT(DISTINCT g.lead_id) AS affected_leads,
-               MIN(g.synced_at) AS first_seen,
-               MAX(g.synced_at) AS last_seen,
-               (ARRAY_AGG(g.error_message ORDER BY g.synced_at DESC))[1] AS sample_message,
-               (SELECT json_agg(json_build_array(extract(epoch FROM b.bucket), b.n)) FROM per_bucket b
-                 WHERE b.fingerprint = g.fingerprint) AS buckets
-        FROM grouped g
-        GROUP BY g.fingerprint
-        ORDER BY attempts DESC, last_seen DESC, g.fingerprint
+               g.attempts,
+               affected.n AS affected_leads,
+               first.synced_at AS first_seen,
+               last.synced_at AS last_seen,
+               COALESCE(last.error_message, '(no message)') AS sample_message,
+               g.buckets
+        FROM groups g
+        CROSS JOIN LATERAL ({newest("synced_at, error_message", "DESC")}) AS last
+        CROSS JOIN LATERAL ({newest("synced_at", "ASC")}) AS first
+        CROSS JOIN LATERAL (
+            SELECT COUNT(DISTINCT lead_id) AS n
+            FROM (SELECT lead_id FROM lead_sync_history WHERE {arms[0]}
+                  UNION ALL SELECT lead_id FROM lead_sync_history WHERE {arms[1]}) AS group_attempts
+        ) AS affected
+        ORDER BY g.attempts DESC, last.synced_at DESC, g.fingerprint
         LIMIT %(limit)s
         """,
-        _params(r, error=HistoryStatus.ERROR, limit=limit),
+        params,
     )
     for row in rows:
         trend = [0] * len(starts)

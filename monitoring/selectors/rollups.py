@@ -118,6 +118,9 @@ def plan_window(
     for minute in sorted(plan.table_minutes):
         if not any(lo <= minute < hi for lo, hi in plan.table_ranges):
             plan.table_ranges.append((minute, minute + MINUTE))
+    # Rows at or before `since` are never counted: a table range need not start before it (the
+    # deltas of that part are dropped by the reader's t > since, as the hour row is skipped).
+    plan.table_ranges = [(max(lo, since), hi) for lo, hi in plan.table_ranges if hi > since]
     return plan
 
 
@@ -235,9 +238,12 @@ def pieces_sql(kind: _Kind, plan: _Plan, params: dict[str, Any], *, extra_filter
             f"AND bucket <> ALL(%(p_table_minutes)s::timestamptz[]) AND ({extra_filter})"
         )
     if plan.table_ranges:
+        # OFFSET 0 keeps the caller's window filter (t > since ...) out of this branch: pushed down,
+        # it is one index range over the whole window, which a planner without statistics (or with
+        # stale ones) prefers to the short edge ranges and then reads every row of the window.
         parts.append(
-            f"SELECT {kind.source_time} AS t, {kind.source_values} FROM {kind.source} "
-            f"WHERE {kind.source_filter} AND {in_table.format(time=kind.source_time)}"
+            f"SELECT * FROM (SELECT {kind.source_time} AS t, {kind.source_values} FROM {kind.source} "
+            f"WHERE {kind.source_filter} AND {in_table.format(time=kind.source_time)} OFFSET 0) AS edge_rows"
         )
     parts.append(
         f"SELECT {kind.delta_time} AS t, {kind.delta_values} FROM {kind.deltas} "
