@@ -131,3 +131,62 @@ def test_merge_migration_regroups_rollups_folded_with_the_old_fingerprint(scratc
                                ["Validation error: phone must be in E.<n> format", 1]]
     assert steps["after"] == [["Twenty API 500: internal error <n>", 1],
                               ["Validation error: phone must be in E.164 format", 1]]
+
+
+OLD_0170_SCRIPT = """
+import json, os, django
+django.setup()
+from django.core.management import call_command
+from django.db import connection
+
+FINGERPRINT = __import__("importlib").import_module("monitoring.migrations.0200_error_group_index_bounded").FINGERPRINT
+long_row = os.environ["LONG_ROW"] == "1"
+
+call_command("migrate", "monitoring", "0170_error_group_leads_index", verbosity=0)
+connection.ensure_connection()
+connection.connection.autocommit = True
+with connection.cursor() as cursor:
+    # Back to what the first 0170 left: its unbounded index in place of the bounded pair.
+    cursor.execute("DROP INDEX idx_sync_history_error_group_leads")
+    cursor.execute("DROP INDEX idx_sync_history_error_group_long")
+    cursor.execute("INSERT INTO leads (first_name, sync_status) VALUES ('Ada', 'error') RETURNING id")
+    (lead,) = cursor.fetchone()
+    if long_row:  # a 13 KB message of random hex the old index cannot hold: its build fails, INVALID
+        cursor.execute("INSERT INTO lead_sync_history (lead_id, sync_type, sync_direction, sync_status, error_message) "
+                       "SELECT %s, 'scheduled', 'twenty_to_supabase', 'error', string_agg(md5(random()::text), ' ') "
+                       "FROM generate_series(1, 400)", [lead])
+    try:
+        cursor.execute(f"CREATE INDEX CONCURRENTLY idx_sync_history_error_group_leads ON lead_sync_history "
+                       f"(({FINGERPRINT}), synced_at DESC) INCLUDE (lead_id, error_message) WHERE sync_status = 'error'")
+        built = "valid"
+    except Exception as exc:
+        built = type(exc.__cause__ or exc).__name__  # psycopg's error under Django's wrapper
+call_command("migrate", verbosity=0)
+with connection.cursor() as cursor:
+    cursor.execute("INSERT INTO lead_sync_history (lead_id, sync_type, sync_direction, sync_status, error_message) "
+                   "SELECT %s, 'scheduled', 'twenty_to_supabase', 'error', string_agg(md5(random()::text), ' ') "
+                   "FROM generate_series(1, 400)", [lead])
+    cursor.execute("SELECT c.relname, i.indisvalid, pg_get_indexdef(c.oid) LIKE '%%octet_length%%' FROM pg_index i "
+                   "JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname LIKE 'idx_sync_history_error_group%%' ORDER BY 1")
+    indexes = cursor.fetchall()
+    cursor.execute("SELECT count(*) FROM lead_sync_history WHERE octet_length(error_message) > 2704")
+    (long_rows,) = cursor.fetchone()
+print(json.dumps({"old_index": built, "indexes": indexes, "long_rows": long_rows}))
+"""
+
+
+@pytest.mark.parametrize(("long_row", "old_index"), [("0", "valid"), ("1", "ProgramLimitExceeded")])
+def test_a_database_that_ran_the_first_0170_gets_the_bounded_indexes(scratch_database, long_row, old_index):
+    """0200 on a database holding the first 0170's unbounded index, valid or left INVALID by a
+    failed build: afterwards only the bounded pair exists and a long failed attempt is recorded."""
+    env = {**os.environ, "DATABASE_URL": scratch_database, "DJANGO_SETTINGS_MODULE": "leadsync_portal.settings_test",
+           "DATABASE_POOL": "0", "LONG_ROW": long_row}
+    result = subprocess.run(
+        [sys.executable, "-c", OLD_0170_SCRIPT], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    outcome = json.loads(result.stdout.strip().splitlines()[-1])
+    assert outcome["old_index"] == old_index
+    assert outcome["indexes"] == [["idx_sync_history_error_group_leads", True, True],
+                                  ["idx_sync_history_error_group_long", True, True]]
+    assert outcome["long_rows"] == 1 + int(long_row)

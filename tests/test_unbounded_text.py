@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import subprocess
 import sys
 from datetime import timedelta
@@ -150,6 +151,46 @@ def test_no_btree_index_holds_unbounded_text(db):
         "SELECT pg_get_expr(indpred, indrelid) FROM pg_index WHERE indexrelid = 'idx_sync_history_error_group_leads'::regclass"
     )[0][0]
     assert "octet_length(error_message), 0) <= 1000" in predicate
+    assert _unbounded_expression_keys() == []
+
+
+SYNC_TABLES = ("leads", "lead_sync_history", "customer_segments", "lead_sync_history_archive")
+# An expression key of a text-like type is bounded only when cut at the top: left(..., n) with a
+# small n (characters, at most 4 bytes each, against btree's 2704-byte row limit) or md5(...).
+BOUNDED_EXPRESSION = re.compile(r'^(?:"?left"?\(.*, (?P<n>\d+)\)|md5\(.*\))$', re.S)
+
+
+def _unbounded_expression_keys() -> list[tuple[str, str]]:
+    """Expression keys of btree indexes on the sync's tables whose value can be any length."""
+    rows = sql(
+        """
+        SELECT c.relname, pg_get_indexdef(i.indexrelid, k, true)
+        FROM pg_index i
+        JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_class t ON t.oid = i.indrelid
+        JOIN pg_am am ON am.oid = c.relam
+        CROSS JOIN LATERAL generate_series(1, i.indnatts) AS k
+        JOIN pg_attribute a ON a.attrelid = i.indexrelid AND a.attnum = k
+        WHERE am.amname = 'btree' AND t.relname = ANY(%s) AND i.indkey[k - 1] = 0
+          AND format_type(a.atttypid, a.atttypmod) IN ('text', 'jsonb', 'json', 'character varying', 'bytea')
+        """,
+        [list(SYNC_TABLES)],
+    )
+    offenders = []
+    for index, expression in rows:
+        bounded = BOUNDED_EXPRESSION.match(expression)
+        if not bounded or (bounded["n"] and int(bounded["n"]) > 600):
+            offenders.append((index, expression))
+    return offenders
+
+
+def test_the_index_audit_sees_expression_keys(db):
+    """The column audit reads pg_index.indkey, where an expression key is 0: a lower(email) index
+    would have passed it. The expression audit flags it (and accepts the bounded forms)."""
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE INDEX audit_lower_email ON leads (lower(email))")
+        cursor.execute("CREATE INDEX audit_left_email ON leads (left(email, 200))")
+        cursor.execute("CREATE INDEX audit_left_too_long ON leads (left(email, 5000))")
+    assert sorted(index for index, _ in _unbounded_expression_keys()) == ["audit_left_too_long", "audit_lower_email"]
 
 
 MIGRATE_OVER_LONG_ROWS = """
