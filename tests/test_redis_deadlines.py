@@ -6,6 +6,8 @@ call to the database for a while after a failure. A refused port keeps working a
 """
 from __future__ import annotations
 
+import time
+
 import pytest
 from django.core.cache import cache
 from django.urls import reverse
@@ -88,3 +90,38 @@ def test_the_breaker_closes_when_redis_answers_again(cache_at, settings):
     cache_at(good)  # a fresh breaker for the real server (reset, as after the pause)
     cache.set("k", 1)
     assert cache.get("k") == 1
+
+
+def test_the_breaker_tries_redis_again_after_its_pause(settings):
+    """Open after a hang, it skips Redis for BREAKER_SECONDS; once that pause has run out (no
+    reset) the next call tries Redis again, and a Redis that answers closes it."""
+    from urllib.parse import urlsplit
+
+    from redis.exceptions import RedisError
+
+    from .hostile_servers import FaultProxy
+
+    real = urlsplit(settings.CACHES["default"]["LOCATION"])
+    pause = 0.5
+    with FaultProxy((real.hostname, real.port or 6379)) as proxy:
+        caches = {**settings.CACHES}
+        caches["default"] = {**caches["default"], "LOCATION": f"redis://127.0.0.1:{proxy.port}{real.path or '/0'}",
+                             "OPTIONS": {**caches["default"].get("OPTIONS", {}), "BREAKER_SECONDS": pause}}
+        settings.CACHES = caches
+        reset_breakers()
+        try:
+            cache.set("breaker-key", 1)
+            proxy.set_mode("hang")
+            with pytest.raises(RedisError) as first:
+                cache.get("breaker-key")
+            assert type(first.value).__name__ != "CircuitOpen"  # it tried, and timed out
+            proxy.set_mode("pass")  # Redis answers again, but the breaker is open
+            with pytest.raises(RedisError) as skipped:
+                cache.get("breaker-key")
+            assert type(skipped.value).__name__ == "CircuitOpen"
+            time.sleep(pause + 0.1)
+            assert cache.get("breaker-key") == 1  # tried again after the pause, and closed
+            assert cache.get("breaker-key") == 1
+        finally:
+            reset_breakers()
+
