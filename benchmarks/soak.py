@@ -3,6 +3,8 @@
 While the sync simulator writes history, the soak starts one fault at a time:
 
   redis_hang      the web side's Redis accepts connections and never answers (cache, throttles, snapshots)
+  broker_hang     the whole Redis hangs, for every process: the web side's and the Celery broker of
+                  the workers and beat (production's one Redis stopping)
   hostile_channels a slow-loris Slack webhook and an SMTP server that never answers, with alerts to send
   db_terminate    pg_terminate_backend() of every backend the portal and the sync hold, every 3 s
   db_restart      PostgreSQL gone for the fault's length: connections dropped, new ones refused
@@ -25,12 +27,12 @@ through a local TCP proxy (tests/hostile_servers.py), which is how "restart" is 
 hits only backends whose application_name is leadsync-soak-*. The web server's REDIS_URL points at
 another proxy, which is how Redis hangs.
 
-Why the Celery broker keeps the real Redis during redis_hang: the broker is the same Redis in
-production, and while it hangs no task can be queued or fetched, by anyone: no check can run, and
-no configuration of Celery changes that. What the portal can promise, and what this soak asserts,
-is that the web side stays up (answers in under 1 s, from the database) and that the checks resume
-within one interval once Redis answers again. The checks are kept on a working broker here so the
-soak measures the part the portal controls.
+The workers and beat reach the Celery broker through a third proxy. redis_hang hangs only the
+web side's Redis, so the checks keep a working broker and must stay on time. broker_hang hangs
+both, as production's single Redis would: while the broker hangs no task can be queued or
+fetched, by anyone, so no check can run; what the portal promises, and the soak asserts, is that
+no process exits, the web side keeps answering (from the database) in under 1 s, and the checks
+resume within one allowed gap once Redis answers again, with every alert delivered once.
 
 Schedule: real celery beat (django-celery-beat) with the alert checks set to every
 --check-interval seconds; beat ticks at least every 5 s, which is fine for intervals of 5 s and up.
@@ -68,7 +70,9 @@ import psycopg  # noqa: E402
 
 from tests.hostile_servers import FaultProxy, HungServer, RecordingServer, SlowLorisHTTPServer, closed_port  # noqa: E402
 
-ALL_FAULTS = ("redis_hang", "hostile_channels", "db_terminate", "db_restart", "kill_archive", "kill_delivery")
+ALL_FAULTS = ("redis_hang", "broker_hang", "hostile_channels", "db_terminate", "db_restart", "kill_archive",
+              "kill_delivery")
+STOPS_CHECKS = {"broker_hang", "db_terminate", "db_restart"}
 APP_NAME = "leadsync-soak"  # application_name prefix of every connection the portal and the sync open
 CHECK_TASKS = ("monitoring.evaluate_alerts", "monitoring.check_deadman")
 PAGES = ("/", "/alerts/", "/api/sync-metrics/", "/readyz")
@@ -143,7 +147,9 @@ class FaultRun:
     name: str
     started: float
     ended: float = 0.0
-    takes_database: bool = False
+    # The fault takes away what every check needs (the database, or the broker): no check can run
+    # while it lasts, so they must resume within one allowed gap after it ends.
+    stops_checks: bool = False
     notes: list[str] = field(default_factory=list)  # what happened that the table should say
     problems: list[str] = field(default_factory=list)  # what was late or lost
     held: list[str] = field(default_factory=list)
@@ -544,6 +550,7 @@ class Soak:
         redis_host, redis_port = _host_port(self.config.redis_url, 6379)
         web_redis = urlunsplit(urlsplit(self.config.redis_url)._replace(netloc=f"127.0.0.1:{self.redis_proxy.port}"))
         self.web_port = closed_port()
+        broker_redis = urlunsplit(urlsplit(self.config.redis_url)._replace(netloc=f"127.0.0.1:{self.broker_proxy.port}"))
         self.children.start("web", [
             py, "-m", "gunicorn", "leadsync_portal.wsgi:application", "-b", f"127.0.0.1:{self.web_port}",
             "-w", str(self.config.web_workers), "--threads", "4", "--timeout", "30", "--graceful-timeout", "3",
@@ -562,14 +569,14 @@ class Soak:
             self.children.start(f"worker-{queue}", [
                 py, "-m", "celery", "-A", "leadsync_portal", "worker", "-Q", queue, "-c", str(concurrency),
                 "-n", f"{queue}@{tag}", "--loglevel=INFO", "--without-gossip", "--without-mingle",
-            ], self._env(queue))
+            ], self._env(queue, redis_url=broker_redis))
         for role in ("checks", "deliveries", "maintenance"):
             self.worker_of[role] = f"worker-{role}" if f"worker-{role}" in self.children.procs else "worker-celery"
         self.children.start("beat", [
             py, "-m", "celery", "-A", "leadsync_portal", "beat", "--loglevel=INFO",
             "--pidfile", str(self.config.log_dir / "beat.pid"),
             "-s", str(self.config.log_dir / "beat-schedule"),
-        ], self._env("beat"))
+        ], self._env("beat", redis_url=broker_redis))
         for name in self.children.procs:
             if name.startswith("worker-") and not self.children.wait_for_log(name, " ready.", timeout=90):
                 raise RuntimeError(f"{name} did not start; see {self.children.logs[name]}")
@@ -677,7 +684,7 @@ class Soak:
             if rule and state == "waiting" and elapsed >= 1:
                 self.flip(rule, on=True, fault=run.name)
                 state = "on"
-            elif rule and state == "on" and elapsed >= off_at and not run.takes_database:
+            elif rule and state == "on" and elapsed >= off_at and not run.stops_checks:
                 self.flip(rule, on=False, fault=run.name)
                 state = "off"
             if tick:
@@ -719,6 +726,13 @@ class Soak:
 
     def fault_redis_hang(self, run: FaultRun) -> None:
         self._proxy_fault(run, self.redis_proxy, "hang")
+
+    def fault_broker_hang(self, run: FaultRun) -> None:
+        self.redis_proxy.set_mode("hang")
+        try:
+            self._proxy_fault(run, self.broker_proxy, "hang")
+        finally:
+            self.redis_proxy.set_mode("pass")
 
     def fault_hostile_channels(self, run: FaultRun) -> None:
         before = (len(self.slowloris.requests), self.smtp.connections)
@@ -837,6 +851,7 @@ class Soak:
             self.slowloris = stack.enter_context(SlowLorisHTTPServer(trickle=2.0))
             self.smtp = stack.enter_context(HungServer())
             self.redis_proxy = stack.enter_context(FaultProxy(redis_target))
+            self.broker_proxy = stack.enter_context(FaultProxy(redis_target))
             self.pg_proxy = stack.enter_context(FaultProxy(pg_target))
             self.slowloris.hostile = self.smtp.hostile = False
             stack.callback(self.observer.close)
@@ -851,7 +866,7 @@ class Soak:
             self._sample_load()
             self.runs.append(self._quiet("baseline", config.gap_seconds))
             for name in config.faults:
-                run = FaultRun(name=name, started=time.time(), takes_database=name.startswith("db_"))
+                run = FaultRun(name=name, started=time.time(), stops_checks=name in STOPS_CHECKS)
                 getattr(self, f"fault_{name}")(run)
                 run.ended = time.time()
                 self.runs.append(run)
@@ -970,7 +985,7 @@ class Soak:
         worst = 0.0
         for task, starts in checks.items():
             short = task.removeprefix("monitoring.")
-            if run.takes_database:
+            if run.stops_checks:
                 # No check can run without its database: it must resume within one allowed gap of the end.
                 resumed = next((at for at in starts if at >= run.ended), None)
                 if resumed is None or resumed - run.ended > allowed:
@@ -984,7 +999,7 @@ class Soak:
             worst = max(worst, gap)
             if gap > allowed:
                 run.problems.append(f"{short}: {gap:.0f} s without a check (allowed {allowed:.0f} s)")
-        if not run.takes_database:
+        if not run.stops_checks:
             run.held.append(f"checks every ≤{worst:.0f} s")
         elif not any("resumed" in p for p in run.problems):
             run.held.append("checks resumed on time")
@@ -1046,7 +1061,7 @@ class Soak:
         deadline = max(flip.at, run.ended) + self.config.check_interval + DELIVERY_GRACE
         for other in self.runs:
             # A database fault that began before the change could be seen hides it until that fault ends.
-            if other.takes_database and flip.at < other.ended and other.started <= deadline:
+            if other.stops_checks and flip.at < other.ended and other.started <= deadline:
                 deadline = max(deadline, other.ended + self.config.check_interval + DELIVERY_GRACE)
         allowed_copies = 2 if flip.rule == self.kill_delivery_rule and flip.kind == "firing" else 1
         if not got:
