@@ -119,3 +119,13 @@ def test_only_the_web_process_gets_the_limits():
     ) == ["12s", "2500ms"]
     # ... a management command, a migration or a Celery worker (django.setup() without it) does not.
     assert _session_limits("import django\ndjango.setup()\n") == ["0", "0"]
+
+
+def test_every_session_has_tcp_keepalives_and_a_user_timeout():
+    """A vanished host is noticed within DATABASE_TCP_TIMEOUT, in every process (libpq's own view)."""
+    connection.ensure_connection()
+    params = connection.connection.info.get_parameters()
+    assert {key: params.get(key) for key in
+            ("keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count", "tcp_user_timeout")} == {
+        "keepalives": "1", "keepalives_idle": "5", "keepalives_interval": "1", "keepalives_count": "3",
+        "tcp_user_timeout": "10000"}
