@@ -19,10 +19,10 @@ import sys
 from collections.abc import Callable
 
 from django.db import InterfaceError, OperationalError
-from psycopg import errors as pg_errors
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 from django.views.defaults import server_error
+from psycopg import errors as pg_errors
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +82,7 @@ class DatabaseUnavailableMiddleware:
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if not is_database_unavailable(exception):
             return None
-        logger.warning("database unavailable on %s: %s", request.path, exception)
+        logger.warning("database unavailable or busy on %s: %s", request.path, exception)
         return database_unavailable_response(request, exception)
 
 
