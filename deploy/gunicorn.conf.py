@@ -19,7 +19,8 @@ bind = os.environ.get("GUNICORN_BIND") or f"127.0.0.1:{os.environ.get('PORT', '8
 # gunicorn's rule of thumb, 2 x CPUs + 1 sync workers; WEB_CONCURRENCY overrides it.
 workers = int(os.environ.get("WEB_CONCURRENCY") or 2 * _cpus() + 1)
 # Pages answer in well under a second; a request still running after 30 s is stuck, and the
-# worker is replaced rather than left to hold a database connection.
+# worker is replaced rather than left to hold a database connection. The database gives up
+# first: DATABASE_WEB_STATEMENT_TIMEOUT (15 s) and DATABASE_WEB_LOCK_TIMEOUT (3 s) answer a 503.
 timeout = 30
 graceful_timeout = 20
 # Recycle workers now and then, staggered, so a slow leak never grows without bound.

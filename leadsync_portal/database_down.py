@@ -4,6 +4,10 @@ Pages get an HTML page, the API (/api/, /mcp) JSON, /metrics plain text; all car
 Nothing here touches the database (no context processors, no user lookup), and nothing needs a
 restart: the next request after PostgreSQL is back gets a fresh connection from the pool.
 
+A query the web limits cancelled (statement_timeout, lock_timeout: database_limits.py) gets the
+same 503 with its own message, "database busy": PostgreSQL answers, but a lock (a migration, a
+REFRESH) or a runaway query kept the page waiting longer than its limit.
+
 Two entry points share one response: DatabaseUnavailableMiddleware.process_exception catches a
 view's (and its template's) error, in DEBUG too; handler500 catches what fails outside a view
 (a middleware saving the session), where Django has already given up on the request.
@@ -18,11 +22,17 @@ from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 from django.views.defaults import server_error
+from psycopg import errors as pg_errors
 
 logger = logging.getLogger(__name__)
 
 RETRY_AFTER_SECONDS = 30
 MESSAGE = "The database is unreachable: LeadSync Portal cannot show sync data until PostgreSQL answers again."
+BUSY_RETRY_AFTER_SECONDS = 10
+BUSY_MESSAGE = (
+    "The database is busy: a query waited longer than its limit for a lock or for its result "
+    "(a migration or maintenance may be running). Try again in a few seconds."
+)
 
 
 def is_database_unavailable(exc: BaseException | None) -> bool:
@@ -31,18 +41,33 @@ def is_database_unavailable(exc: BaseException | None) -> bool:
     return isinstance(exc, (OperationalError, InterfaceError))
 
 
-def database_unavailable_response(request: HttpRequest) -> HttpResponse:
+def is_query_cancelled(exc: BaseException | None) -> bool:
+    """A statement PostgreSQL cancelled: statement_timeout (QueryCanceled) or lock_timeout
+    (LockNotAvailable). Django wraps psycopg's error; the original is its __cause__."""
+    while exc is not None:
+        if isinstance(exc, (pg_errors.QueryCanceled, pg_errors.LockNotAvailable)):
+            return True
+        exc = exc.__cause__
+    return False
+
+
+def database_unavailable_response(request: HttpRequest, exc: BaseException | None = None) -> HttpResponse:
     path = request.path
+    busy = is_query_cancelled(exc)
+    message, retry = (BUSY_MESSAGE, BUSY_RETRY_AFTER_SECONDS) if busy else (MESSAGE, RETRY_AFTER_SECONDS)
     if path.startswith(("/api/", "/mcp", "/readyz")):
-        response: HttpResponse = JsonResponse({"error": MESSAGE, "retry_after_seconds": RETRY_AFTER_SECONDS}, status=503)
+        response: HttpResponse = JsonResponse({"error": message, "retry_after_seconds": retry}, status=503)
     elif path.startswith("/metrics"):
         response = HttpResponse(
-            f"# {MESSAGE}\n", status=503, content_type="text/plain; version=0.0.4; charset=utf-8"
+            f"# {message}\n", status=503, content_type="text/plain; version=0.0.4; charset=utf-8"
         )
     else:
-        html = render_to_string("errors/database_unavailable.html", {"message": MESSAGE, "retry": RETRY_AFTER_SECONDS})
+        title = "Database busy" if busy else "Database unreachable"
+        html = render_to_string(
+            "errors/database_unavailable.html", {"title": title, "message": message, "retry": retry}
+        )
         response = HttpResponse(html, status=503)
-    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    response["Retry-After"] = str(retry)
     response["Cache-Control"] = "no-store"
     return response
 
@@ -57,12 +82,13 @@ class DatabaseUnavailableMiddleware:
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if not is_database_unavailable(exception):
             return None
-        logger.warning("database unavailable on %s: %s", request.path, exception)
-        return database_unavailable_response(request)
+        logger.warning("database unavailable or busy on %s: %s", request.path, exception)
+        return database_unavailable_response(request, exception)
 
 
 def handler500(request: HttpRequest) -> HttpResponse:
     """Django's 500 view, except when the error being handled is a lost database."""
-    if is_database_unavailable(sys.exc_info()[1]):
-        return database_unavailable_response(request)
+    exc = sys.exc_info()[1]
+    if is_database_unavailable(exc):
+        return database_unavailable_response(request, exc)
     return server_error(request)

@@ -110,7 +110,19 @@ if env_bool("DATABASE_POOL", True):
         "min_size": 1,
         "max_size": env_int("DATABASE_POOL_MAX", 10),
         "timeout": env_float("DATABASE_POOL_TIMEOUT", 0.5),
+        # Connect on demand after an outage: psycopg_pool retries a failed connection with an
+        # exponential backoff (1, 2, 4 ... s, for up to 5 minutes) and grows the pool for no one
+        # meanwhile, so the first requests after PostgreSQL is back found an empty pool and gave
+        # 503s until the next retry came round. 0: one immediate retry, then give up; the next
+        # request that finds the pool empty starts a fresh attempt.
+        "reconnect_timeout": 0,
     }
+    # Every connection a request takes from the pool is checked first (one empty query), and a
+    # dead one (a PostgreSQL restart, a terminated backend) is replaced at once, so no request
+    # gets a stale connection and fails with a 503. Not CONN_HEALTH_CHECKS: with a pool it becomes
+    # psycopg_pool's check, which waits at least 1 s after a failure, longer than the pool timeout
+    # (leadsync_portal/postgresql/base.py).
+    _db["ENGINE"] = "leadsync_portal.postgresql"
 # libpq's connect_timeout (whole seconds, at least 2): a host that drops packets fails a connection
 # attempt in seconds rather than the TCP default of minutes.
 _db.setdefault("OPTIONS", {})["connect_timeout"] = env_int("DATABASE_CONNECT_TIMEOUT", 2)
@@ -119,6 +131,27 @@ _db.setdefault("OPTIONS", {})["connect_timeout"] = env_int("DATABASE_CONNECT_TIM
 # gain (measured: health view, repair actions). Off per session; DATABASE_JIT=1 keeps the server's.
 if not env_bool("DATABASE_JIT", False):
     _db.setdefault("OPTIONS", {})["options"] = "-c jit=off"
+# A PostgreSQL host that vanishes mid-connection (power, network) sends no reset: without
+# keepalives a query waits for the kernel's TCP timeouts (minutes; 2 h for an idle socket). libpq's
+# keepalives probe an idle connection and tcp_user_timeout drops one whose sent data stays
+# unacknowledged, both within DATABASE_TCP_TIMEOUT seconds. A live server answers both from its
+# kernel, so a long statement (a migration, an archive at 10M rows) is never cut by them.
+DATABASE_TCP_TIMEOUT = env_int("DATABASE_TCP_TIMEOUT", 10)
+_db["OPTIONS"].update({
+    "keepalives": 1,
+    "keepalives_idle": max(1, DATABASE_TCP_TIMEOUT // 2),
+    "keepalives_interval": max(1, DATABASE_TCP_TIMEOUT // 6),
+    "keepalives_count": 3,
+    "tcp_user_timeout": DATABASE_TCP_TIMEOUT * 1000,
+})
+# Web requests only: no page may wait longer than this for one statement or for a lock (a
+# migration's ACCESS EXCLUSIVE, a non-concurrent REFRESH) before it answers 503 "database busy"
+# (database_down.py), well before gunicorn's 30 s timeout would kill the worker with a 500.
+# leadsync_portal/wsgi.py gives them to the web process's sessions (database_limits.py);
+# management commands, migrations and Celery tasks run at 1M/10M rows and keep the server's
+# defaults. Seconds; 0 = no limit.
+DATABASE_WEB_STATEMENT_TIMEOUT = env_float("DATABASE_WEB_STATEMENT_TIMEOUT", 15)
+DATABASE_WEB_LOCK_TIMEOUT = env_float("DATABASE_WEB_LOCK_TIMEOUT", 3)
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
