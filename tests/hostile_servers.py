@@ -225,8 +225,9 @@ class FaultProxy(_LoopServer):
 class RecordingSMTPServer(_LoopServer):
     """Speaks just enough SMTP (RFC 5321: EHLO/HELO, MAIL, RCPT, DATA, RSET, NOOP, QUIT) to accept mail.
 
-    It offers no STARTTLS and no AUTH, so a client configured without TLS and without a user sends
-    in plain text. Each accepted message is kept in `messages` as
+    It offers no AUTH, and STARTTLS only when `starttls` is set (a server context,
+    TLSFiles.server_context()), so a client configured without TLS and without a user sends in
+    plain text. Each accepted message is kept in `messages` as
     {"mail_from", "rcpt_to", "message" (an email.message.EmailMessage), "at"}.
     """
 
@@ -234,6 +235,7 @@ class RecordingSMTPServer(_LoopServer):
         super().__init__(port)
         self.messages: list[dict[str, Any]] = []
         self.received = threading.Event()  # set on each accepted message
+        self.starttls: ssl.SSLContext | None = None
 
     async def send_line(self, writer: asyncio.StreamWriter, line: bytes) -> None:
         writer.write(line)
@@ -250,6 +252,8 @@ class RecordingSMTPServer(_LoopServer):
             verb = verb.upper()
             if verb == "EHLO":
                 await reply("250-127.0.0.1")
+                if self.starttls is not None and writer.get_extra_info("sslcontext") is None:
+                    await reply("250-STARTTLS")
                 await reply("250-8BITMIME")
                 await reply("250 SMTPUTF8")
             elif verb == "HELO":
@@ -273,6 +277,9 @@ class RecordingSMTPServer(_LoopServer):
                 })
                 self.received.set()
                 await reply("250 OK: queued")
+            elif verb == "STARTTLS" and self.starttls is not None:
+                await reply("220 Ready to start TLS")
+                await writer.start_tls(self.starttls)
             elif verb in {"RSET", "NOOP"}:
                 await reply("250 OK")
             elif verb == "QUIT":

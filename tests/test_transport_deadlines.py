@@ -104,11 +104,13 @@ def test_email_timeout_has_a_default():
 # --- SMTP: one deadline for the whole send ---------------------------------------------------------
 
 
-def smtp_to(settings, port: int, *, timeout: float, host: str = "127.0.0.1", use_ssl: bool = False) -> Channel:
+def smtp_to(
+    settings, port: int, *, timeout: float, host: str = "127.0.0.1", use_ssl: bool = False, use_tls: bool = False
+) -> Channel:
     """Django's own SMTP backend aimed at 127.0.0.1:`port`; an e-mail channel (unsaved) to send with."""
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = host, port, timeout
-    settings.EMAIL_USE_SSL, settings.EMAIL_USE_TLS = use_ssl, False
+    settings.EMAIL_USE_SSL, settings.EMAIL_USE_TLS = use_ssl, use_tls
     settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
     return Channel(name="mail", kind=ChannelKind.EMAIL, config={"to": ["ops@example.com"]})
 
@@ -217,5 +219,27 @@ def test_smtp_over_tls_gets_the_deadline_too(settings, tls, trust_test_ca):
         assert 0.95 * settings.EMAIL_TIMEOUT <= seconds < 1.25 * settings.EMAIL_TIMEOUT
 
         smtp_to(settings, good.port, timeout=2, host="localhost", use_ssl=True)
+        error, _ = run_with_limit(lambda: EmailTransport(channel).notify(MESSAGE), 10)
+    assert error is None and [m["message"]["Subject"] for m in good.messages] == [MESSAGE.subject]
+
+
+def test_smtp_starttls_keeps_the_deadline(settings, tls, trust_test_ca):
+    # EMAIL_USE_TLS: the connection turns to TLS half-way; the replies after it still share the deadline.
+    class TricklesAfterStartTLS(SlowLorisSMTPServer):
+        async def send_line(self, writer, line: bytes) -> None:
+            if writer.get_extra_info("sslcontext") is None:
+                await RecordingSMTPServer.send_line(self, writer, line)
+            else:
+                await super().send_line(writer, line)
+
+    slow, good = TricklesAfterStartTLS(trickle=0.5), RecordingSMTPServer()
+    slow.starttls = good.starttls = tls.server_context()
+    with slow, good:
+        channel = smtp_to(settings, slow.port, timeout=2, host="localhost", use_tls=True)
+        error, seconds = run_with_limit(lambda: EmailTransport(channel).notify(MESSAGE), 4 * settings.EMAIL_TIMEOUT)
+        assert isinstance(error, TransientError) and "timed out" in str(error)
+        assert 0.95 * settings.EMAIL_TIMEOUT <= seconds < 1.25 * settings.EMAIL_TIMEOUT
+
+        smtp_to(settings, good.port, timeout=2, host="localhost", use_tls=True)
         error, _ = run_with_limit(lambda: EmailTransport(channel).notify(MESSAGE), 10)
     assert error is None and [m["message"]["Subject"] for m in good.messages] == [MESSAGE.subject]
