@@ -9,12 +9,14 @@ with a limit, so the old code fails these tests instead of hanging the suite.
 """
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
 import pytest
+from django.core.mail.utils import DNS_NAME
 from django.db import connections
 
 from monitoring.alerts.transports import EmailTransport, Message, TransientError, post_json
@@ -148,6 +150,24 @@ def test_the_deadline_smtp_backend_still_delivers_to_a_healthy_server(settings):
     assert error is None and seconds < 2
     [sent] = server.messages
     assert (sent["rcpt_to"], sent["message"]["Subject"]) == (["ops@example.com"], MESSAGE.subject)
+
+
+def test_the_machines_own_name_is_looked_up_within_email_timeout(settings, monkeypatch):
+    # Django names this machine in EHLO with socket.getfqdn(), a DNS query without a timeout, once
+    # per process. A stand-in for a DNS server that does not answer: a getfqdn() that waits.
+    released, real_getfqdn = threading.Event(), socket.getfqdn
+    monkeypatch.delattr(DNS_NAME, "_fqdn", raising=False)  # not looked up yet in this process
+    monkeypatch.setattr(socket, "getfqdn", lambda name="": released.wait(60) and real_getfqdn(name))
+    try:
+        with RecordingSMTPServer() as server:
+            channel = smtp_to(settings, server.port, timeout=1)
+            error, seconds = run_with_limit(lambda: EmailTransport(channel).notify(MESSAGE), 4)
+    finally:
+        released.set()
+    assert isinstance(error, TransientError)
+    assert str(error) == "SMTP failed: timed out: looking up this machine's name took longer than the deadline"
+    assert 0.95 <= seconds < 1.25
+    assert (server.connections, server.messages) == (0, [])
 
 
 # --- HTTPS and the name lookup: inside the deadline -------------------------------------------------

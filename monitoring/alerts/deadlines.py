@@ -16,9 +16,13 @@ import socket
 import ssl
 import threading
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from django.core.mail.backends.smtp import EmailBackend
+from django.core.mail.utils import DNS_NAME
+
+T = TypeVar("T")
 
 
 def remaining(deadline: float) -> float:
@@ -87,34 +91,36 @@ class DeadlineSocket:
         return getattr(self.sock, name)
 
 
-def resolve(host: str, port: int, deadline: float) -> list[tuple[Any, ...]]:
-    """getaddrinfo() within the deadline. A literal IP address needs no lookup.
+def _within(deadline: float, what: str, call: Callable[[], T]) -> T:
+    """call() in a daemon thread, waited for until the deadline, for calls that take no timeout.
 
-    getaddrinfo() takes no timeout (the resolver's own retries can last tens of seconds), so a
-    name is looked up in a daemon thread that the caller stops waiting for at the deadline; the
-    thread ends by itself when the resolver gives up."""
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        pass
-    else:
-        return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_NUMERICHOST)
+    At the deadline the caller gets TimeoutError and the thread is left to end by itself (a
+    resolver gives up after its own retries, tens of seconds at most)."""
     outcome: dict[str, Any] = {}
 
-    def lookup() -> None:
+    def run() -> None:
         try:
-            outcome["addresses"] = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        except OSError as exc:
+            outcome["value"] = call()
+        except BaseException as exc:  # noqa: BLE001 (handed to the caller)
             outcome["error"] = exc
 
-    thread = threading.Thread(target=lookup, daemon=True, name=f"resolve {host}")
+    thread = threading.Thread(target=run, daemon=True, name=what)
     thread.start()
     thread.join(remaining(deadline))
     if thread.is_alive():
-        raise TimeoutError(f"timed out: looking up {host} took longer than the deadline")
+        raise TimeoutError(f"timed out: {what} took longer than the deadline")
     if "error" in outcome:
         raise outcome["error"]
-    return outcome["addresses"]
+    return outcome["value"]
+
+
+def resolve(host: str, port: int, deadline: float) -> list[tuple[Any, ...]]:
+    """getaddrinfo() within the deadline (it takes no timeout). A literal IP address needs no lookup."""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return _within(deadline, f"looking up {host}", lambda: socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
+    return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_NUMERICHOST)
 
 
 def tls_wrap(sock: socket.socket, context: ssl.SSLContext, hostname: str, deadline: float) -> ssl.SSLSocket:
@@ -192,6 +198,9 @@ class DeadlineEmailBackend(EmailBackend):
     def open(self) -> bool | None:
         if not self.connection:
             self.deadline = time.monotonic() + (self.timeout if self.timeout is not None else 10)
+            # Django names this machine in EHLO with socket.getfqdn(), a DNS query without a
+            # timeout, cached once it has an answer: look it up within the deadline too.
+            _within(self.deadline, "looking up this machine's name", DNS_NAME.get_fqdn)
         return super().open()
 
     @property
