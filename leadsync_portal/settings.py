@@ -353,11 +353,13 @@ EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "leadsync-portal@localhost")
-# Seconds any one SMTP socket operation may wait (connect, greeting, each reply): a server that
-# accepts and never answers fails the delivery as transient instead of holding its worker forever.
+# One deadline for a whole alert e-mail, name lookup to QUIT (alerts/deadlines.DeadlineEmailBackend,
+# which the e-mail transport uses in place of Django's SMTP backend): a server that never answers,
+# or answers a byte every few seconds, fails the delivery as transient instead of holding its worker.
 EMAIL_TIMEOUT = env_float("EMAIL_TIMEOUT", 10)
-# One deadline for a whole outbound alert HTTP call (Slack, Telegram), connect to last byte: a
-# webhook trickling a byte every few seconds cannot hold a delivery longer (transports.post_json).
+# One deadline for a whole outbound alert HTTP call (Slack, Telegram), name lookup, TCP and TLS
+# handshakes to last byte: a webhook trickling a byte every few seconds cannot hold a delivery
+# longer (transports.post_json).
 ALERTS_HTTP_TIMEOUT = env_float("ALERTS_HTTP_TIMEOUT", 10)
 
 # Selector snapshots: dashboard numbers served from Redis, refreshed by the beat task

@@ -7,9 +7,13 @@
 - TcpProxy / FaultProxy: forwards to a real server (PostgreSQL, Redis) and can be switched, while
   clients are connected, between passing traffic, hanging (accepts, forwards nothing) and down
   (every connection cut, the port refuses new ones), as an outage looks from the client side.
-- RecordingServer: the well-behaved HTTP server the others are compared with (a healthy channel).
+- RecordingServer: the well-behaved HTTP server the others are compared with (a healthy channel);
+  over HTTPS with a certificate from tls_certificates() (a throwaway CA made with openssl).
 - RecordingSMTPServer: a well-behaved SMTP server (plain, no authentication) that keeps every
   message it accepts, for a program that sends e-mail by itself (n8n).
+- SlowLorisSMTPServer: the same, but every reply, the greeting first, goes out one byte at a time.
+- SlowLorisTLSServer: accepts TCP and trickles its TLS handshake one byte at a time.
+- slow_name_lookup: the one stand-in, a name whose lookup takes as long as the test says.
 
 The class forms can be switched off (`hostile = False`): they then reset every connection at once,
 a fast failure, so a soak (benchmarks/soak.py) turns a fault on and off in turn on one port. The
@@ -19,19 +23,27 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import email
 import email.policy
 import json
 import socket
+import ssl
+import subprocess
 import threading
 import time
 from collections.abc import Coroutine, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 
 class _LoopServer:
-    """An asyncio server on 127.0.0.1 (free port), on its own loop in a daemon thread."""
+    """An asyncio server on 127.0.0.1 (free port), on its own loop in a daemon thread.
+
+    Set `tls` (a server context, TLSFiles.server_context()) before entering to speak over TLS."""
+
+    tls: ssl.SSLContext | None = None
 
     def __init__(self, port: int = 0) -> None:
         self.port = port or closed_port()
@@ -68,7 +80,9 @@ class _LoopServer:
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
 
     async def _listen(self) -> None:
-        self._server = await asyncio.start_server(self._accepted, "127.0.0.1", self.port, reuse_address=True)
+        self._server = await asyncio.start_server(
+            self._accepted, "127.0.0.1", self.port, reuse_address=True, ssl=self.tls
+        )
 
     async def _stop_listening(self) -> None:
         if self._server is not None:
@@ -96,6 +110,9 @@ class _LoopServer:
         try:
             await self.handle(reader, writer)
         except (ConnectionError, asyncio.IncompleteReadError, OSError):
+            pass
+        except asyncio.CancelledError:
+            # Cancelled by _close(): end quietly, or asyncio logs the cancellation as an error.
             pass
         finally:
             self._writers.discard(writer)
@@ -208,8 +225,9 @@ class FaultProxy(_LoopServer):
 class RecordingSMTPServer(_LoopServer):
     """Speaks just enough SMTP (RFC 5321: EHLO/HELO, MAIL, RCPT, DATA, RSET, NOOP, QUIT) to accept mail.
 
-    It offers no STARTTLS and no AUTH, so a client configured without TLS and without a user sends
-    in plain text. Each accepted message is kept in `messages` as
+    It offers no AUTH, and STARTTLS only when `starttls` is set (a server context,
+    TLSFiles.server_context()), so a client configured without TLS and without a user sends in
+    plain text. Each accepted message is kept in `messages` as
     {"mail_from", "rcpt_to", "message" (an email.message.EmailMessage), "at"}.
     """
 
@@ -217,11 +235,15 @@ class RecordingSMTPServer(_LoopServer):
         super().__init__(port)
         self.messages: list[dict[str, Any]] = []
         self.received = threading.Event()  # set on each accepted message
+        self.starttls: ssl.SSLContext | None = None
+
+    async def send_line(self, writer: asyncio.StreamWriter, line: bytes) -> None:
+        writer.write(line)
+        await writer.drain()
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         async def reply(line: str) -> None:
-            writer.write(line.encode() + b"\r\n")
-            await writer.drain()
+            await self.send_line(writer, line.encode() + b"\r\n")
 
         await reply("220 127.0.0.1 ESMTP recording server")
         mail_from, rcpt_to = "", []
@@ -230,6 +252,8 @@ class RecordingSMTPServer(_LoopServer):
             verb = verb.upper()
             if verb == "EHLO":
                 await reply("250-127.0.0.1")
+                if self.starttls is not None and writer.get_extra_info("sslcontext") is None:
+                    await reply("250-STARTTLS")
                 await reply("250-8BITMIME")
                 await reply("250 SMTPUTF8")
             elif verb == "HELO":
@@ -253,6 +277,9 @@ class RecordingSMTPServer(_LoopServer):
                 })
                 self.received.set()
                 await reply("250 OK: queued")
+            elif verb == "STARTTLS" and self.starttls is not None:
+                await reply("220 Ready to start TLS")
+                await writer.start_tls(self.starttls)
             elif verb in {"RSET", "NOOP"}:
                 await reply("250 OK")
             elif verb == "QUIT":
@@ -260,6 +287,114 @@ class RecordingSMTPServer(_LoopServer):
                 return
             else:
                 await reply("502 Command not implemented")
+
+
+class SlowLorisSMTPServer(RecordingSMTPServer):
+    """The SMTP server above, but every reply (the greeting first) goes out one byte every
+    `trickle` seconds: each read gets a byte well within a per-read timeout, and no reply ends."""
+
+    def __init__(self, port: int = 0, *, trickle: float = 0.5) -> None:
+        super().__init__(port)
+        self.trickle = trickle
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if not self.hostile:
+            return
+        await super().handle(reader, writer)
+
+    async def send_line(self, writer: asyncio.StreamWriter, line: bytes) -> None:
+        for byte in line:
+            writer.write(bytes([byte]))
+            await writer.drain()
+            await asyncio.sleep(self.trickle)
+
+
+class SlowLorisTLSServer(_LoopServer):
+    """Accepts TCP and speaks real TLS (`context`, a server context with a certificate), but sends
+    its handshake one byte every `trickle` seconds, so the handshake takes minutes and every read
+    of it gets a byte well within a per-read timeout."""
+
+    def __init__(self, context: ssl.SSLContext, port: int = 0, *, trickle: float = 0.2) -> None:
+        super().__init__(port)
+        self.context = context
+        self.trickle = trickle
+
+    @property
+    def url(self) -> str:
+        return f"https://localhost:{self.port}"
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if not self.hostile:
+            return
+        incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        tls = self.context.wrap_bio(incoming, outgoing, server_side=True)
+        while True:
+            with contextlib.suppress(ssl.SSLWantReadError):
+                tls.do_handshake()
+            for byte in outgoing.read():
+                writer.write(bytes([byte]))
+                await writer.drain()
+                await asyncio.sleep(self.trickle)
+            data = await reader.read(65536)
+            if not data:
+                return
+            incoming.write(data)
+
+
+@dataclasses.dataclass(frozen=True)
+class TLSFiles:
+    ca: Path  # the test CA's certificate: what a client trusts (SSL_CERT_FILE)
+    cert: Path  # the server's certificate, for localhost and 127.0.0.1, signed by the CA
+    key: Path
+
+    def server_context(self) -> ssl.SSLContext:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(self.cert, self.key)
+        return context
+
+
+def tls_certificates(directory: Path) -> TLSFiles:
+    """A throwaway CA and a server certificate it signed (localhost, 127.0.0.1), made with the
+    openssl command in `directory`: a certificate that verifies, as a real webhook's does."""
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], cwd=directory, check=True, capture_output=True, timeout=30)
+
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+    openssl("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=LeadSync test CA",
+            "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+    openssl("req", *ec, "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost")
+    (directory / "server.ext").write_text(
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=critical,CA:FALSE\n"
+        "keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n"
+        "authorityKeyIdentifier=keyid\nsubjectKeyIdentifier=hash\n"
+    )
+    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+            "-days", "2", "-extfile", "server.ext", "-out", "server.pem")
+    return TLSFiles(ca=directory / "ca.pem", cert=directory / "server.pem", key=directory / "server.key")
+
+
+@contextlib.contextmanager
+def slow_name_lookup(name: str, seconds: float) -> Iterator[None]:
+    """Looking up `name` takes `seconds` (then resolves as 127.0.0.1); every other name is untouched.
+
+    The one stand-in among these servers: the system resolver cannot be pointed at a local DNS
+    server without root, so socket.getaddrinfo itself waits. Waits still running at the end of
+    the block are released, so no thread outlives the test."""
+    real = socket.getaddrinfo
+    released = threading.Event()
+
+    def getaddrinfo(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        if host == name:
+            released.wait(seconds)
+            host = "127.0.0.1"
+        return real(host, port, *args, **kwargs)
+
+    socket.getaddrinfo = getaddrinfo  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        socket.getaddrinfo = real  # type: ignore[assignment]
+        released.set()
 
 
 def closed_port() -> int:
@@ -312,7 +447,7 @@ def elapsed(fn, *args, **kwargs):  # noqa: ANN001, ANN201
 class RecordingServer:
     """A well-behaved HTTP server on 127.0.0.1 in a thread: records JSON bodies (and when), answers with queued statuses."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
         self.requests: list[dict] = []
         self.statuses: list[int] = []  # answered in order; 200 once empty
         self.delay = 0.0
@@ -349,6 +484,12 @@ class RecordingServer:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        if tls is not None:
+            # HTTPS (a server context from TLSFiles); the handshake runs in the request's thread.
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True, do_handshake_on_connect=False)
+            self.url = f"https://localhost:{self.server.server_address[1]}"
+            # A client refusing the certificate is what some tests want: no traceback for it.
+            self.server.handle_error = lambda request, client_address: None  # type: ignore[method-assign]
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     def __enter__(self) -> RecordingServer:

@@ -3,16 +3,18 @@
 A transport raises TransientError (timeouts, 5xx, 429: retried with backoff) or PermanentError
 (bad token, unknown webhook, 4xx: the channel is disabled and the reason shown on the Alerts page).
 Every outbound HTTP call goes through `post_json()`, the single point tests aim at a local server;
-it holds one deadline for the whole call (ALERTS_HTTP_TIMEOUT), and SMTP has EMAIL_TIMEOUT.
+it holds one deadline for the whole call, name lookup to last byte (ALERTS_HTTP_TIMEOUT). E-mail
+goes through Django's backend, whose SMTP sends get one such deadline too (EMAIL_TIMEOUT); both
+use deadlines.py.
 Adding a channel kind = one class here + one line in TRANSPORTS.
 """
 from __future__ import annotations
 
 import http.client
-import io
 import json
 import smtplib
 import socket
+import ssl
 import time
 import urllib.parse
 from dataclasses import dataclass
@@ -20,11 +22,14 @@ from typing import Any, ClassVar
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.mail import EmailMessage
+from django.core.mail import EmailMessage, get_connection
+from django.core.mail.backends.smtp import EmailBackend as SMTPEmailBackend
 from django.core.validators import EmailValidator, URLValidator
+from django.utils.module_loading import import_string
 
 from monitoring.models import Channel, ChannelKind
 
+from . import deadlines
 from .escaping import header_text, slack_text
 
 
@@ -61,78 +66,23 @@ def _timeout() -> float:
 _MAX_BODY_BYTES = 64 * 1024
 
 
-class _DeadlineReader(io.RawIOBase):
-    """Socket reads that share one deadline: each read may wait only for what is left of it.
-
-    A socket timeout alone bounds each read, and a server that sends one byte every few seconds
-    never trips it (issue 10: a delivery held for 94 s by a 10 s timeout)."""
-
-    def __init__(self, owner: _DeadlineSocket) -> None:
-        self.owner = owner
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        self.owner.sock.settimeout(_remaining(self.owner.deadline))
-        return self.owner.sock.recv_into(buffer)
-
-    def close(self) -> None:
-        if not self.closed:
-            self.owner.reader_closed()
-        super().close()
-
-
-class _DeadlineSocket:
-    """The connection's socket as http.client sees it: every send and read under one deadline.
-
-    Like socket.makefile(), an open reader keeps the socket open: http.client closes the
-    connection before the body is read when the server says "Connection: close"."""
-
-    def __init__(self, sock: socket.socket, deadline: float) -> None:
-        self.sock = sock
-        self.deadline = deadline
-        self._readers = 0
-        self._close_asked = False
-
-    def sendall(self, data: bytes) -> None:
-        self.sock.settimeout(_remaining(self.deadline))  # sendall's timeout covers the whole call
-        self.sock.sendall(data)
-
-    def makefile(self, mode: str = "rb", *args: Any, **kwargs: Any) -> io.BufferedReader:
-        self._readers += 1
-        return io.BufferedReader(_DeadlineReader(self))
-
-    def reader_closed(self) -> None:
-        self._readers -= 1
-        if self._close_asked and not self._readers:
-            self.sock.close()
-
-    def close(self) -> None:
-        self._close_asked = True
-        if not self._readers:
-            self.sock.close()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.sock, name)
-
-
-def _remaining(deadline: float) -> float:
-    left = deadline - time.monotonic()
-    if left <= 0:
-        raise TimeoutError("timed out: no complete answer within the deadline")
-    return left
-
-
 def _post(url: str, body: bytes, headers: dict[str, str], seconds: float) -> HttpResponse:
-    """One POST, connect to last byte of the (capped) answer within `seconds`. Redirects not followed."""
+    """One POST, name lookup to last byte of the (capped) answer within `seconds`. Redirects not followed."""
     deadline = time.monotonic() + seconds
     parts = urllib.parse.urlsplit(url)
-    connection_class = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-    connection = connection_class(parts.hostname or "", parts.port, timeout=_remaining(deadline))
+    host = parts.hostname or ""
+    if parts.scheme == "https":
+        # A new default context per call: the system's CAs (or SSL_CERT_FILE) as they are now.
+        context = ssl.create_default_context()
+        connection: http.client.HTTPConnection = http.client.HTTPSConnection(host, parts.port, context=context)
+        sock = deadlines.connect(host, parts.port or 443, deadline, tls=context)
+    else:
+        connection = http.client.HTTPConnection(host, parts.port)
+        sock = deadlines.connect(host, parts.port or 80, deadline)
+    # Our socket, already connected: http.client never calls its own connect(), whose lookup and
+    # TLS handshake would each get a fresh timeout instead of what is left.
+    connection.sock = sock  # type: ignore[assignment]
     try:
-        connection.connect()  # the TCP (and TLS) handshake, bounded by the remaining time
-        connection.sock = _DeadlineSocket(connection.sock, deadline)  # type: ignore[assignment]
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         connection.request("POST", path, body=body, headers=headers)
         response = connection.getresponse()
@@ -214,7 +164,10 @@ class EmailTransport(Transport):
                 raise ValidationError({"config": f"Not an e-mail address: {address!r}."}) from None
 
     def notify(self, message: Message) -> None:
-        email = EmailMessage(header_text(message.subject), message.body, settings.DEFAULT_FROM_EMAIL, self.recipients())
+        email = EmailMessage(
+            header_text(message.subject), message.body, settings.DEFAULT_FROM_EMAIL, self.recipients(),
+            connection=_email_connection(),
+        )
         try:
             email.send(fail_silently=False)
         except (smtplib.SMTPAuthenticationError, smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused) as exc:
@@ -222,6 +175,17 @@ class EmailTransport(Transport):
             raise PermanentError(f"SMTP refused: {exc}") from None
         except (smtplib.SMTPException, OSError) as exc:
             raise TransientError(f"SMTP failed: {exc}") from None
+
+
+def _email_connection() -> Any:
+    """The configured e-mail backend; Django's own SMTP backend becomes the one with a deadline.
+
+    Django's backend gives EMAIL_TIMEOUT to each socket wait; DeadlineEmailBackend (same settings)
+    gives it to the whole send, so a mail server trickling its replies cannot hold a delivery
+    longer. Other backends (the tests' locmem, console, an API backend) are used as configured."""
+    if import_string(settings.EMAIL_BACKEND) is SMTPEmailBackend:
+        return deadlines.DeadlineEmailBackend(fail_silently=False)
+    return get_connection(fail_silently=False)
 
 
 def _validate_http_url(value: str, field: str) -> None:
