@@ -30,7 +30,9 @@ from benchmarks.soak import parse_sync_count
 from monitoring.choices import HistoryStatus, LeadSyncDirection, LeadSyncStatus, RuleKind
 from monitoring.models import Incident, IncidentState, Lead, LeadSyncHistory
 from monitoring.services.alerts import evaluate_alerts
-from monitoring.services.simulator import HUNG_AFTER_S, Simulator, SimulatorOptions, _Worker, error_message, rhythm
+from monitoring.services.simulator import (
+    HUNG_AFTER_S, Simulator, SimulatorOptions, _closed_while_idle, _Worker, error_message, rhythm,
+)
 from tests.alert_helpers import S2T, T2S, add_attempts, make_lead
 from tests.hostile_servers import FaultProxy
 from tests.test_mcp import test_database_url
@@ -366,6 +368,19 @@ def test_a_hung_or_restarting_database_is_waited_out_with_deadlines():
     attempts = sum(report.attempts.values())
     assert attempts <= LeadSyncHistory.objects.count() <= attempts + report.unanswered
     assert Lead.objects.filter(sync_status=LeadSyncStatus.SYNCING).count() <= report.maybe_syncing
+
+
+@transactional
+def test_a_connection_ended_while_idle_is_known_before_anything_is_sent():
+    # Most blips hit a connection between two statements. Seen before the next statement is sent,
+    # that loss puts nothing in doubt, so it is not counted as an unanswered write.
+    with psycopg.connect(test_database_url(), autocommit=True) as idle, \
+            psycopg.connect(test_database_url(), autocommit=True) as admin:
+        idle.execute("SELECT 1")
+        assert not _closed_while_idle(idle)
+        pid = idle.pgconn.backend_pid
+        assert admin.execute("SELECT pg_terminate_backend(%s, 5000)", [pid]).fetchone()[0]
+        assert _closed_while_idle(idle)
 
 
 def test_error_bursts_come_and_fail_most_attempts_the_same_way():

@@ -50,6 +50,7 @@ import logging
 import math
 import os
 import random
+import select
 import socket
 import threading
 import time
@@ -204,7 +205,28 @@ def _new_lead_row(rng: random.Random) -> dict[str, Any]:
 
 
 class _ConnectionLost(Exception):
-    """The connection died under a statement: it may or may not have taken effect."""
+    """The connection died. `sent`: under a statement, which may or may not have taken effect."""
+
+    def __init__(self, message: str, *, sent: bool) -> None:
+        super().__init__(message)
+        self.sent = sent
+
+
+def _closed_while_idle(conn: psycopg.Connection) -> bool:
+    """True when the server ended this idle connection (a terminated backend, a restart).
+
+    An idle connection in autocommit expects nothing from the server; if its socket is readable,
+    the server's goodbye (or the end of the stream) is waiting there. Found before a statement is
+    sent, the loss puts nothing in doubt: that statement never ran."""
+    try:
+        for _ in range(3):  # the goodbye message, then the end of the stream: one read each
+            readable, _, _ = select.select([conn.pgconn.socket], [], [], 0)
+            if not readable:
+                break
+            conn.pgconn.consume_input()
+    except (OSError, ValueError, psycopg.Error):
+        return True
+    return conn.closed
 
 
 class _Worker:
@@ -303,6 +325,9 @@ class _Worker:
         _ConnectionLost: the caller decides what the missing answer means."""
         conn = self.conn
         assert conn is not None
+        if _closed_while_idle(conn):
+            self.report.connections_lost += 1
+            raise _ConnectionLost("the server closed the idle connection", sent=False)
         self.statement_since = time.monotonic()
         try:
             cursor = conn.execute(sql, params)
@@ -311,7 +336,8 @@ class _Worker:
         except psycopg.Error as exc:
             if conn.closed or conn.broken:
                 self.report.connections_lost += 1
-                raise _ConnectionLost(str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__) from exc
+                message = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+                raise _ConnectionLost(message, sent=True) from exc
             if isinstance(exc, psycopg.errors.QueryCanceled):
                 self.report.refused["statement timeout"] += 1
             else:
@@ -398,10 +424,10 @@ class _Worker:
                 WHERE l.id = picked.id
                 RETURNING l.id, l.sync_direction, l.twenty_id, picked.old_score, l.lead_score, l.sync_started_at
             """, {"webhook": kind == "webhook", "score": score, "directions": directions})
-        except _ConnectionLost:
+        except _ConnectionLost as exc:
             # Which lead it claimed, if any, never came back: like a crashed n8n execution, it may
             # stay 'syncing' until the stuck-lead repair.
-            self.report.maybe_syncing += 1
+            self.report.maybe_syncing += exc.sent
             raise
 
     def finish(self, kind: str, claimed: tuple) -> None:
@@ -437,19 +463,7 @@ class _Worker:
         params = {"status": status, "failed": 1 if status == HistoryStatus.ERROR else 0, "message": message,
                   "twenty_id": f"tw-sim-{uuid.UUID(int=rng.getrandbits(128)).hex}", "id": lead_id,
                   "claimed_at": claimed_at}
-        try:
-            finished = self.execute(finish, params)
-        except _ConnectionLost as exc:
-            logger.warning("simulate_sync worker %s lost its connection finishing a lead, redoing it: %s",
-                           self.number, exc)
-            try:
-                if not self.connect():
-                    self.report.maybe_syncing += 1  # stopped during the outage: the lead stays 'syncing'
-                    return
-                finished = self.execute(finish, params)
-            except _ConnectionLost:
-                self.report.maybe_syncing += 1
-                raise
+        finished = self.finish_lead(finish, params)
         if finished is None and message:
             # Refused (an index that cannot hold the long message, until issue 10's fix): finish with
             # the start of it rather than leave the lead in 'syncing'. The refusal stays counted.
@@ -463,16 +477,33 @@ class _Worker:
             """, {"id": lead_id, "type": sync_type.value, "direction": direction.value, "status": status,
                   "changes": json.dumps(changes) if changes is not None else None, "message": message,
                   "latency": latency})
-        except _ConnectionLost:
-            # The row may or may not be there: counted apart, never redone (a second row would be
-            # a second attempt that never happened).
-            self.report.unanswered += 1
+        except _ConnectionLost as exc:
+            if exc.sent:
+                # The row may or may not be there: counted apart, never redone (a second row
+                # would be a second attempt that never happened).
+                self.report.unanswered += 1
             raise
         if recorded is None:
             return  # refused (e.g. an index that cannot hold a long message): the attempt is lost, as in the sync
         self.report.attempts[(sync_type.value, status)] += 1
         if error_kind:
             self.report.errors_by_kind[error_kind] += 1
+
+    def finish_lead(self, sql: str, params: dict[str, Any]) -> tuple | None:
+        """The finishing UPDATE, redone on a new connection when the old one died (three tries in all).
+
+        Its guard (still 'syncing' since this worker's claim) makes a redo change nothing when an
+        earlier try had landed. Stopped during an outage, or out of tries: the lead may stay 'syncing'."""
+        for tries_left in (2, 1, 0):
+            try:
+                return self.execute(sql, params)
+            except _ConnectionLost as exc:
+                if not tries_left or not self.connect():
+                    self.report.maybe_syncing += 1
+                    raise
+                logger.warning("simulate_sync worker %s: finishing lead %s again on a new connection (%s)",
+                               self.number, params["id"], exc)
+        return None
 
     def outcome(self, lead_id: Any, lead_direction: str) -> tuple[str, str | None, str | None]:
         rng = self.rng
