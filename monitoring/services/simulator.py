@@ -29,11 +29,13 @@ choices, not necessarily the same rows.
 
 Database blips: a connection that dies (a PostgreSQL restart, a terminated backend, a network that
 stops answering) is opened again with a bounded, doubling backoff, as n8n retries a failed node,
-and the worker goes on. A statement whose connection died before its answer came back may or may
-not have taken effect; it is counted apart, never as written: `unanswered` history inserts, and
-leads that may be left in 'syncing' (a claim without an answer, or a finish that could not be
-redone). A lost finish is redone once on the new connection, guarded by the claim's
-sync_started_at so it only ever finishes this worker's own claim. Every wait has a deadline:
+and the worker goes on. A connection the server closed while it sat idle is found before the next
+statement is sent, so nothing is in doubt. A statement whose connection died under it may or may
+not have taken effect; it is counted apart, never as written: `unanswered` history inserts (not
+sent again: a second row would be an attempt that never happened), and leads that may be left in
+'syncing' (a claim without an answer, or a finish that could not be redone). A lost finish is sent
+again on the new connection (three tries in all), guarded by the claim's sync_started_at so it
+only ever finishes this worker's own claim. Every wait has a deadline:
 connect_timeout, statement_timeout, TCP keepalives, and a watchdog that cuts a connection whose
 statement is unanswered well past statement_timeout (a network that swallows bytes).
 
