@@ -1,4 +1,5 @@
-"""manage.py simulate_sync against the real test database: what it writes, clean stops, alerts on demand.
+"""manage.py simulate_sync against the real test database: what it writes, clean stops, alerts on demand,
+and database blips (terminated backends, a hung network, a restart) it must outlive.
 
 The simulator writes through its own connections, so these tests commit for real (transactional
 tests; the serialized rollback restores the migrations' rows, e.g. the default alert rules).
@@ -113,6 +114,24 @@ def _summary(out: str) -> str:
     line = out.strip().splitlines()[-1]
     assert line.startswith("simulate_sync: ") and " attempts (" in line, out
     return line
+
+
+def _start_simulator(*args: str) -> subprocess.Popen[str]:
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "leadsync_portal.settings_test",
+           "DATABASE_URL": test_database_url(), "REDIS_URL": settings.REDIS_URL, "SECRET_KEY": "simulate-test"}
+    env.pop("PGAPPNAME", None)  # its backends are found by their application_name, simulate_sync
+    return subprocess.Popen(
+        [sys.executable, "manage.py", "simulate_sync", *args],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+
+
+def _wait_for(condition, process: subprocess.Popen[str], what: str, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert process.poll() is None, (f"simulate_sync exited while waiting for {what}", process.communicate())
+        assert time.monotonic() < deadline, f"waited {seconds} s for {what}"
+        time.sleep(0.2)
 
 
 def _seed_leads(count: int = 30) -> None:
@@ -234,12 +253,7 @@ def test_fail_rate_makes_the_failure_rate_alert_fire():
 @transactional
 def test_sigterm_stops_cleanly_with_no_lead_left_syncing():
     _seed_leads(40)
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "leadsync_portal.settings_test",
-           "DATABASE_URL": test_database_url(), "REDIS_URL": settings.REDIS_URL, "SECRET_KEY": "simulate-test"}
-    process = subprocess.Popen(
-        [sys.executable, "manage.py", "simulate_sync", "--seed", "5", "--rate", "100", "--connections", "3"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
+    process = _start_simulator("--seed", "5", "--rate", "100", "--connections", "3")
     try:
         deadline = time.monotonic() + 60
         while not LeadSyncHistory.objects.exists():  # it is writing
@@ -253,7 +267,9 @@ def test_sigterm_stops_cleanly_with_no_lead_left_syncing():
             process.kill()
     assert process.returncode == 0, err
     assert "writes to" in out or "writing to database" in out
-    assert "attempts" in out.splitlines()[-1]
+    line = _summary(out)
+    assert "REFUSED" not in line and "connections lost" not in line, line
+    assert parse_sync_count(line) == (LeadSyncHistory.objects.count(), 0)
     assert not Lead.objects.filter(sync_status=LeadSyncStatus.SYNCING).exists()
     # Its connections are closed: nothing named simulate_sync is left on this database (other
     # databases on the shared server may run their own simulator). A backend ends just after its client.
@@ -268,24 +284,6 @@ def test_sigterm_stops_cleanly_with_no_lead_left_syncing():
                 break
             time.sleep(0.1)
     assert left == 0
-
-
-def _start_simulator(*args: str) -> subprocess.Popen[str]:
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "leadsync_portal.settings_test",
-           "DATABASE_URL": test_database_url(), "REDIS_URL": settings.REDIS_URL, "SECRET_KEY": "simulate-test"}
-    env.pop("PGAPPNAME", None)  # its backends are found by their application_name, simulate_sync
-    return subprocess.Popen(
-        [sys.executable, "manage.py", "simulate_sync", *args],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
-
-
-def _wait_for(condition, process: subprocess.Popen[str], what: str, seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert process.poll() is None, (f"simulate_sync exited while waiting for {what}", process.communicate())
-        assert time.monotonic() < deadline, f"waited {seconds} s for {what}"
-        time.sleep(0.2)
 
 
 @transactional
