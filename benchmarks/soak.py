@@ -184,7 +184,6 @@ class SoakReport:
     load: str
     problems: list[str]  # whole-run problems (rows, processes)
     page_budget: float
-    sync_restarts: int = 0
 
     @property
     def ok(self) -> bool:
@@ -201,8 +200,8 @@ class SoakReport:
         sync = "n/a" if rows.sync_reported is None else str(rows.sync_reported)
         body.append([
             "whole run", f"{self.config.fault_seconds:.0f} s faults",
-            f"history rows: {rows.written} written (sync says {sync}, up to {rows.sync_uncertain} more unanswered; "
-            f"sync restarted {self.sync_restarts} times), {rows.live} live + {rows.archived} archived, "
+            f"history rows: {rows.written} written (sync says {sync}, up to {rows.sync_uncertain} more unanswered), "
+            f"{rows.live} live + {rows.archived} archived, "
             f"{rows.lost} lost, {rows.duplicated} in both",
             "; ".join(self.problems) or "nothing",
         ])
@@ -364,73 +363,13 @@ FROM l, generate_series(1, %(rows)s) AS g
 # --------------------------------------------------------------------------------------- the sync
 
 
-class FallbackWriter:
-    """A stand-in for `manage.py simulate_sync` while that command is not on this branch.
-
-    Writes like the sync: one transaction per attempt (lead status + one history row), through the
-    fault proxy, reconnecting after a lost connection. Counts its commits; a commit whose answer
-    was lost is counted apart, because it may or may not have landed.
-    """
-
-    def __init__(self, url: str, rate: float) -> None:
-        self.url = url
-        self.rate = rate
-        self.committed = 0
-        self.uncertain = 0
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True, name="fallback-sync")
-
-    def _run(self) -> None:
-        conn: psycopg.Connection[Any] | None = None
-        n = 0
-        while not self.stop.is_set():
-            try:
-                if conn is None or conn.closed:
-                    conn = psycopg.connect(self.url, connect_timeout=2, application_name=f"{APP_NAME}-sync")
-                    leads = [row[0] for row in conn.execute("SELECT id FROM leads WHERE first_name = 'soak-live'").fetchall()]
-                    conn.commit()
-                n += 1
-                lead = leads[n % len(leads)]
-                status = "error" if n % 7 == 0 else "synced"
-                with conn.cursor() as cursor:
-                    cursor.execute(
-                        "UPDATE leads SET sync_status = %s, last_synced_at = now(), updated_at = now() WHERE id = %s",
-                        [status, lead],
-                    )
-                    cursor.execute(
-                        "INSERT INTO lead_sync_history (lead_id, sync_type, sync_direction, sync_status, error_message) "
-                        "VALUES (%s, 'webhook_update', %s, %s, %s)",
-                        [lead, "twenty_to_supabase" if n % 2 else "supabase_to_twenty", status,
-                         "HTTP 429 Too Many Requests" if status == "error" else None],
-                    )
-                try:
-                    conn.commit()
-                except psycopg.OperationalError:
-                    self.uncertain += 1
-                    raise
-                self.committed += 1
-            except psycopg.Error:
-                if conn is not None:
-                    conn.close()
-                conn = None
-                self.stop.wait(0.5)
-                continue
-            self.stop.wait(1 / self.rate)
-        if conn is not None:
-            conn.close()
-
-
-def _simulate_sync_available() -> bool:
-    from django.core.management import get_commands
-
-    return "simulate_sync" in get_commands()
-
-
 def parse_sync_count(output: str) -> tuple[int | None, int]:
     """The simulator's own count of attempts it wrote (and of commits left unanswered), from its summary lines.
 
-    simulate_sync ends with a line such as "simulate_sync: 60.0 s, ..., 1200 attempts (...)"; a
-    simulator restarted during the soak wrote one such line per run, and they add up.
+    simulate_sync ends with a line such as "simulate_sync: 60.0 s, ..., 1200 attempts (...); connections
+    lost 9 times and re-opened (...), 2 unanswered (...)": it reconnects by itself after a blip and
+    counts apart the history inserts whose answer a lost connection swallowed. A simulator that
+    exited and was started again (a soak failure of its own) wrote one such line per run; they add up.
     """
     total: int | None = None
     uncertain = 0
@@ -593,23 +532,12 @@ class Soak:
                 self._get(path, self._headers(path, cookie, token))
 
     def start_sync(self) -> None:
-        url = _with_database(self.config.database_url, port=self.pg_proxy.port)
-        if _simulate_sync_available():
-            self.writer = None
-            self.children.start("sync", [
-                sys.executable, "manage.py", "simulate_sync", "--rate", str(self.config.rate), "--duration", "0",
-                "--seed", str(self.config.seed),
-            ], self._env("sync"))
-        else:
-            self.writer = FallbackWriter(url, self.config.rate)
-            self.writer.thread.start()
+        self.children.start("sync", [
+            sys.executable, "manage.py", "simulate_sync", "--rate", str(self.config.rate), "--duration", "0",
+            "--seed", str(self.config.seed),
+        ], self._env("sync"))
 
     def stop_sync(self) -> None:
-        if self.writer is not None:
-            self.writer.stop.set()
-            self.writer.thread.join(timeout=10)
-            self.rows.sync_reported, self.rows.sync_uncertain = self.writer.committed, self.writer.uncertain
-            return
         self.sync_stopping = True
         proc = self.children.procs["sync"]
         proc.send_signal(signal.SIGINT)  # lets it print its own count
@@ -697,23 +625,20 @@ class Soak:
     def _supervise(self, run: FaultRun) -> None:
         """Like systemd (Restart=always): a process that exited is started again, and it is said where.
 
-        A portal process that exits on its own is a failure of the fault that made it exit (beat
-        dying with its database connection silences every check until someone restarts it); the
-        sync simulator giving up is not the portal's doing and is only counted.
+        A process that exits on its own is a failure of the fault that made it exit: beat dying
+        with its database connection silences every check until someone restarts it, and the sync
+        simulator giving up ends `./portal up`'s demo (it reconnects after a blip, as n8n retries).
         """
         for name, proc in list(self.children.procs.items()):
-            if name == "sync" or name in self.expected_down or proc.poll() is None:
+            if name in self.expected_down or proc.poll() is None or (name == "sync" and self.sync_stopping):
                 continue
             run.problems.append(f"{name} exited (status {proc.returncode}); restarted by the supervisor")
+            if name == "sync":
+                # A new seed: the same one would replay the same new leads. Each run prints its own
+                # count, and parse_sync_count adds them up.
+                argv, env = self.children.specs["sync"]
+                self.children.specs["sync"] = ([*argv[:-1], str(int(argv[-1]) + 1)], env)
             self.children.restart(name)
-        sync = self.children.procs.get("sync")
-        if sync is not None and sync.poll() is not None and not self.sync_stopping:
-            # The simulator's workers end when their connection dies; n8n would retry. Not the portal's fault: a note.
-            self.sync_restarts += 1
-            argv, env = self.children.specs["sync"]
-            # A new seed: the same one would replay the same new leads, refused as duplicates.
-            argv = [*argv[:-1], str(self.config.seed + self.sync_restarts)]
-            self.children.start("sync", argv, env)
 
     # -- faults --------------------------------------------------------------------------------
 
@@ -842,7 +767,6 @@ class Soak:
         self.kill_delivery_rule = ""
         self.pending_off: tuple[str, FaultRun] | None = None
         self.sync_stopping = False
-        self.sync_restarts = 0
         self.expected_down: set[str] = set()  # killed by a fault, restarted by that fault
         redis_target = _host_port(config.redis_url, 6379)
         pg_target = _host_port(config.database_url, 5432)
@@ -878,7 +802,7 @@ class Soak:
             self.stop_polling.set()
             self._sample_load()
             self.assess()
-        return SoakReport(config, self.runs, self.rows, " / ".join(self.loads), self.problems, self.page_budget(), self.sync_restarts)
+        return SoakReport(config, self.runs, self.rows, " / ".join(self.loads), self.problems, self.page_budget())
 
     def _await_recovery(self) -> None:
         settle = time.monotonic() + self.config.check_interval + DELIVERY_GRACE

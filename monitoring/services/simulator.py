@@ -27,6 +27,18 @@ random.Random(seed + worker number). Which lead a worker claims, and how many at
 run, depend on timing and on the data, so two runs with one seed make the same sequence of
 choices, not necessarily the same rows.
 
+Database blips: a connection that dies (a PostgreSQL restart, a terminated backend, a network that
+stops answering) is opened again with a bounded, doubling backoff, as n8n retries a failed node,
+and the worker goes on. A connection the server closed while it sat idle is found before the next
+statement is sent, so nothing is in doubt. A statement whose connection died under it may or may
+not have taken effect; it is counted apart, never as written: `unanswered` history inserts (not
+sent again: a second row would be an attempt that never happened), and leads that may be left in
+'syncing' (a claim without an answer, or a finish that could not be redone). A lost finish is sent
+again on the new connection (three tries in all), guarded by the claim's sync_started_at so it
+only ever finishes this worker's own claim. Every wait has a deadline:
+connect_timeout, statement_timeout, TCP keepalives, and a watchdog that cuts a connection whose
+statement is unanswered well past statement_timeout (a network that swallows bytes).
+
 Stopping: stop() (SIGINT/SIGTERM in the command, or the end of `duration`) lets every worker finish
 the attempt it has in flight, so a clean stop leaves no lead in 'syncing'. A killed process
 (SIGKILL) leaves its in-flight leads in 'syncing': exactly what a crashed n8n worker does, and what
@@ -38,7 +50,10 @@ import base64
 import json
 import logging
 import math
+import os
 import random
+import select
+import socket
 import threading
 import time
 import uuid
@@ -62,6 +77,18 @@ BURST_SECONDS = (15.0, 60.0)
 BURST_FAILURE = 0.7
 RETRY_MAX_ERRORS = 5  # the sync stops retrying a lead past the quarantine threshold
 STATEMENT_TIMEOUT_MS = 5_000  # every wait has a deadline: a blocked statement gives up, the run goes on
+CONNECT_TIMEOUT_S = 5
+RECONNECT_BACKOFF_S = (0.5, 10.0)  # first wait and longest wait between connection attempts (doubling)
+HUNG_AFTER_S = STATEMENT_TIMEOUT_MS / 1000 + 5  # no answer by then: the network, not the server, is stuck
+APPLICATION_NAME = "simulate_sync"  # unless PGAPPNAME says otherwise (the soak names its processes)
+# TCP keepalives notice a peer that vanished while the connection is idle; tcp_user_timeout one
+# that vanished with our bytes unacknowledged.
+CONNECT_OPTIONS: dict[str, Any] = {
+    "connect_timeout": CONNECT_TIMEOUT_S, "fallback_application_name": APPLICATION_NAME,
+    "options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS}",
+    "keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2, "keepalives_count": 3,
+    "tcp_user_timeout": int(HUNG_AFTER_S * 1000),
+}
 
 FIRST_NAMES = ("Ada", "Grace", "Alan", "Katherine", "Linus", "Barbara", "Edsger", "Donald", "Margaret", "Tim",
                "Radia", "Ken", "Frances", "John", "Hedy", "Guido", "Anita", "Dennis", "Sophie", "Niklaus")
@@ -99,14 +126,24 @@ class SimulatorOptions:
 
 @dataclass
 class SimulatorReport:
-    """What a run wrote: statements, attempts by type and outcome, new leads, refused statements."""
+    """What a run wrote: statements, attempts by type and outcome, new leads, refused statements.
+
+    Connection losses are not refusals: `connections_lost` counts them, `unanswered` the history
+    inserts among them (each may or may not have been written), `maybe_syncing` the leads they
+    may have left in 'syncing'.
+    """
 
     statements: int = 0
     new_leads: int = 0
     attempts: Counter = field(default_factory=Counter)  # (sync_type, sync_status) -> n
     errors_by_kind: Counter = field(default_factory=Counter)
     refused: Counter = field(default_factory=Counter)  # database error class -> n
+    connections_lost: int = 0
+    failed_connects: int = 0
+    unanswered: int = 0
+    maybe_syncing: int = 0
     seconds: float = 0.0
+    workers_died: bool = False  # every worker ended before stop() or the duration: a bug, not a blip
 
     def merge(self, other: SimulatorReport) -> None:
         self.statements += other.statements
@@ -114,6 +151,10 @@ class SimulatorReport:
         self.attempts.update(other.attempts)
         self.errors_by_kind.update(other.errors_by_kind)
         self.refused.update(other.refused)
+        self.connections_lost += other.connections_lost
+        self.failed_connects += other.failed_connects
+        self.unanswered += other.unanswered
+        self.maybe_syncing += other.maybe_syncing
 
 
 def rhythm(moment: datetime) -> tuple[float, float]:
@@ -165,6 +206,31 @@ def _new_lead_row(rng: random.Random) -> dict[str, Any]:
     }
 
 
+class _ConnectionLost(Exception):
+    """The connection died. `sent`: under a statement, which may or may not have taken effect."""
+
+    def __init__(self, message: str, *, sent: bool) -> None:
+        super().__init__(message)
+        self.sent = sent
+
+
+def _closed_while_idle(conn: psycopg.Connection) -> bool:
+    """True when the server ended this idle connection (a terminated backend, a restart).
+
+    An idle connection in autocommit expects nothing from the server; if its socket is readable,
+    the server's goodbye (or the end of the stream) is waiting there. Found before a statement is
+    sent, the loss puts nothing in doubt: that statement never ran."""
+    try:
+        for _ in range(3):  # the goodbye message, then the end of the stream: one read each
+            readable, _, _ = select.select([conn.pgconn.socket], [], [], 0)
+            if not readable:
+                break
+            conn.pgconn.consume_input()
+    except (OSError, ValueError, psycopg.Error):
+        return True
+    return conn.closed
+
+
 class _Worker:
     """One connection, one thread: single-row statements in autocommit, paced by the shared rate."""
 
@@ -175,9 +241,15 @@ class _Worker:
         self.stop = stop
         seed = options.seed if options.seed is not None else random.randrange(2**32)
         self.rng = random.Random(seed + number)
+        self.jitter = random.Random()  # backoff jitter: kept apart so a blip does not shift the seeded choices
         self.report = SimulatorReport()
         self.burst_until = 0.0
         self.burst_kind = "server"
+        self.conn: psycopg.Connection | None = None
+        # The watchdog (Simulator.run) reads these from another thread; the lock keeps it from
+        # cutting a socket that is being closed or replaced.
+        self.lock = threading.Lock()
+        self.statement_since: float | None = None
 
     # -- pacing ----------------------------------------------------------------------------------
 
@@ -186,60 +258,119 @@ class _Worker:
         interval = self.options.connections / (self.options.rate * factor)
         self.stop.wait(interval)
 
-    # -- statements ------------------------------------------------------------------------------
+    # -- connections -----------------------------------------------------------------------------
 
     def run(self) -> None:
         try:
-            with psycopg.connect(self.conninfo, autocommit=True, connect_timeout=5) as conn:
-                conn.execute(f"SET statement_timeout = {STATEMENT_TIMEOUT_MS}")
-                conn.execute("SET application_name = 'simulate_sync'")
-                while not self.stop.is_set():
-                    self.step(conn)
-                    self.pause()
-        except psycopg.OperationalError as exc:  # the database went away: this worker ends, the others go on
-            logger.warning("simulate_sync worker %s stopped: %s", self.number, exc)
-            self.report.refused[type(exc).__name__] += 1
+            while self.connect():
+                try:
+                    while not self.stop.is_set():
+                        self.step()
+                        self.pause()
+                except _ConnectionLost as exc:  # a blip: open a new connection and go on, as n8n retries
+                    logger.warning("simulate_sync worker %s lost its connection: %s", self.number, exc)
+        finally:
+            self.disconnect()
 
-    def execute(self, conn: psycopg.Connection, sql: str, params: dict[str, Any]) -> tuple | None:
+    def connect(self) -> bool:
+        """A new connection, retried with a doubling backoff (with jitter) until it opens; False once stopped.
+
+        Each try is bounded by connect_timeout and each wait by the backoff's ceiling, and stop()
+        interrupts the wait, so a stop during an outage ends the worker within one try."""
+        self.disconnect()
+        delay = RECONNECT_BACKOFF_S[0]
+        while not self.stop.is_set():
+            try:
+                conn = psycopg.connect(self.conninfo, autocommit=True, **CONNECT_OPTIONS)
+            except psycopg.OperationalError as exc:
+                self.report.failed_connects += 1
+                logger.warning("simulate_sync worker %s: cannot connect (retry in %.1f s): %s",
+                               self.number, delay, str(exc).strip().splitlines()[-1][:300] if str(exc).strip() else exc)
+                self.stop.wait(delay * self.jitter.uniform(0.5, 1.0))
+                delay = min(delay * 2, RECONNECT_BACKOFF_S[1])
+                continue
+            with self.lock:
+                self.conn = conn
+            return True
+        return False
+
+    def disconnect(self) -> None:
+        with self.lock:
+            conn, self.conn = self.conn, None
+        if conn is not None:
+            conn.close()
+
+    def interrupt_if_hung(self, now: float) -> bool:
+        """Cut the connection when its statement has gone unanswered past HUNG_AFTER_S (called by the watchdog).
+
+        statement_timeout bounds the server's work, not a network that swallows bytes; shutting
+        the socket down makes the blocked read return at once, and the worker reconnects."""
+        with self.lock:
+            since, conn = self.statement_since, self.conn
+            if since is None or conn is None or conn.closed or now - since < HUNG_AFTER_S:
+                return False
+            try:
+                with socket.socket(fileno=os.dup(conn.pgconn.socket)) as sock:
+                    sock.shutdown(socket.SHUT_RDWR)
+            except (OSError, psycopg.Error):
+                return False
+        logger.warning("simulate_sync worker %s: no answer for %.0f s, connection cut", self.number, now - since)
+        return True
+
+    # -- statements ------------------------------------------------------------------------------
+
+    def execute(self, sql: str, params: dict[str, Any]) -> tuple | None:
         """One statement: its RETURNING row (or () without one), None when refused.
 
         A refused statement (a constraint, an index size, the statement timeout) is counted and
-        logged and the run goes on, as the sync's retry would."""
+        logged and the run goes on, as the sync's retry would. A lost connection raises
+        _ConnectionLost: the caller decides what the missing answer means."""
+        conn = self.conn
+        assert conn is not None
+        if _closed_while_idle(conn):
+            self.report.connections_lost += 1
+            raise _ConnectionLost("the server closed the idle connection", sent=False)
+        self.statement_since = time.monotonic()
         try:
             cursor = conn.execute(sql, params)
             self.report.statements += 1
             return cursor.fetchone() if cursor.description else ()
-        except psycopg.errors.QueryCanceled:
-            self.report.refused["statement timeout"] += 1
-        except psycopg.DatabaseError as exc:
-            if isinstance(exc, psycopg.OperationalError) and conn.closed:
-                raise
-            self.report.refused[type(exc).__name__] += 1
+        except psycopg.Error as exc:
+            if conn.closed or conn.broken:
+                self.report.connections_lost += 1
+                message = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+                raise _ConnectionLost(message, sent=True) from exc
+            if isinstance(exc, psycopg.errors.QueryCanceled):
+                self.report.refused["statement timeout"] += 1
+            else:
+                self.report.refused[type(exc).__name__] += 1
             logger.warning("simulate_sync: statement refused: %s", str(exc).splitlines()[0][:300])
+        finally:
+            self.statement_since = None
         return None
 
-    def step(self, conn: psycopg.Connection) -> None:
+    def step(self) -> None:
         _, new_share = rhythm(datetime.now(UTC))
         roll = self.rng.random()
         if roll < new_share:
-            self.new_lead(conn)
+            self.new_lead()
             return
         kind = self.rng.choices(("scheduled", "webhook", "retry", "edit"), weights=(5, 3, 1, 2))[0]
         if kind == "edit":
-            self.supabase_edit(conn)
+            self.supabase_edit()
             return
-        claimed = self.claim(conn, kind)
+        claimed = self.claim(kind)
         if claimed is None and kind != "scheduled":
-            kind, claimed = "scheduled", self.claim(conn, "scheduled")
+            kind, claimed = "scheduled", self.claim("scheduled")
         if claimed is None:
-            self.new_lead(conn)
+            self.new_lead()
             return
         self.pause()  # the call to the other side is in flight (the lead shows as 'syncing')
-        self.finish(conn, kind, claimed)
+        self.finish(kind, claimed)
 
-    def new_lead(self, conn: psycopg.Connection) -> None:
+    def new_lead(self) -> None:
         row = _new_lead_row(self.rng)
-        if self.execute(conn, """
+        if self.execute("""
             INSERT INTO leads (first_name, last_name, email, company_name, job_title, lead_source, lead_score,
                                sync_status, sync_direction)
             VALUES (%(first_name)s, %(last_name)s, %(email)s, %(company_name)s, %(job_title)s, %(lead_source)s,
@@ -248,9 +379,9 @@ class _Worker:
         """, row) is not None:
             self.report.new_leads += 1
 
-    def supabase_edit(self, conn: psycopg.Connection) -> None:
+    def supabase_edit(self) -> None:
         """A synced lead edited on the Supabase side: back to 'pending', for the next scheduled sync."""
-        self.execute(conn, """
+        self.execute("""
             UPDATE leads l SET sync_status = 'pending', job_title = %(title)s
             FROM (SELECT id FROM leads
                   WHERE sync_status = 'synced' AND sync_direction <> 'twenty_to_supabase'
@@ -266,7 +397,7 @@ class _Worker:
             return []
         return [d for d in LeadSyncDirection.values if d != stall]
 
-    def claim(self, conn: psycopg.Connection, kind: str) -> tuple | None:
+    def claim(self, kind: str) -> tuple | None:
         """One lead moved to 'syncing' (SKIP LOCKED: workers never wait for each other)."""
         directions = self._directions()
         if not directions:
@@ -285,18 +416,24 @@ class _Worker:
             pick = f"sync_status = 'error' AND sync_error_count <= {RETRY_MAX_ERRORS}"
             order = "ORDER BY sync_error_count DESC, last_synced_at DESC NULLS LAST"  # idx_leads_high_error_count
         score = self.rng.randrange(0, 101)
-        return self.execute(conn, f"""
-            UPDATE leads l SET sync_status = 'syncing',
-                   lead_score = CASE WHEN %(webhook)s THEN %(score)s ELSE l.lead_score END
-            FROM (SELECT id, lead_score AS old_score FROM leads
-                  WHERE {pick} AND sync_direction = ANY(%(directions)s)
-                  {order} LIMIT 1 FOR UPDATE SKIP LOCKED) AS picked
-            WHERE l.id = picked.id
-            RETURNING l.id, l.sync_direction, l.twenty_id, picked.old_score, l.lead_score
-        """, {"webhook": kind == "webhook", "score": score, "directions": directions})
+        try:
+            return self.execute(f"""
+                UPDATE leads l SET sync_status = 'syncing',
+                       lead_score = CASE WHEN %(webhook)s THEN %(score)s ELSE l.lead_score END
+                FROM (SELECT id, lead_score AS old_score FROM leads
+                      WHERE {pick} AND sync_direction = ANY(%(directions)s)
+                      {order} LIMIT 1 FOR UPDATE SKIP LOCKED) AS picked
+                WHERE l.id = picked.id
+                RETURNING l.id, l.sync_direction, l.twenty_id, picked.old_score, l.lead_score, l.sync_started_at
+            """, {"webhook": kind == "webhook", "score": score, "directions": directions})
+        except _ConnectionLost as exc:
+            # Which lead it claimed, if any, never came back: like a crashed n8n execution, it may
+            # stay 'syncing' until the stuck-lead repair.
+            self.report.maybe_syncing += exc.sent
+            raise
 
-    def finish(self, conn: psycopg.Connection, kind: str, claimed: tuple) -> None:
-        lead_id, lead_direction, twenty_id, old_score, new_score = claimed
+    def finish(self, kind: str, claimed: tuple) -> None:
+        lead_id, lead_direction, twenty_id, old_score, new_score, claimed_at = claimed
         rng = self.rng
         if lead_direction == LeadSyncDirection.BIDIRECTIONAL:
             direction = HistoryDirection.TWENTY_TO_SUPABASE if kind == "webhook" else HistoryDirection.SUPABASE_TO_TWENTY
@@ -316,32 +453,59 @@ class _Worker:
             changes = {"lead_score": [old_score, new_score]}
         elif sync_type == SyncType.INITIAL_IMPORT and status == HistoryStatus.SYNCED:
             changes = {"twenty_id": [None, "created"]}
+        # Only this worker's own claim: the lead still 'syncing' since the moment it claimed it. So
+        # a finish redone after a lost answer changes nothing when the first one had landed.
         finish = """
             UPDATE leads SET sync_status = %(status)s::varchar, last_synced_at = now(),
                    sync_error_count = sync_error_count + %(failed)s,
                    sync_error_message = %(message)s,
                    twenty_id = CASE WHEN %(status)s::varchar = 'synced' THEN COALESCE(twenty_id, %(twenty_id)s) ELSE twenty_id END
-            WHERE id = %(id)s
+            WHERE id = %(id)s AND sync_status = 'syncing' AND sync_started_at = %(claimed_at)s
         """
         params = {"status": status, "failed": 1 if status == HistoryStatus.ERROR else 0, "message": message,
-                  "twenty_id": f"tw-sim-{uuid.UUID(int=rng.getrandbits(128)).hex}", "id": lead_id}
-        if self.execute(conn, finish, params) is None and message:
+                  "twenty_id": f"tw-sim-{uuid.UUID(int=rng.getrandbits(128)).hex}", "id": lead_id,
+                  "claimed_at": claimed_at}
+        finished = self.finish_lead(finish, params)
+        if finished is None and message:
             # Refused (an index that cannot hold the long message, until issue 10's fix): finish with
             # the start of it rather than leave the lead in 'syncing'. The refusal stays counted.
-            self.execute(conn, finish, {**params, "message": message[:1000]})
-        recorded = self.execute(conn, """
-            INSERT INTO lead_sync_history (lead_id, sync_type, sync_direction, sync_status, fields_changed,
-                                           error_message, created_at, synced_at)
-            VALUES (%(id)s, %(type)s, %(direction)s, %(status)s, %(changes)s::jsonb, %(message)s,
-                    now() - make_interval(secs => %(latency)s), now())
-        """, {"id": lead_id, "type": sync_type.value, "direction": direction.value, "status": status,
-              "changes": json.dumps(changes) if changes is not None else None, "message": message,
-              "latency": latency})
+            self.execute(finish, {**params, "message": message[:1000]})
+        try:
+            recorded = self.execute("""
+                INSERT INTO lead_sync_history (lead_id, sync_type, sync_direction, sync_status, fields_changed,
+                                               error_message, created_at, synced_at)
+                VALUES (%(id)s, %(type)s, %(direction)s, %(status)s, %(changes)s::jsonb, %(message)s,
+                        now() - make_interval(secs => %(latency)s), now())
+            """, {"id": lead_id, "type": sync_type.value, "direction": direction.value, "status": status,
+                  "changes": json.dumps(changes) if changes is not None else None, "message": message,
+                  "latency": latency})
+        except _ConnectionLost as exc:
+            if exc.sent:
+                # The row may or may not be there: counted apart, never redone (a second row
+                # would be a second attempt that never happened).
+                self.report.unanswered += 1
+            raise
         if recorded is None:
             return  # refused (e.g. an index that cannot hold a long message): the attempt is lost, as in the sync
         self.report.attempts[(sync_type.value, status)] += 1
         if error_kind:
             self.report.errors_by_kind[error_kind] += 1
+
+    def finish_lead(self, sql: str, params: dict[str, Any]) -> tuple | None:
+        """The finishing UPDATE, redone on a new connection when the old one died (three tries in all).
+
+        Its guard (still 'syncing' since this worker's claim) makes a redo change nothing when an
+        earlier try had landed. Stopped during an outage, or out of tries: the lead may stay 'syncing'."""
+        for tries_left in (2, 1, 0):
+            try:
+                return self.execute(sql, params)
+            except _ConnectionLost as exc:
+                if not tries_left or not self.connect():
+                    self.report.maybe_syncing += 1
+                    raise
+                logger.warning("simulate_sync worker %s: finishing lead %s again on a new connection (%s)",
+                               self.number, params["id"], exc)
+        return None
 
     def outcome(self, lead_id: Any, lead_direction: str) -> tuple[str, str | None, str | None]:
         rng = self.rng
@@ -381,18 +545,30 @@ class Simulator:
         for thread in threads:
             thread.start()
         deadline = started + self.options.duration if self.options.duration else None
+        # The main thread is the watchdog: every 0.2 s it cuts a connection whose statement hangs.
         while not self._stop.is_set() and any(t.is_alive() for t in threads):
             remaining = None if deadline is None else deadline - time.monotonic()
             if remaining is not None and remaining <= 0:
                 break
             self._stop.wait(0.2 if remaining is None else min(0.2, remaining))
+            self._watch(workers)
+        stopped = self._stop.is_set() or (deadline is not None and time.monotonic() >= deadline)
         self._stop.set()
-        for thread in threads:
-            # A worker finishes its in-flight attempt: one pause plus two statements (each bounded
-            # by statement_timeout), so this wait is bounded too.
-            thread.join(timeout=STATEMENT_TIMEOUT_MS / 1000 * 3 + 5)
+        # Each worker finishes its in-flight attempt: a pause, then at most three statements (the
+        # watchdog cuts each after HUNG_AFTER_S) and one connection try, so this wait is bounded.
+        join_deadline = time.monotonic() + 3 * HUNG_AFTER_S + CONNECT_TIMEOUT_S + 5
+        while (alive := next((t for t in threads if t.is_alive()), None)) and time.monotonic() < join_deadline:
+            alive.join(timeout=0.2)
+            self._watch(workers)
         report = SimulatorReport()
         for worker in workers:
             report.merge(worker.report)
         report.seconds = time.monotonic() - started
+        report.workers_died = not stopped
         return report
+
+    @staticmethod
+    def _watch(workers: list[_Worker]) -> None:
+        now = time.monotonic()
+        for worker in workers:
+            worker.interrupt_if_hung(now)

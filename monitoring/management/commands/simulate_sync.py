@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
 from psycopg.conninfo import make_conninfo
 
-from monitoring.services.simulator import STALL_CHOICES, Simulator, SimulatorOptions
+from monitoring.services.simulator import STALL_CHOICES, Simulator, SimulatorOptions, SimulatorReport
 
 
 def conninfo_from_settings() -> str:
@@ -23,7 +23,8 @@ class Command(BaseCommand):
         "Simulate the n8n sync: create leads, move pending leads to syncing and then to synced, error or "
         "conflict, and write one lead_sync_history row per attempt, from several connections at once. "
         "WARNING: it writes to the database it is pointed at (DATABASE_URL); use a demo or test database. "
-        "Stops cleanly on Ctrl-C / SIGTERM or after --duration, finishing the attempts in flight."
+        "Stops cleanly on Ctrl-C / SIGTERM or after --duration, finishing the attempts in flight. A lost "
+        "database connection is opened again with a bounded backoff and the run goes on."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -72,13 +73,32 @@ class Command(BaseCommand):
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
         if options["verbosity"] > 0:
-            attempts = sum(report.attempts.values())
-            by_status: dict[str, int] = {}
-            for (_type, status), count in report.attempts.items():
-                by_status[status] = by_status.get(status, 0) + count
-            self.stdout.write(
-                f"simulate_sync: {report.seconds:.1f} s, {report.statements} statements, {report.new_leads} new leads, "
-                f"{attempts} attempts ({', '.join(f'{k} {v}' for k, v in sorted(by_status.items())) or 'none'})"
-                + (f"; error kinds: {dict(sorted(report.errors_by_kind.items()))}" if report.errors_by_kind else "")
-                + (f"; REFUSED statements: {dict(report.refused)}" if report.refused else "")
-            )
+            self.stdout.write(summary(report))
+        if report.workers_died:
+            raise CommandError("every writer thread ended on its own; see the log above")
+
+
+def summary(report: SimulatorReport) -> str:
+    """The closing line. benchmarks/soak.py parses it (parse_sync_count): "<n> attempts" is what was
+    written for sure and "<n> unanswered" the history inserts that may or may not have landed; keep
+    those two phrases, and no other number directly before "attempts" or "unanswered"."""
+    attempts = sum(report.attempts.values())
+    by_status: dict[str, int] = {}
+    for (_type, status), count in report.attempts.items():
+        by_status[status] = by_status.get(status, 0) + count
+    line = (
+        f"simulate_sync: {report.seconds:.1f} s, {report.statements} statements, {report.new_leads} new leads, "
+        f"{attempts} attempts ({', '.join(f'{k} {v}' for k, v in sorted(by_status.items())) or 'none'})"
+    )
+    if report.errors_by_kind:
+        line += f"; error kinds: {dict(sorted(report.errors_by_kind.items()))}"
+    if report.connections_lost or report.failed_connects:
+        line += (
+            f"; connections lost {report.connections_lost} times and re-opened "
+            f"(failed connection tries: {report.failed_connects}), {report.unanswered} unanswered "
+            f"(history inserts whose answer never came: each may or may not be in the table), "
+            f"leads possibly left syncing: {report.maybe_syncing}"
+        )
+    if report.refused:
+        line += f"; REFUSED statements: {dict(report.refused)}"
+    return line
