@@ -682,3 +682,28 @@ def test_spec_activity_view_body_runs_and_ours_keeps_its_rows(sync_dataset):
     assert [r["id"] for r in spec] == [r["id"] for r in ours]  # same attempts, same order
     assert [k for k in ours[0]][: len(spec[0])] == list(spec[0])  # spec columns first, in order
     assert {r["email"]: r["lead_name"] for r in spec}["katherine@example.com"] is None  # defect 10
+
+
+def test_stuck_count_is_the_rollups_syncing_count_minus_the_young_ones(db):
+    """stuck_lead_count() and the health row subtract the leads that went into syncing in the last
+    10 minutes from the rollup's syncing count; on leads of every case they equal the list."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO leads (first_name, sync_status, sync_started_at, updated_at) VALUES
+                ('old', 'syncing', now() - interval '2 hours', now()),
+                ('older', 'syncing', now() - interval '3 days', now()),
+                ('edge', 'syncing', now() - interval '10 minutes 1 second', now()),
+                ('young', 'syncing', now() - interval '9 minutes', now()),
+                ('just now', 'syncing', now(), now()),
+                ('no start', 'syncing', NULL, now() - interval '1 hour'),
+                ('no start, young', 'syncing', NULL, now() - interval '1 minute'),
+                ('done', 'synced', now() - interval '2 hours', now())
+            """
+        )
+        # Without sync_started_at a lead is measured from updated_at (defect 8).
+    listed = sorted(r["lead_name"] for r in selectors.stuck_leads())
+    assert listed == ["edge", "no start", "old", "older"]
+    assert selectors.stuck_lead_count() == 4
+    assert selectors.stuck_lead_count(older_than=timedelta(hours=1, minutes=30)) == 2
+    assert selectors.health_summary()["stuck_leads"] == 4

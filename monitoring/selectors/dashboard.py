@@ -15,6 +15,7 @@ from django.conf import settings
 from monitoring.choices import LeadSyncStatus
 
 from ._sql import fetch_all, fetch_one
+from .rollups import LEAD_TOTALS_CTE
 from .rollups import (  # noqa: F401  (re-exported: the names every caller uses)
     daily_summary,
     failure_rate,
@@ -125,8 +126,19 @@ def stuck_leads(*, older_than: timedelta = timedelta(minutes=10), limit: int | N
 
 
 def stuck_lead_count(*, older_than: timedelta = timedelta(minutes=10)) -> int:
-    """How many leads stuck_leads() would return, without fetching them."""
-    row = fetch_one(f"SELECT COUNT(*) AS n FROM leads WHERE {_STUCK}", {"status": LeadSyncStatus.SYNCING, "older_than": older_than})
+    """How many leads stuck_leads() would return, without fetching them: every lead in syncing
+    (the rollup, live) minus those that went into syncing within `older_than` (an index range on
+    idx_leads_syncing_since, bounded by the write rate), so the cost does not grow with the number
+    of stuck leads. One statement, one snapshot: exact."""
+    row = fetch_one(
+        f"""
+        WITH {LEAD_TOTALS_CTE}
+        SELECT ((SELECT COALESCE(SUM(lead_count), 0) FROM lead_totals WHERE sync_status = %(status)s)
+                - (SELECT COUNT(*) FROM leads WHERE sync_status = %(status)s
+                     AND COALESCE(sync_started_at, updated_at) >= NOW() - %(older_than)s))::bigint AS n
+        """,
+        {"status": LeadSyncStatus.SYNCING, "older_than": older_than},
+    )
     return int(row["n"])  # type: ignore[index]
 
 

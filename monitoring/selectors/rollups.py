@@ -706,14 +706,16 @@ def health_summary() -> Row:
         ),
         probes AS (
             -- Bounded by the write rate: leads synced in the last hour (one range per status on
-            -- idx_leads_sync_monitoring), pending leads of the last hour, leads in syncing.
+            -- idx_leads_sync_monitoring), pending leads of the last hour, and the leads that went
+            -- into syncing in the last 10 minutes (idx_leads_syncing_since); stuck leads are the
+            -- rollup's syncing count minus those, as stale pending leads are.
             SELECT (SELECT SUM((SELECT COUNT(*) FROM leads l
                                  WHERE l.sync_status = st AND l.last_synced_at > %(now)s - INTERVAL '1 hour'))
                       FROM unnest(ARRAY['synced', 'pending', 'error', 'syncing', 'conflict']) AS st) AS recently_synced,
                    (SELECT COUNT(*) FROM leads WHERE sync_status = 'pending'
                        AND created_at >= %(now)s - INTERVAL '1 hour') AS young_pending,
                    (SELECT COUNT(*) FROM leads WHERE sync_status = 'syncing'
-                       AND COALESCE(sync_started_at, updated_at) < %(now)s - INTERVAL '10 minutes') AS stuck_leads
+                       AND COALESCE(sync_started_at, updated_at) >= %(now)s - INTERVAL '10 minutes') AS young_syncing
         ),
         errors_24h AS (
             SELECT COALESCE(SUM(attempts) FILTER (WHERE sync_status = 'error'), 0) AS total_errors
@@ -726,7 +728,7 @@ def health_summary() -> Row:
             FROM lead_sync_history WHERE sync_status = 'error' AND synced_at > %(now)s - INTERVAL '24 hours'
         ),
         k AS (
-            SELECT s.*, p.recently_synced, p.stuck_leads,
+            SELECT s.*, p.recently_synced, s.syncing_leads - p.young_syncing AS stuck_leads,
                    s.pending_leads - p.young_pending AS stale_pending_leads,
                    s.total_leads - p.young_pending AS due_leads
             FROM s, probes p
