@@ -116,6 +116,13 @@ def _wait_for(predicate, timeout: float, what: str, process: subprocess.Popen, l
     pytest.fail(f"timed out after {timeout} s waiting for {what}:\n{log.read_text()[-4000:]}")
 
 
+def _as_in_a_terminal() -> None:
+    """SIGINT handled as it is for a command typed in a terminal. A test run started in the
+    background of a non-interactive shell (`pytest ... &`) ignores SIGINT, the launcher inherits
+    that, and bash cannot trap a signal ignored on entry: Ctrl-C would then prove nothing."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _stop_with_sigint(process: subprocess.Popen, log: Path) -> None:
     """Ctrl-C as a signal to the launcher alone (its children ignore SIGINT in a script): it must
     stop every process it started, and leave none behind."""
@@ -166,7 +173,7 @@ def test_serve_runs_gunicorn_workers_and_beat_serves_static_files_and_stops_on_s
     )
     with log.open("w") as out:
         portal = subprocess.Popen(["./portal", "serve"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                  start_new_session=True)
+                                  start_new_session=True, preexec_fn=_as_in_a_terminal)
     try:
         assert _wait_for(lambda: _get(port, "/healthz", https=False)[0] == 200, 240, "/healthz", portal, log)
         status, _, body = _get(port, "/healthz", https=False)
@@ -231,7 +238,7 @@ def test_up_runs_one_worker_per_queue_and_the_simulator_when_there_is_one(tmp_pa
     env = _env(tmp_path, DATABASE_URL=launcher_database, PORT=str(port), ALLOWED_HOSTS=f"{HOST},127.0.0.1")
     with log.open("w") as out:
         portal = subprocess.Popen(["./portal", "up"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                  start_new_session=True)
+                                  start_new_session=True, preexec_fn=_as_in_a_terminal)
     try:
         _wait_for(lambda: _get(port, "/healthz", https=False)[0] == 200, 240, "/healthz", portal, log)
         processes = _cmdlines(_session_pids(portal.pid))
