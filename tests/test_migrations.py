@@ -69,6 +69,17 @@ def scratch_database():
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def run_script(script: str, database_url: str, **env: str) -> dict:
+    """Run a migration script in a subprocess on `database_url`; returns the JSON of its last line."""
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "DATABASE_URL": database_url, "DJANGO_SETTINGS_MODULE": "leadsync_portal.settings_test",
+             "DATABASE_POOL": "0", **env},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
 def test_migrations_apply_unapply_and_reapply(scratch_database):
     env = {**os.environ, "DATABASE_URL": scratch_database, "DJANGO_SETTINGS_MODULE": "leadsync_portal.settings_test",
            "DATABASE_POOL": "0"}
@@ -120,13 +131,7 @@ print(json.dumps(steps))
 
 def test_merge_migration_regroups_rollups_folded_with_the_old_fingerprint(scratch_database):
     """0299: rollups folded before it grouped "E.164" as "E.<n>"; after it they group as the pages do."""
-    env = {**os.environ, "DATABASE_URL": scratch_database, "DJANGO_SETTINGS_MODULE": "leadsync_portal.settings_test",
-           "DATABASE_POOL": "0"}
-    result = subprocess.run(
-        [sys.executable, "-c", MERGE_SCRIPT], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    steps = json.loads(result.stdout.strip().splitlines()[-1])
+    steps = run_script(MERGE_SCRIPT, scratch_database)
     assert steps["before"] == [["Twenty API 500: internal error <n>", 1],
                                ["Validation error: phone must be in E.<n> format", 1]]
     assert steps["after"] == [["Twenty API 500: internal error <n>", 1],
@@ -179,13 +184,7 @@ print(json.dumps({"old_index": built, "indexes": indexes, "long_rows": long_rows
 def test_a_database_that_ran_the_first_0170_gets_the_bounded_indexes(scratch_database, long_row, old_index):
     """0200 on a database holding the first 0170's unbounded index, valid or left INVALID by a
     failed build: afterwards only the bounded pair exists and a long failed attempt is recorded."""
-    env = {**os.environ, "DATABASE_URL": scratch_database, "DJANGO_SETTINGS_MODULE": "leadsync_portal.settings_test",
-           "DATABASE_POOL": "0", "LONG_ROW": long_row}
-    result = subprocess.run(
-        [sys.executable, "-c", OLD_0170_SCRIPT], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    outcome = json.loads(result.stdout.strip().splitlines()[-1])
+    outcome = run_script(OLD_0170_SCRIPT, scratch_database, LONG_ROW=long_row)
     assert outcome["old_index"] == old_index
     assert outcome["indexes"] == [["idx_sync_history_error_group_leads", True, True],
                                   ["idx_sync_history_error_group_long", True, True]]
