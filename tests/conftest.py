@@ -284,6 +284,45 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             "transactional tests need serialized_rollback=True (see tests/conftest.py):\n  " + "\n  ".join(offenders))
 
 
+def _reused_test_database_was_flushed() -> bool:
+    """True if the test database exists with its migrations recorded but without the rows they wrote."""
+    import psycopg
+
+    db = settings.DATABASES["default"]
+    params = {
+        "host": db.get("HOST") or None, "port": db.get("PORT") or None, "user": db.get("USER") or None,
+        "password": db.get("PASSWORD") or None, "connect_timeout": 5,
+        "dbname": (db.get("TEST") or {}).get("NAME") or f"test_{db['NAME']}",
+    }
+    try:
+        with psycopg.connect(**{key: value for key, value in params.items() if value is not None}) as conn:
+            row = conn.execute(
+                "SELECT to_regclass('django_migrations') IS NOT NULL AND to_regclass('auth_group') IS NOT NULL"
+            ).fetchone()
+            if not row[0]:
+                return False
+            return conn.execute(
+                "SELECT EXISTS (SELECT 1 FROM django_migrations) AND NOT EXISTS (SELECT 1 FROM auth_group)"
+            ).fetchone()[0]
+    except psycopg.OperationalError:  # no test database yet: pytest-django creates it
+        return False
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """With --reuse-db, build the test database again if a killed run left it flushed.
+
+    pytest_sessionfinish below puts the migrations' rows back after a transactional test, but a run
+    killed in the middle of one (mutmut stops a mutant that loops at its CPU-time limit) never gets
+    there. Every later --reuse-db run then saw a database without role groups, alert rules and
+    schedules, and failed for that reason alone: mutmut counted such mutants as killed.
+    """
+    if not config.getoption("reuse_db", default=False) or config.getoption("create_db", default=False):
+        return
+    if _reused_test_database_was_flushed():
+        config.option.create_db = True
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
     """With --reuse-db, leave the test database with the rows its migrations wrote.
 
