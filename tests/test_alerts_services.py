@@ -1,0 +1,170 @@
+"""The operator actions and the delivery queue of monitoring/services/alerts.py, called directly.
+
+Each test pins what an action changes and, as much, what it leaves alone: mutation testing showed
+that acknowledging one incident could have acknowledged every firing one, and re-enabling one
+channel every disabled one, with every view test still passing.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.utils import timezone
+
+from monitoring.models import Channel, ChannelKind, Delivery, DeliveryStatus, Incident, MessageKind, RuleKind, Severity
+from monitoring.services import alerts as alert_services
+from tests.alert_helpers import rule
+
+pytestmark = pytest.mark.django_db
+
+LOGGER = "monitoring.services.alerts"
+
+
+def _incident(kind: str) -> Incident:
+    now = timezone.now()
+    return Incident.objects.create(
+        rule=rule(kind), severity=Severity.WARNING, started_at=now, last_checked_at=now, last_notified_at=now,
+        summary=f"{kind} fired",
+    )
+
+
+def _channel(name: str, **fields) -> Channel:
+    return Channel.objects.create(name=name, kind=ChannelKind.EMAIL, config={"to": ["ops@example.com"]}, **fields)
+
+
+def _delivery(channel: Channel, incident: Incident | None = None, **fields) -> Delivery:
+    fields.setdefault("kind", MessageKind.FIRING)
+    return Delivery.objects.create(incident=incident, channel=channel, subject="[LeadSync] stalled", body="No sync.", **fields)
+
+
+def test_acknowledging_one_incident_leaves_the_others_alone(operator, caplog):
+    caplog.set_level(logging.INFO, logger=LOGGER)
+    stalled, stale = _incident(RuleKind.SYNC_STALLED), _incident(RuleKind.STALE_LEADS)
+
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+        at = timezone.now()
+        acknowledged = alert_services.acknowledge_incident(incident_id=stalled.pk, user=operator)
+        clock.shift(timedelta(seconds=5))
+        snoozed = alert_services.snooze_incident(incident_id=stale.pk, user=operator)
+
+    assert (acknowledged.pk, acknowledged.acknowledged_by, acknowledged.acknowledged_at, acknowledged.rule.name) == (
+        stalled.pk, operator, at, stalled.rule.name)
+    stale.refresh_from_db()
+    assert (stale.acknowledged_by, stale.acknowledged_at) == (None, None)
+    assert (snoozed.snoozed_by, snoozed.snoozed_at) == (operator, at + timedelta(seconds=5))
+    stalled.refresh_from_db()
+    assert (stalled.snoozed_by, stalled.snoozed_at) == (None, None)
+    assert [(level, message) for name, level, message in caplog.record_tuples if name == LOGGER] == [
+        (logging.INFO, f"incident {stalled.pk} acknowledged by {operator}"),
+        (logging.INFO, f"incident {stale.pk} snoozed by {operator}"),
+    ]
+
+
+def test_re_enabling_one_channel_leaves_the_other_disabled_ones_alone(operator, caplog):
+    caplog.set_level(logging.INFO, logger=LOGGER)
+    then = timezone.now() - timedelta(hours=1)
+    slack = _channel("ops slack", enabled=False, disabled_reason="Slack refused: HTTP 404", disabled_at=then)
+    mail = _channel("ops mail", enabled=False, disabled_reason="SMTP refused the login", disabled_at=then)
+
+    channel = alert_services.enable_channel(channel_id=slack.pk, user=operator)
+
+    assert (channel.pk, channel.enabled, channel.disabled_reason, channel.disabled_at) == (slack.pk, True, "", None)
+    mail.refresh_from_db()
+    assert (mail.enabled, mail.disabled_reason, mail.disabled_at) == (False, "SMTP refused the login", then)
+    assert [(level, message) for name, level, message in caplog.record_tuples if name == LOGGER] == [
+        (logging.INFO, f"channel ops slack re-enabled by {operator}")
+    ]
+    with pytest.raises(alert_services.AlertActionError) as refused:
+        alert_services.enable_channel(channel_id=slack.pk, user=operator)
+    assert refused.value.messages == ["Channel “ops slack” is already enabled."]
+
+
+def test_a_resend_copies_the_message_to_the_same_incident_and_channel(operator):
+    incident = _incident(RuleKind.SYNC_STALLED)
+    channel = _channel("ops mail")
+    original = _delivery(channel, incident, kind=MessageKind.REMINDER, sequence=3, status=DeliveryStatus.FAILED)
+
+    again = alert_services.resend_delivery(delivery_id=original.pk, user=operator)
+
+    again.refresh_from_db()
+    assert (again.incident_id, again.channel_id, again.kind, again.sequence, again.subject, again.body) == (
+        incident.pk, channel.pk, MessageKind.REMINDER, 3, "[LeadSync] stalled", "No sync.")
+    assert (again.status, again.resend_of_id, again.requested_by) == (DeliveryStatus.PENDING, original.pk, operator)
+    with pytest.raises(alert_services.AlertActionError) as twice:
+        alert_services.resend_delivery(delivery_id=original.pk, user=operator)
+    assert twice.value.messages == ["This message has already been re-sent; see the newer row in the delivery log."]
+
+
+@pytest.mark.parametrize(
+    ("reason", "message"),
+    [
+        ("", "Channel “ops mail” is disabled (by an administrator); re-enable it first."),
+        ("SMTP refused the login", "Channel “ops mail” is disabled (SMTP refused the login); re-enable it first."),
+    ],
+)
+def test_a_resend_to_a_disabled_channel_says_why_it_is_disabled(operator, reason, message):
+    channel = _channel("ops mail", enabled=False, disabled_reason=reason)
+    original = _delivery(channel, _incident(RuleKind.SYNC_STALLED), status=DeliveryStatus.SKIPPED)
+
+    with pytest.raises(alert_services.AlertActionError) as refused:
+        alert_services.resend_delivery(delivery_id=original.pk, user=operator)
+
+    assert refused.value.messages == [message]
+    assert Delivery.objects.count() == 1
+
+
+def test_a_test_message_is_queued_as_a_delivery_of_its_own(operator):
+    channel = _channel("ops mail")
+
+    queued = alert_services.queue_test_message(channel=channel, user=operator)
+
+    queued.refresh_from_db()
+    assert (queued.incident, queued.channel, queued.kind, queued.status, queued.requested_by) == (
+        None, channel, MessageKind.TEST, DeliveryStatus.PENDING, operator)
+    assert (queued.subject, queued.body) == (
+        "[TEST] LeadSync Portal alert channel",
+        f"Test message requested by {operator.get_username()}: this channel receives LeadSync alerts.",
+    )
+
+
+def test_due_deliveries_oldest_first_then_by_id_at_most_200_by_default(db):
+    channel = _channel("ops mail", enabled=False, disabled_reason="off")  # sending skips: no network
+    now = timezone.now()
+    newest = _delivery(channel, created_at=now)
+    # Two created at the same instant, the higher id written first: the id breaks the tie, not the disk order.
+    tied_second = _delivery(channel, created_at=now - timedelta(minutes=1), pk=10_000_002)
+    tied_first = _delivery(channel, created_at=now - timedelta(minutes=1), pk=10_000_001)
+    oldest = _delivery(channel, created_at=now - timedelta(minutes=2))
+
+    assert alert_services.due_delivery_ids() == [oldest.pk, tied_first.pk, tied_second.pk, newest.pk]
+    assert alert_services.due_delivery_ids(limit=2) == [oldest.pk, tied_first.pk]
+
+    Delivery.objects.bulk_create(
+        Delivery(channel=channel, kind=MessageKind.TEST, subject="t", body="t", created_at=now - timedelta(hours=1))
+        for _ in range(197)
+    )
+    assert len(alert_services.due_delivery_ids()) == 200
+    outcomes = alert_services.deliver_due_notifications()
+    assert outcomes == {DeliveryStatus.SKIPPED: 200}
+    assert Delivery.objects.filter(status=DeliveryStatus.PENDING).count() == 1
+
+
+def test_a_delivery_another_worker_took_is_counted_as_claimed_elsewhere(db, monkeypatch):
+    sent = _delivery(_channel("ops mail"), status=DeliveryStatus.SENT)
+    monkeypatch.setattr(alert_services, "due_delivery_ids", lambda limit: [sent.pk])  # due when listed, gone since
+
+    assert alert_services.deliver_due_notifications() == {"claimed_elsewhere": 1}
+
+
+def test_a_sending_claim_is_taken_over_just_after_the_delivery_time_limit_and_30_s(db, settings):
+    hard_limit = settings.TASK_TIME_LIMITS["deliveries"][1]
+    channel = _channel("ops mail")
+    now = timezone.now()
+    just_over = _delivery(channel, status=DeliveryStatus.SENDING, claimed_at=now - timedelta(seconds=hard_limit + 30.5))
+    _delivery(channel, status=DeliveryStatus.SENDING, claimed_at=now - timedelta(seconds=hard_limit + 29.5),
+              kind=MessageKind.RECOVERY)
+
+    with time_machine.travel(now, tick=False):
+        assert alert_services.due_delivery_ids() == [just_over.pk]
