@@ -168,3 +168,19 @@ def test_a_sending_claim_is_taken_over_just_after_the_delivery_time_limit_and_30
 
     with time_machine.travel(now, tick=False):
         assert alert_services.due_delivery_ids() == [just_over.pk]
+
+
+def test_seconds_until_another_workers_claim_may_be_taken_over(db, settings):
+    hard_limit = settings.TASK_TIME_LIMITS["deliveries"][1]
+    channel = _channel("ops mail")
+    now = timezone.now()
+    fresh = _delivery(channel, status=DeliveryStatus.SENDING, claimed_at=now - timedelta(seconds=10))
+    abandoned = _delivery(channel, status=DeliveryStatus.SENDING, claimed_at=now - timedelta(hours=1),
+                          kind=MessageKind.RECOVERY)
+    pending = _delivery(channel, kind=MessageKind.REMINDER)
+
+    with time_machine.travel(now, tick=False):
+        # Stale at claimed + limit + 30 s; one second more so the retry finds it stale, not on the edge.
+        assert alert_services.seconds_until_claim_is_stale(fresh.pk) == hard_limit + 30 - 10 + 1
+        assert alert_services.seconds_until_claim_is_stale(abandoned.pk) == 1.0
+        assert alert_services.seconds_until_claim_is_stale(pending.pk) is None
