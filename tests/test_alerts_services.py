@@ -13,6 +13,7 @@ import pytest
 import time_machine
 from django.utils import timezone
 
+from monitoring.alerts.transports import PermanentError, TransientError
 from monitoring.models import Channel, ChannelKind, Delivery, DeliveryStatus, Incident, MessageKind, RuleKind, Severity
 from monitoring.services import alerts as alert_services
 from tests.alert_helpers import rule
@@ -149,6 +150,8 @@ def test_due_deliveries_oldest_first_then_by_id_at_most_200_by_default(db):
     outcomes = alert_services.deliver_due_notifications()
     assert outcomes == {DeliveryStatus.SKIPPED: 200}
     assert Delivery.objects.filter(status=DeliveryStatus.PENDING).count() == 1
+    assert set(Delivery.objects.filter(status=DeliveryStatus.SKIPPED).values_list("error", flat=True)) == {
+        "channel disabled: off"}
 
 
 def test_a_delivery_another_worker_took_is_counted_as_claimed_elsewhere(db, monkeypatch):
@@ -184,3 +187,94 @@ def test_seconds_until_another_workers_claim_may_be_taken_over(db, settings):
         assert alert_services.seconds_until_claim_is_stale(fresh.pk) == hard_limit + 30 - 10 + 1
         assert alert_services.seconds_until_claim_is_stale(abandoned.pk) == 1.0
         assert alert_services.seconds_until_claim_is_stale(pending.pk) is None
+
+
+# ---- deliver_notification: what a worker writes back, and only to its own claim ---------------------
+
+
+class FakeTransport:
+    """A channel's transport: runs `during` while "sending" (another worker, an admin), then raises `error`."""
+
+    def __init__(self, error: Exception | None = None, during=None) -> None:
+        self.error, self.during = error, during
+
+    def __call__(self, channel):  # stands in for transport_for(channel)
+        return self
+
+    def notify(self, message) -> None:
+        if self.during:
+            self.during()
+        if self.error:
+            raise self.error
+
+
+def test_a_sent_delivery_has_no_error_and_touches_no_other_row_claimed_at_the_same_instant(db, monkeypatch):
+    channel = _channel("ops mail")
+    ours = _delivery(channel)
+    monkeypatch.setattr(alert_services, "transport_for", FakeTransport())
+
+    with time_machine.travel(timezone.now(), tick=False):
+        # Another worker's row, claimed at the very same instant.
+        theirs = _delivery(channel, kind=MessageKind.RECOVERY, status=DeliveryStatus.SENDING, claimed_at=timezone.now())
+        assert alert_services.deliver_notification(delivery_id=ours.pk) == DeliveryStatus.SENT
+
+    ours.refresh_from_db()
+    theirs.refresh_from_db()
+    assert (ours.status, ours.error, ours.attempts) == (DeliveryStatus.SENT, "", 1)
+    assert (theirs.status, theirs.completed_at) == (DeliveryStatus.SENDING, None)
+
+
+def test_a_claim_taken_over_while_sending_is_left_to_its_new_owner(db, monkeypatch):
+    ours = _delivery(_channel("ops mail"))
+    later = timezone.now() + timedelta(minutes=3)
+
+    def taken_over():
+        Delivery.objects.filter(pk=ours.pk).update(claimed_at=later)
+
+    monkeypatch.setattr(alert_services, "transport_for", FakeTransport(during=taken_over))
+
+    assert alert_services.deliver_notification(delivery_id=ours.pk) == DeliveryStatus.SENT
+
+    ours.refresh_from_db()
+    assert (ours.status, ours.claimed_at, ours.completed_at) == (DeliveryStatus.SENDING, later, None)
+
+
+def test_a_permanent_failure_keeps_a_reason_someone_else_gave_first_and_truncates_the_error(db, monkeypatch, caplog):
+    caplog.set_level(logging.WARNING, logger=LOGGER)
+    channel = _channel("ops mail")
+    ours = _delivery(channel)
+    first = timezone.now() - timedelta(minutes=1)
+
+    def disabled_meanwhile():
+        Channel.objects.filter(pk=channel.pk).update(enabled=False, disabled_reason="by an admin", disabled_at=first)
+
+    monkeypatch.setattr(alert_services, "transport_for",
+                        FakeTransport(PermanentError("bad token " + "x" * 3000), during=disabled_meanwhile))
+
+    assert alert_services.deliver_notification(delivery_id=ours.pk) == DeliveryStatus.FAILED
+
+    ours.refresh_from_db()
+    channel.refresh_from_db()
+    assert (ours.status, ours.error) == (DeliveryStatus.FAILED, ("bad token " + "x" * 3000)[:2000])
+    assert (channel.enabled, channel.disabled_reason, channel.disabled_at) == (False, "by an admin", first)
+    assert [(level, message) for name, level, message in caplog.record_tuples if name == LOGGER] == [
+        (logging.WARNING, f"channel ops mail disabled: Email refused: bad token {'x' * 3000}")
+    ]
+
+
+def test_a_transient_failure_releases_the_claim_and_only_an_unexpected_error_is_logged(db, monkeypatch, caplog):
+    caplog.set_level(logging.INFO, logger=LOGGER)
+    channel = _channel("ops mail")
+    transient, unexpected = _delivery(channel), _delivery(channel, kind=MessageKind.RECOVERY)
+
+    monkeypatch.setattr(alert_services, "transport_for", FakeTransport(TransientError("HTTP 503")))
+    assert alert_services.deliver_notification(delivery_id=transient.pk) == DeliveryStatus.RETRYING
+    monkeypatch.setattr(alert_services, "transport_for", FakeTransport(RuntimeError("a bug")))
+    assert alert_services.deliver_notification(delivery_id=unexpected.pk) == DeliveryStatus.RETRYING
+
+    transient.refresh_from_db()
+    assert (transient.status, transient.claimed_at, transient.error) == (
+        DeliveryStatus.RETRYING, None, "TransientError: HTTP 503")
+    assert [(level, message) for name, level, message in caplog.record_tuples if name == LOGGER] == [
+        (logging.ERROR, f"delivery {unexpected.pk} to ops mail: unexpected error")
+    ]
