@@ -181,12 +181,14 @@ def test_seconds_until_another_workers_claim_may_be_taken_over(db, settings):
     abandoned = _delivery(channel, status=DeliveryStatus.SENDING, claimed_at=now - timedelta(hours=1),
                           kind=MessageKind.RECOVERY)
     pending = _delivery(channel, kind=MessageKind.REMINDER)
+    sent = _delivery(channel, kind=MessageKind.TEST, status=DeliveryStatus.SENT, claimed_at=now - timedelta(seconds=5))
 
     with time_machine.travel(now, tick=False):
         # Stale at claimed + limit + 30 s; one second more so the retry finds it stale, not on the edge.
         assert alert_services.seconds_until_claim_is_stale(fresh.pk) == hard_limit + 30 - 10 + 1
         assert alert_services.seconds_until_claim_is_stale(abandoned.pk) == 1.0
         assert alert_services.seconds_until_claim_is_stale(pending.pk) is None
+        assert alert_services.seconds_until_claim_is_stale(sent.pk) is None  # claimed once, but no longer held
 
 
 # ---- deliver_notification: what a worker writes back, and only to its own claim ---------------------
@@ -267,14 +269,14 @@ def test_a_transient_failure_releases_the_claim_and_only_an_unexpected_error_is_
     channel = _channel("ops mail")
     transient, unexpected = _delivery(channel), _delivery(channel, kind=MessageKind.RECOVERY)
 
-    monkeypatch.setattr(alert_services, "transport_for", FakeTransport(TransientError("HTTP 503")))
+    monkeypatch.setattr(alert_services, "transport_for", FakeTransport(TransientError("HTTP 503 " + "x" * 3000)))
     assert alert_services.deliver_notification(delivery_id=transient.pk) == DeliveryStatus.RETRYING
     monkeypatch.setattr(alert_services, "transport_for", FakeTransport(RuntimeError("a bug")))
     assert alert_services.deliver_notification(delivery_id=unexpected.pk) == DeliveryStatus.RETRYING
 
     transient.refresh_from_db()
     assert (transient.status, transient.claimed_at, transient.error) == (
-        DeliveryStatus.RETRYING, None, "TransientError: HTTP 503")
+        DeliveryStatus.RETRYING, None, ("TransientError: HTTP 503 " + "x" * 3000)[:2000])
     assert [(level, message) for name, level, message in caplog.record_tuples if name == LOGGER] == [
         (logging.ERROR, f"delivery {unexpected.pk} to ops mail: unexpected error")
     ]
