@@ -7,16 +7,19 @@ channel every disabled one, with every view test still passing.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 
 import pytest
 import time_machine
 from django.utils import timezone
 
 from monitoring.alerts.transports import PermanentError, TransientError
-from monitoring.models import Channel, ChannelKind, Delivery, DeliveryStatus, Incident, MessageKind, RuleKind, Severity
+from monitoring.models import (
+    AlertRule, Channel, ChannelKind, Delivery, DeliveryStatus, Incident, IncidentState, MessageKind, RuleKind, Severity,
+)
 from monitoring.services import alerts as alert_services
-from tests.alert_helpers import rule
+from tests.alert_helpers import add_attempts, db_now, only_rule, rule
 
 pytestmark = pytest.mark.django_db
 
@@ -280,3 +283,119 @@ def test_a_transient_failure_releases_the_claim_and_only_an_unexpected_error_is_
     assert [(level, message) for name, level, message in caplog.record_tuples if name == LOGGER] == [
         (logging.ERROR, f"delivery {unexpected.pk} to ops mail: unexpected error")
     ]
+
+
+# ---- evaluation: each check acts on its own rule's incident, and the report adds up -----------------
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=dt_timezone.utc)
+STALLED = "Sync stalled: no attempt for 30 min"
+
+
+def _check(minutes: float) -> alert_services.EvaluationReport:
+    """Evaluate the stall rules only (an incident of another kind is a bystander that must stay as it is)."""
+    with time_machine.travel(T0 + timedelta(minutes=minutes), tick=False):
+        return alert_services.evaluate_alerts(kinds=[RuleKind.SYNC_STALLED])
+
+
+def _report(report: alert_services.EvaluationReport, **expected) -> None:
+    base = {"evaluated": 0, "skipped_locked": [], "failed": {}, "fired": [], "reminded": [], "resolved": [],
+            "deliveries_queued": 0}
+    assert report.as_dict() == {**base, **expected}
+
+
+def _copy_of_the_stall_rule(name: str) -> AlertRule:
+    copy = rule(RuleKind.SYNC_STALLED)
+    copy.pk = copy.id = None
+    copy.name, copy.enabled = name, True
+    copy.save()
+    return copy
+
+
+def test_a_reminder_goes_to_the_channels_of_its_own_incident_with_the_latest_summary(db):
+    mine, other = _channel("ops mail"), _channel("other team")
+    stall = only_rule(RuleKind.SYNC_STALLED)
+    stall.channels.set([mine])
+    bystander = _incident(RuleKind.STALE_LEADS)
+    _delivery(other, bystander)  # the other incident's firing message went to the other team
+    _check(0)
+    add_attempts(1, finished=db_now() - timedelta(minutes=45))  # still stalled, but no longer "never"
+
+    report = _check(60)
+
+    _report(report, evaluated=1, reminded=[STALLED], deliveries_queued=1)
+    incident = Incident.objects.get(rule=stall)
+    assert (incident.reminders_sent, incident.last_notified_at) == (1, T0 + timedelta(minutes=60))
+    bystander_after = Incident.objects.get(pk=bystander.pk)
+    assert (bystander_after.reminders_sent, bystander_after.last_notified_at) == (0, bystander.last_notified_at)
+    [reminder] = Delivery.objects.filter(kind=MessageKind.REMINDER)
+    stall.refresh_from_db()
+    assert reminder.channel == mine
+    assert reminder.body.startswith(stall.last_summary + "\n")
+    assert "No sync attempt has ever been recorded." not in reminder.body
+
+
+def test_one_check_reports_every_rules_messages_fired_and_reminded(db):
+    _channel("ops mail")
+    AlertRule.objects.update(enabled=False)
+    later = _copy_of_the_stall_rule("Sync stalled (copy)")  # a higher id: evaluated after the default rule
+    _check(0)
+    AlertRule.objects.filter(pk=rule(RuleKind.SYNC_STALLED).pk).update(enabled=True)
+
+    report = _check(60)
+
+    _report(report, evaluated=2, fired=[STALLED], reminded=[later.name], deliveries_queued=2)
+    assert len(report.queued) == 2
+
+
+def test_one_check_reports_every_rules_messages_fired_and_closed(db):
+    _channel("ops mail")
+    AlertRule.objects.update(enabled=False)
+    later = _copy_of_the_stall_rule("Sync stalled (copy)")
+    _check(0)
+    AlertRule.objects.filter(pk=rule(RuleKind.SYNC_STALLED).pk).update(enabled=True)
+    AlertRule.objects.filter(pk=later.pk).update(enabled=False)
+
+    report = _check(5)
+
+    _report(report, evaluated=1, fired=[STALLED], resolved=[later.name], deliveries_queued=2)
+
+
+def test_a_recovery_closes_only_its_own_incident_with_the_last_figures(db):
+    _channel("ops mail")
+    stall = only_rule(RuleKind.SYNC_STALLED, clear_checks=1)
+    bystander = _incident(RuleKind.STALE_LEADS)
+    _check(0)
+    add_attempts(1, finished=db_now())
+
+    report = _check(5)
+
+    _report(report, evaluated=1, resolved=[STALLED], deliveries_queued=1)
+    stall.refresh_from_db()
+    incident = Incident.objects.get(rule=stall)
+    assert (incident.state, incident.resolved_at, incident.last_checked_at) == (
+        IncidentState.RESOLVED, T0 + timedelta(minutes=5), T0 + timedelta(minutes=5))
+    assert incident.last_values == stall.last_values != incident.values
+    assert Incident.objects.get(pk=bystander.pk).state == IncidentState.FIRING
+
+
+def test_disabling_a_rule_closes_its_firing_incident_only_and_resets_its_counts(db):
+    _channel("ops mail")
+    stall = only_rule(RuleKind.SYNC_STALLED)
+    bystander = _incident(RuleKind.STALE_LEADS)
+    # An earlier incident of the same rule, already resolved (and listed first: newest start).
+    earlier = Incident.objects.create(
+        rule=stall, state=IncidentState.RESOLVED, severity=Severity.WARNING, started_at=T0 + timedelta(minutes=1),
+        last_checked_at=T0, last_notified_at=T0, resolved_at=T0 + timedelta(minutes=2), summary="before",
+    )
+    _check(0)
+    AlertRule.objects.filter(pk=stall.pk).update(enabled=False, consecutive_breaches=3, consecutive_clears=2)
+
+    report = _check(5)
+
+    _report(report, resolved=[STALLED], deliveries_queued=1)
+    firing = Incident.objects.exclude(pk__in=[earlier.pk, bystander.pk]).get()
+    assert (firing.state, firing.resolved_at) == (IncidentState.RESOLVED, T0 + timedelta(minutes=5))
+    assert Incident.objects.get(pk=bystander.pk).state == IncidentState.FIRING
+    assert Incident.objects.get(pk=earlier.pk).resolved_at == T0 + timedelta(minutes=2)
+    stall.refresh_from_db()
+    assert (stall.consecutive_breaches, stall.consecutive_clears) == (0, 0)
