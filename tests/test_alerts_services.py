@@ -399,3 +399,39 @@ def test_disabling_a_rule_closes_its_firing_incident_only_and_resets_its_counts(
     assert Incident.objects.get(pk=earlier.pk).resolved_at == T0 + timedelta(minutes=2)
     stall.refresh_from_db()
     assert (stall.consecutive_breaches, stall.consecutive_clears) == (0, 0)
+
+
+def test_a_rule_another_check_holds_is_skipped_and_the_next_rules_are_still_checked(db):
+    from tests.maintenance_helpers import second_connection
+
+    held, other = sorted(
+        AlertRule.objects.filter(kind__in=[RuleKind.SYNC_STALLED, RuleKind.STALE_LEADS], enabled=True), key=lambda r: r.pk
+    )[:2]
+    with second_connection() as checker, checker.transaction():
+        checker.execute("SELECT 1 FROM monitoring_alert_rule WHERE id = %s FOR UPDATE", [held.pk])
+
+        report = alert_services.evaluate_alerts(kinds=[held.kind, other.kind])
+
+    assert (report.skipped, report.evaluated) == ([held.name], [other.name])
+
+
+def test_a_rule_whose_check_fails_is_logged_and_the_others_still_run(db, monkeypatch, caplog):
+    caplog.set_level(logging.INFO, logger=LOGGER)
+    broken, fine = sorted(
+        AlertRule.objects.filter(kind__in=[RuleKind.SYNC_STALLED, RuleKind.STALE_LEADS], enabled=True), key=lambda r: r.pk
+    )[:2]
+    real = alert_services.evaluate_rule
+
+    def evaluate(rule_):
+        if rule_.pk == broken.pk:
+            raise RuntimeError("boom")
+        return real(rule_)
+
+    monkeypatch.setattr(alert_services, "evaluate_rule", evaluate)
+
+    report = alert_services.evaluate_alerts(kinds=[broken.kind, fine.kind])
+
+    assert (report.failed, report.evaluated) == ({broken.name: "RuntimeError: boom"}, [fine.name])
+    assert [(level, message) for name, level, message in caplog.record_tuples if name == LOGGER] == [
+        (logging.ERROR, f"alert rule {broken.name}: evaluation failed")
+    ]
