@@ -429,9 +429,14 @@ def test_a_rule_whose_check_fails_is_logged_and_the_others_still_run(db, monkeyp
 
     monkeypatch.setattr(alert_services, "evaluate_rule", evaluate)
 
-    report = alert_services.evaluate_alerts(kinds=[broken.kind, fine.kind])
+    with time_machine.travel(T0, tick=False):
+        report = alert_services.evaluate_alerts(kinds=[broken.kind, fine.kind])
 
     assert (report.failed, report.evaluated) == ({broken.name: "RuntimeError: boom"}, [fine.name])
+    broken.refresh_from_db()
+    fine.refresh_from_db()
+    assert (broken.last_error, broken.last_evaluated_at) == ("RuntimeError: boom", T0)
+    assert (fine.last_error, fine.last_evaluated_at) == ("", T0)
     assert [(level, message) for name, level, message in caplog.record_tuples if name == LOGGER] == [
         (logging.ERROR, f"alert rule {broken.name}: evaluation failed")
     ]
