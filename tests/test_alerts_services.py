@@ -362,10 +362,16 @@ def test_one_check_reports_every_rules_messages_fired_and_closed(db):
 
 def test_a_recovery_closes_only_its_own_incident_with_the_last_figures(db):
     _channel("ops mail")
-    stall = only_rule(RuleKind.SYNC_STALLED, clear_checks=1)
+    stall = only_rule(RuleKind.SYNC_STALLED, clear_checks=2)
     bystander = _incident(RuleKind.STALE_LEADS)
     _check(0)
     add_attempts(1, finished=db_now())
+
+    _report(_check(3), evaluated=1)  # one clear check of the two asked for: still firing, checked
+    stall.refresh_from_db()
+    still = Incident.objects.get(rule=stall)
+    assert (still.state, still.last_checked_at, still.last_values) == (
+        IncidentState.FIRING, T0 + timedelta(minutes=3), stall.last_values)
 
     report = _check(5)
 
@@ -376,6 +382,8 @@ def test_a_recovery_closes_only_its_own_incident_with_the_last_figures(db):
         IncidentState.RESOLVED, T0 + timedelta(minutes=5), T0 + timedelta(minutes=5))
     assert incident.last_values == stall.last_values != incident.values
     assert Incident.objects.get(pk=bystander.pk).state == IncidentState.FIRING
+    [recovery] = Delivery.objects.filter(kind=MessageKind.RECOVERY)
+    assert f"\nNow: {stall.last_summary}\n" in recovery.body
 
 
 def test_disabling_a_rule_closes_its_firing_incident_only_and_resets_its_counts(db):
