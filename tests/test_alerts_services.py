@@ -448,3 +448,18 @@ def test_a_rule_whose_check_fails_is_logged_and_the_others_still_run(db, monkeyp
     assert [(level, message) for name, level, message in caplog.record_tuples if name == LOGGER] == [
         (logging.ERROR, f"alert rule {broken.name}: evaluation failed")
     ]
+
+
+def test_a_new_incident_keeps_the_number_of_leads_that_made_it_fire(db):
+    from monitoring.choices import LeadSyncStatus
+    from tests.alert_helpers import make_lead
+
+    _channel("ops mail")
+    only_rule(RuleKind.HIGH_ERROR_LEADS, consecutive_checks=1)
+    for errors in range(6, 18):  # 12 leads over the threshold
+        make_lead(first_name=f"L{errors}", sync_status=LeadSyncStatus.ERROR, sync_error_count=errors)
+
+    report = alert_services.evaluate_alerts()
+
+    incident = Incident.objects.get()
+    assert (report.fired, incident.affected_count, len(incident.values["leads"])) == ([incident.rule.name], 12, 10)
