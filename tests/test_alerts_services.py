@@ -463,3 +463,4 @@ def test_a_new_incident_keeps_the_number_of_leads_that_made_it_fire(db):
 
     incident = Incident.objects.get()
     assert (report.fired, incident.affected_count, len(incident.values["leads"])) == ([incident.rule.name], 12, 10)
+    assert incident.last_values == incident.values  # the figures of the check that fired it
