@@ -464,3 +464,16 @@ def test_a_new_incident_keeps_the_number_of_leads_that_made_it_fire(db):
     incident = Incident.objects.get()
     assert (report.fired, incident.affected_count, len(incident.values["leads"])) == ([incident.rule.name], 12, 10)
     assert incident.last_values == incident.values  # the figures of the check that fired it
+
+
+def test_a_message_for_a_disabled_channel_is_logged_as_skipped_when_queued(db):
+    on = _channel("ops mail")
+    off = _channel("old mail", enabled=False, disabled_reason="SMTP refused the login")
+    only_rule(RuleKind.SYNC_STALLED)
+
+    report = _check(0)
+
+    skipped = Delivery.objects.get(channel=off)
+    assert (skipped.status, skipped.completed_at, skipped.error) == (
+        DeliveryStatus.SKIPPED, T0, "channel disabled: SMTP refused the login")
+    assert report.queued == [Delivery.objects.get(channel=on).pk]
