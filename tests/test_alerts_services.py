@@ -476,4 +476,6 @@ def test_a_message_for_a_disabled_channel_is_logged_as_skipped_when_queued(db):
     skipped = Delivery.objects.get(channel=off)
     assert (skipped.status, skipped.completed_at, skipped.error) == (
         DeliveryStatus.SKIPPED, T0, "channel disabled: SMTP refused the login")
-    assert report.queued == [Delivery.objects.get(channel=on).pk]
+    sending = Delivery.objects.get(channel=on)
+    assert (report.queued, sending.status, sending.completed_at, sending.error) == (
+        [sending.pk], DeliveryStatus.PENDING, None, "")
