@@ -479,3 +479,13 @@ def test_a_message_for_a_disabled_channel_is_logged_as_skipped_when_queued(db):
     sending = Delivery.objects.get(channel=on)
     assert (report.queued, sending.status, sending.completed_at, sending.error) == (
         [sending.pk], DeliveryStatus.PENDING, None, "")
+
+
+def test_a_message_already_queued_for_one_channel_does_not_stop_the_next(db):
+    first, second = _channel("ops mail"), _channel("ops mail 2")
+    incident = _incident(RuleKind.SYNC_STALLED)
+    _delivery(first, incident)  # queued by an earlier attempt
+
+    queued = alert_services._queue(incident, MessageKind.FIRING, [first, second], now=timezone.now())
+
+    assert queued == [Delivery.objects.get(channel=second).pk]
