@@ -489,3 +489,17 @@ def test_a_message_already_queued_for_one_channel_does_not_stop_the_next(db):
     queued = alert_services._queue(incident, MessageKind.FIRING, [first, second], now=timezone.now())
 
     assert queued == [Delivery.objects.get(channel=second).pk]
+
+
+def test_one_check_reports_every_rules_messages_reminded_then_fired(db):
+    _channel("ops mail")
+    AlertRule.objects.update(enabled=False)
+    later = _copy_of_the_stall_rule("Sync stalled (copy)")
+    AlertRule.objects.filter(pk=later.pk).update(enabled=False)
+    AlertRule.objects.filter(pk=rule(RuleKind.SYNC_STALLED).pk).update(enabled=True)
+    _check(0)
+    AlertRule.objects.filter(pk=later.pk).update(enabled=True)
+
+    report = _check(60)
+
+    _report(report, evaluated=2, fired=[later.name], reminded=[STALLED], deliveries_queued=2)
