@@ -284,6 +284,51 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             "transactional tests need serialized_rollback=True (see tests/conftest.py):\n  " + "\n  ".join(offenders))
 
 
+def _reused_test_database_was_left_broken() -> bool:
+    """True if the test database has its migrations recorded but lost their rows or keeps a test's rows."""
+    import psycopg
+
+    db = settings.DATABASES["default"]
+    params = {
+        "host": db.get("HOST") or None, "port": db.get("PORT") or None, "user": db.get("USER") or None,
+        "password": db.get("PASSWORD") or None, "connect_timeout": 5,
+        "dbname": (db.get("TEST") or {}).get("NAME") or f"test_{db['NAME']}",
+    }
+    try:
+        with psycopg.connect(**{key: value for key, value in params.items() if value is not None}) as conn:
+            row = conn.execute(
+                "SELECT to_regclass('django_migrations') IS NOT NULL AND to_regclass('auth_group') IS NOT NULL"
+                " AND to_regclass('monitoring_alert_incident') IS NOT NULL AND to_regclass('leads') IS NOT NULL"
+                " AND to_regclass('lead_sync_history') IS NOT NULL"
+            ).fetchone()
+            if not row[0]:
+                return False
+            # Flushed (no role groups), or rows a killed transactional test committed and never
+            # flushed (an open incident then broke every later test that fires the same rule).
+            return conn.execute(
+                "SELECT EXISTS (SELECT 1 FROM django_migrations) AND (NOT EXISTS (SELECT 1 FROM auth_group)"
+                " OR EXISTS (SELECT 1 FROM monitoring_alert_incident) OR EXISTS (SELECT 1 FROM leads)"
+                " OR EXISTS (SELECT 1 FROM lead_sync_history))"
+            ).fetchone()[0]
+    except psycopg.OperationalError:  # no test database yet: pytest-django creates it
+        return False
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """With --reuse-db, build the test database again if a killed run left it flushed or dirty.
+
+    pytest_sessionfinish below puts the migrations' rows back after a transactional test, but a run
+    killed in the middle of one (mutmut stops a mutant that loops at its CPU-time limit) never gets
+    there. Every later --reuse-db run then saw a database without role groups, alert rules and
+    schedules, and failed for that reason alone: mutmut counted such mutants as killed.
+    """
+    if not config.getoption("reuse_db", default=False) or config.getoption("create_db", default=False):
+        return
+    if _reused_test_database_was_left_broken():
+        config.option.create_db = True
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
     """With --reuse-db, leave the test database with the rows its migrations wrote.
 

@@ -107,7 +107,7 @@ def test_archived_rows_outlive_their_lead(boundary_rows):
 
 
 def test_archive_refuses_a_retention_below_one_day(db):
-    with pytest.raises(ValueError, match="at least 1"):
+    with pytest.raises(ValueError, match=r"^retention_days must be at least 1$"):
         maintenance.archive_history(retention_days=0)
 
 

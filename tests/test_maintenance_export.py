@@ -4,12 +4,16 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import logging
+import os
+import time
 from datetime import date, datetime, timedelta
 from datetime import timezone as dt_timezone
 from decimal import Decimal
 
 import pytest
 import time_machine
+from django.db import connection
 
 from monitoring.models import ArchiveExport, ArchiveExportStatus, JobOutcome, JobRun, LeadSyncHistoryArchive
 from monitoring.services import maintenance
@@ -161,6 +165,7 @@ def test_a_missing_file_is_written_again_from_the_rows_still_archived(archived, 
     result = maintenance.export_archive_months(archive_dir=tmp_path, delete_after_export=False, now=NOW)
 
     assert result.exported == ["2026-10"]
+    assert result.steps["2026-10"] == "file lead_sync_history_2026-10.jsonl.gz is missing; exporting the 2 archived rows again"
     assert [row["id"] for row in _file_rows(tmp_path / "lead_sync_history_2026-10.jsonl.gz")] == archived["oct"]
 
 
@@ -191,6 +196,7 @@ def test_a_missing_file_whose_rows_were_deleted_is_reported_not_rewritten(archiv
     result = maintenance.export_archive_months(archive_dir=tmp_path, delete_after_export=True, now=NOW)
 
     assert result.problems == ["2026-09: file lead_sync_history_2026-09.jsonl.gz is missing and its rows were already deleted"]
+    assert result.steps["2026-09"] == f"PROBLEM: {result.problems[0]}"
     assert result.exported == [] and not _september_file(tmp_path).exists()  # no empty file passed off as the month
     assert ArchiveExport.objects.get(month=SEPTEMBER).status == ArchiveExportStatus.MISSING
     assert ArchiveExport.objects.get(month=OCTOBER).status == ArchiveExportStatus.VERIFIED
@@ -207,7 +213,8 @@ def test_a_flagged_emptied_month_whose_file_is_back_is_verified_and_left_alone(a
     assert again.steps["2026-09"] == "skipped: already exported (3 rows) and emptied"
     assert (again.exported, again.problems, again.rows_deleted) == ([], [], 0)
     assert again.verified == ["2026-09"]
-    assert ArchiveExport.objects.get(month=SEPTEMBER).status == ArchiveExportStatus.VERIFIED
+    assert (ArchiveExport.objects.get(month=SEPTEMBER).status, ArchiveExport.objects.get(month=SEPTEMBER).verified_at) == (
+        ArchiveExportStatus.VERIFIED, NOW)
     assert _september_file(tmp_path).read_bytes() == before
 
 
@@ -219,6 +226,7 @@ def test_rows_reaching_the_archive_after_the_month_was_exported_and_emptied_are_
     result = maintenance.export_archive_months(archive_dir=tmp_path, delete_after_export=True, now=NOW)
 
     assert result.problems == ["2026-09: 1 rows reached the archive after the month was exported and emptied"]
+    assert result.steps["2026-09"] == f"PROBLEM: {result.problems[0]}"
     assert set(late) <= set(ids(ARCHIVE))  # kept for an operator to look at
     assert _september_file(tmp_path).read_bytes() == before  # the verified file is not overwritten
     assert ArchiveExport.objects.get(month=SEPTEMBER).row_count == 3
@@ -260,3 +268,91 @@ def test_a_row_arriving_between_verifying_and_deleting_keeps_the_whole_month(arc
     october = ArchiveExport.objects.get(month=OCTOBER)
     assert (october.rows_deleted, october.deleted_at) == (0, None)  # never marked as emptied
     assert result.steps["2026-10 delete"] == f"PROBLEM: {result.problems[0]}"
+
+
+# ---- month bounds, time zones and the exact bytes of a file ------------------------------------
+
+
+@pytest.fixture
+def new_york_everywhere(settings):
+    """The portal's TIME_ZONE and the worker process's local zone both New York (UTC-5 in winter)."""
+    settings.TIME_ZONE = "America/New_York"
+    old = os.environ.get("TZ")
+    os.environ["TZ"] = "America/New_York"
+    time.tzset()
+    yield
+    if old is None:
+        del os.environ["TZ"]
+    else:
+        os.environ["TZ"] = old
+    time.tzset()
+
+
+def _archive_row_at(lead, at: datetime, *, error: str | None = None) -> int:
+    [row_id] = insert_history(lead, at, table=ARCHIVE)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {ARCHIVE} SET archived_at = %s, error_message = %s WHERE id = %s",
+            [datetime(2026, 1, 1, 1, 30, tzinfo=dt_timezone.utc), error, row_id],
+        )
+    return row_id
+
+
+def test_december_is_cut_at_utc_midnight_of_new_year_whatever_the_local_zones(db, tmp_path, new_york_everywhere, caplog):
+    caplog.set_level(logging.INFO, logger="monitoring.services.maintenance")
+    utc = dt_timezone.utc
+    lead = make_lead()
+    insert_history(lead, datetime(2025, 11, 30, 12, 0, tzinfo=utc))  # November still has a row in the hot table
+    _archive_row_at(lead, datetime(2025, 11, 20, tzinfo=utc))
+    december = [
+        _archive_row_at(lead, datetime(2025, 12, 1, 0, 30, tzinfo=utc), error="Zoë’s “quota” ✓"),  # Nov 30 in New York
+        _archive_row_at(lead, datetime(2026, 1, 1, tzinfo=utc) - timedelta(microseconds=1)),
+    ]
+    _archive_row_at(lead, datetime(2026, 1, 1, 0, 0, tzinfo=utc))  # January: the current month (Dec 31 in New York)
+    _archive_row_at(lead, datetime(2026, 1, 1, 1, 0, tzinfo=utc))
+    now = datetime(2026, 1, 1, 2, 0, tzinfo=utc)  # still 2025 in New York
+    archive_dir = tmp_path / "not" / "there yet"
+
+    result = maintenance.export_archive_months(archive_dir=archive_dir, delete_after_export=True, now=now)
+
+    path = archive_dir / "lead_sync_history_2025-12.jsonl.gz"
+    assert (result.exported, result.problems, result.archive_dir) == (["2025-12"], [], str(archive_dir))
+    assert result.as_detail()["exported"] == ["2025-12"]
+    assert [row["id"] for row in _file_rows(path)] == december
+    raw = path.read_bytes()
+    # gzip header: no file name, mtime 0 (a re-export is byte-identical), best compression, unknown OS.
+    assert raw[:10] == b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff"
+    with gzip.open(path, "rb") as lines:
+        first = lines.readline()
+    assert first == (
+        '{"id":%d,"lead_id":"%s","sync_type":"scheduled","sync_direction":"twenty_to_supabase",'
+        '"sync_status":"synced","fields_changed":{"n":1},"error_message":"Zoë’s “quota” ✓",'
+        '"created_at":"2025-12-01T00:29:59+00:00","synced_at":"2025-12-01T00:30:00+00:00",'
+        '"archived_at":"2026-01-01T01:30:00+00:00"}\n' % (december[0], lead.pk)
+    ).encode()
+    sha256 = hashlib.sha256(raw).hexdigest()
+    assert result.steps == {
+        "2025-11": "skipped: some of its rows are still in lead_sync_history (clean-up has not moved them yet)",
+        "2025-12 write": f"2 rows -> lead_sync_history_2025-12.jsonl.gz ({len(raw)} bytes, sha256 {sha256[:12]}…)",
+        "2025-12 verify": "lead_sync_history_2025-12.jsonl.gz read back: 2 rows, checksum matches the manifest",
+        "2025-12 delete": "deleted 2 archive rows, all in the verified file",
+    }
+    assert ("monitoring.services.maintenance", logging.INFO,
+            "export_archive_months [2025-12 delete] deleted 2 archive rows, all in the verified file") in caplog.record_tuples
+    assert not set(december) & set(ids(ARCHIVE))
+
+
+def test_a_manifest_whose_counts_disagree_with_its_file_is_caught_even_when_the_checksum_matches(archived, tmp_path):
+    maintenance.export_archive_months(archive_dir=tmp_path, delete_after_export=False, now=NOW)
+    sha256 = hashlib.sha256(_september_file(tmp_path).read_bytes()).hexdigest()
+    # Never verified, and its count is not the file's: the file has to be read, not only hashed.
+    ArchiveExport.objects.filter(month=SEPTEMBER).update(row_count=4, verified_at=None, status=ArchiveExportStatus.WRITTEN)
+
+    result = maintenance.export_archive_months(archive_dir=tmp_path, delete_after_export=True, now=NOW)
+
+    problem = (f"2026-09: lead_sync_history_2026-09.jsonl.gz does not match its manifest (file has 3 rows, "
+               f"sha256 {sha256[:12]}…; manifest says 4, {sha256[:12]}…); nothing deleted")
+    assert result.problems == [problem]
+    assert result.steps["2026-09 verify"] == f"PROBLEM: {problem}"
+    assert ArchiveExport.objects.get(month=SEPTEMBER).status == ArchiveExportStatus.CORRUPT
+    assert set(archived["sept"]) <= set(ids(ARCHIVE))
