@@ -29,9 +29,11 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def launcher_database() -> Iterator[str]:
-    """An empty database of this module's own: the launcher migrates it like a fresh install."""
+    """An empty database of the test's own: the launcher migrates it like a fresh install. One per
+    test, not per module: `up` seeds demo data, and `serve` checks that a production run has none,
+    whatever order they run in (a random order once ran `up` first)."""
     db = settings.DATABASES["default"]
     name = f"{db['NAME']}_launcher"[:63]
     admin = make_conninfo(dbname="postgres", host=db.get("HOST") or "127.0.0.1", port=str(db.get("PORT") or 5432),
