@@ -228,19 +228,25 @@ def test_an_https_webhook_with_an_untrusted_certificate_gets_nothing(settings, t
     assert server.requests == []
 
 
+def _slow_then_good_over_tls(settings, slow, good, **tls: bool) -> None:
+    """Over TLS (`use_ssl` or `use_tls`): the trickling server fails the send as transient at
+    EMAIL_TIMEOUT, then a healthy one gets the message."""
+    channel = smtp_to(settings, slow.port, timeout=2, host="localhost", **tls)
+    error, seconds = run_with_limit(lambda: EmailTransport(channel).notify(MESSAGE), 4 * settings.EMAIL_TIMEOUT)
+    assert isinstance(error, TransientError) and "timed out" in str(error)
+    assert 0.95 * settings.EMAIL_TIMEOUT <= seconds < 1.25 * settings.EMAIL_TIMEOUT
+
+    smtp_to(settings, good.port, timeout=2, host="localhost", **tls)
+    error, _ = run_with_limit(lambda: EmailTransport(channel).notify(MESSAGE), 10)
+    assert error is None and [m["message"]["Subject"] for m in good.messages] == [MESSAGE.subject]
+
+
 def test_smtp_over_tls_gets_the_deadline_too(settings, tls, trust_test_ca):
     # EMAIL_USE_SSL: the trickle starts after the TLS handshake, in the greeting.
     slow, good = SlowLorisSMTPServer(trickle=0.5), RecordingSMTPServer()
     slow.tls = good.tls = tls.server_context()
     with slow, good:
-        channel = smtp_to(settings, slow.port, timeout=2, host="localhost", use_ssl=True)
-        error, seconds = run_with_limit(lambda: EmailTransport(channel).notify(MESSAGE), 4 * settings.EMAIL_TIMEOUT)
-        assert isinstance(error, TransientError) and "timed out" in str(error)
-        assert 0.95 * settings.EMAIL_TIMEOUT <= seconds < 1.25 * settings.EMAIL_TIMEOUT
-
-        smtp_to(settings, good.port, timeout=2, host="localhost", use_ssl=True)
-        error, _ = run_with_limit(lambda: EmailTransport(channel).notify(MESSAGE), 10)
-    assert error is None and [m["message"]["Subject"] for m in good.messages] == [MESSAGE.subject]
+        _slow_then_good_over_tls(settings, slow, good, use_ssl=True)
 
 
 def test_smtp_starttls_keeps_the_deadline(settings, tls, trust_test_ca):
@@ -255,11 +261,4 @@ def test_smtp_starttls_keeps_the_deadline(settings, tls, trust_test_ca):
     slow, good = TricklesAfterStartTLS(trickle=0.5), RecordingSMTPServer()
     slow.starttls = good.starttls = tls.server_context()
     with slow, good:
-        channel = smtp_to(settings, slow.port, timeout=2, host="localhost", use_tls=True)
-        error, seconds = run_with_limit(lambda: EmailTransport(channel).notify(MESSAGE), 4 * settings.EMAIL_TIMEOUT)
-        assert isinstance(error, TransientError) and "timed out" in str(error)
-        assert 0.95 * settings.EMAIL_TIMEOUT <= seconds < 1.25 * settings.EMAIL_TIMEOUT
-
-        smtp_to(settings, good.port, timeout=2, host="localhost", use_tls=True)
-        error, _ = run_with_limit(lambda: EmailTransport(channel).notify(MESSAGE), 10)
-    assert error is None and [m["message"]["Subject"] for m in good.messages] == [MESSAGE.subject]
+        _slow_then_good_over_tls(settings, slow, good, use_tls=True)
