@@ -20,6 +20,21 @@ from .hostile_servers import closed_port
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def portal_urls(portal: str, viewer) -> dict[str, tuple[str, dict[str, str]]]:
+    """A page (the viewer's session cookie), the API (a viewer token) and /metrics, with the
+    headers each needs: {"page": (url, headers), "api": ..., "metrics": ...}."""
+    from django.test import Client
+
+    from monitoring.services.api_tokens import create_api_token
+
+    client = Client()
+    client.force_login(viewer)
+    cookie = {"Cookie": f"sessionid={client.cookies['sessionid'].value}"}
+    bearer = {"Authorization": f"Bearer {create_api_token(user=viewer, name='n8n')[1]}"}
+    return {"page": (f"{portal}/", cookie), "api": (f"{portal}/api/sync-metrics/", bearer),
+            "metrics": (f"{portal}/metrics", {})}
+
+
 def fetch(url: str, headers: dict[str, str] | None = None, timeout: float = 30) -> tuple[int, dict[str, str], str, float]:
     """(status, headers, body, seconds): any answer, never a redirect followed. A request still
     unanswered after `timeout` raises (TimeoutError), so a hang fails the test instead of CI."""

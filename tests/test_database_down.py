@@ -11,12 +11,9 @@ from collections.abc import Iterator
 
 import pytest
 from django.db import connection
-from django.test import Client
-
-from monitoring.services.api_tokens import create_api_token
 
 from .hostile_servers import TcpProxy
-from .portal_server import fetch, gunicorn_portal
+from .portal_server import fetch, gunicorn_portal, portal_urls
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
@@ -43,12 +40,7 @@ def portal(proxy: TcpProxy) -> Iterator[str]:
 
 
 def test_database_outage_gives_503s_then_recovers_without_restart(portal, proxy, viewer, sync_dataset):
-    client = Client()
-    client.force_login(viewer)
-    cookie = {"Cookie": f"sessionid={client.cookies['sessionid'].value}"}
-    bearer = {"Authorization": f"Bearer {create_api_token(user=viewer, name='n8n')[1]}"}
-    urls = {"page": (f"{portal}/", cookie), "api": (f"{portal}/api/sync-metrics/", bearer),
-            "metrics": (f"{portal}/metrics", {}), "readyz": (f"{portal}/readyz", {})}
+    urls = {**portal_urls(portal, viewer), "readyz": (f"{portal}/readyz", {})}
 
     up = {name: fetch(url, headers) for name, (url, headers) in urls.items()}
     assert {name: answer[0] for name, answer in up.items() if name != "readyz"} == {
@@ -83,10 +75,8 @@ def test_database_outage_gives_503s_then_recovers_without_restart(portal, proxy,
 def test_a_restart_while_idle_costs_no_request_a_503(portal, proxy, viewer, sync_dataset):
     """A PostgreSQL restart between two requests (nobody asking meanwhile) leaves the pool holding
     only dead connections; the next request must not be the one that finds out."""
-    client = Client()
-    client.force_login(viewer)
-    cookie = {"Cookie": f"sessionid={client.cookies['sessionid'].value}"}
-    assert fetch(f"{portal}/", cookie)[0] == 200  # the pool now holds a live connection
+    page, cookie = portal_urls(portal, viewer)["page"]
+    assert fetch(page, cookie)[0] == 200  # the pool now holds a live connection
     proxy.stop()
     proxy.start()
-    assert [fetch(f"{portal}/", cookie)[0], fetch(f"{portal}/readyz")[0]] == [200, 200]
+    assert [fetch(page, cookie)[0], fetch(f"{portal}/readyz")[0]] == [200, 200]

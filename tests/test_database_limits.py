@@ -17,11 +17,8 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 from django.db import connection
-from django.test import Client
 
-from monitoring.services.api_tokens import create_api_token
-
-from .portal_server import ROOT, fetch, gunicorn_portal
+from .portal_server import ROOT, fetch, gunicorn_portal, portal_urls
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
@@ -57,12 +54,7 @@ def lock_holder() -> Iterator[psycopg.Connection]:
 
 
 def test_a_lock_on_leads_gives_503_busy_within_the_lock_timeout_then_200(portal, lock_holder, viewer, sync_dataset):
-    client = Client()
-    client.force_login(viewer)
-    cookie = {"Cookie": f"sessionid={client.cookies['sessionid'].value}"}
-    bearer = {"Authorization": f"Bearer {create_api_token(user=viewer, name='n8n')[1]}"}
-    urls = {"page": (f"{portal}/", cookie), "api": (f"{portal}/api/sync-metrics/", bearer),
-            "metrics": (f"{portal}/metrics", {})}
+    urls = portal_urls(portal, viewer)
     deadline = STATEMENT_TIMEOUT + 5  # the old code waits for the lock: fail with a timeout, not hang
 
     assert {name: fetch(url, headers, deadline)[0] for name, (url, headers) in urls.items()} == {
