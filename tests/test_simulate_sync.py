@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
@@ -116,14 +117,29 @@ def _summary(out: str) -> str:
     return line
 
 
-def _start_simulator(*args: str) -> subprocess.Popen[str]:
+@contextmanager
+def _running_simulator(*args: str) -> Iterator[subprocess.Popen[str]]:
+    """`manage.py simulate_sync *args` in a subprocess on the test database; killed if still running at the end."""
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "leadsync_portal.settings_test",
            "DATABASE_URL": test_database_url(), "REDIS_URL": settings.REDIS_URL, "SECRET_KEY": "simulate-test"}
     env.pop("PGAPPNAME", None)  # its backends are found by their application_name, simulate_sync
-    return subprocess.Popen(
+    process = subprocess.Popen(
         [sys.executable, "manage.py", "simulate_sync", *args],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+
+def _sigterm(process: subprocess.Popen[str], timeout: float) -> str:
+    """Stop the simulator as a supervisor would; it must exit 0. Returns what it printed."""
+    process.send_signal(signal.SIGTERM)
+    out, err = process.communicate(timeout=timeout)
+    assert process.returncode == 0, err
+    return out
 
 
 def _wait_for(condition, process: subprocess.Popen[str], what: str, seconds: float = 60) -> None:
@@ -253,19 +269,13 @@ def test_fail_rate_makes_the_failure_rate_alert_fire():
 @transactional
 def test_sigterm_stops_cleanly_with_no_lead_left_syncing():
     _seed_leads(40)
-    process = _start_simulator("--seed", "5", "--rate", "100", "--connections", "3")
-    try:
+    with _running_simulator("--seed", "5", "--rate", "100", "--connections", "3") as process:
         deadline = time.monotonic() + 60
         while not LeadSyncHistory.objects.exists():  # it is writing
             assert process.poll() is None, process.communicate()
             assert time.monotonic() < deadline, "the simulator wrote nothing"
             time.sleep(0.2)
-        process.send_signal(signal.SIGTERM)
-        out, err = process.communicate(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
-    assert process.returncode == 0, err
+        out = _sigterm(process, timeout=30)
     assert "writes to" in out or "writing to database" in out
     line = _summary(out)
     assert "REFUSED" not in line and "connections lost" not in line, line
@@ -291,9 +301,8 @@ def test_terminated_backends_are_reopened_and_the_run_goes_on():
     # A PostgreSQL restart or an operator's pg_terminate_backend ends every connection. The
     # simulator must open new ones and keep writing: `./portal up` stops the whole demo when it exits.
     _seed_leads(40)
-    process = _start_simulator("--seed", "5", "--rate", "100", "--connections", "3")
     terminated: set[int] = set()
-    try:
+    with _running_simulator("--seed", "5", "--rate", "100", "--connections", "3") as process:
         with BackendSampler().running() as sampler, psycopg.connect(test_database_url(), autocommit=True) as admin:
             _wait_for(lambda: LeadSyncHistory.objects.count() >= 5 and len(sampler.latest) == 3, process, "writes")
             for _round in range(3):  # three blips, one second apart: the reconnect backoff starts over each time
@@ -308,12 +317,7 @@ def test_terminated_backends_are_reopened_and_the_run_goes_on():
             _wait_for(lambda: LeadSyncHistory.objects.count() >= after + 10, process, "writes after the blips")
             _wait_for(lambda: len(sampler.latest - terminated) == 3, process, "three new connections")
         assert process.poll() is None
-        process.send_signal(signal.SIGTERM)
-        out, err = process.communicate(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
-    assert process.returncode == 0, err
+        out = _sigterm(process, timeout=60)
     line = _summary(out)
     assert "REFUSED" not in line, line
     lost = int(re.search(r"connections lost (\d+) times", line).group(1))
