@@ -219,18 +219,24 @@ def seed_demo(
     if_empty: bool = False,
     progress: Progress | None = None,
     now: datetime | None = None,
+    older_copies: int = 0,
 ) -> SeedResult:
     """Fill customer_segments, leads and lead_sync_history with demo data, in one transaction.
 
     reset: empty the three tables first (TRUNCATE ... CASCADE). if_empty: do nothing when there
     are leads already. now: the anchor of every relative time (default: the current time); the
-    same seed and the same `now` give identical rows. Without either, tables that already hold leads are refused (ValueError):
+    same seed and the same `now` give identical rows. older_copies: repeat the seeded leads and
+    history that many times further back, each copy `days` days before the previous one, as
+    settled history (see _insert_older_copies): the same write rate over a longer past, and the
+    last `days` days exactly as without them. Without either, tables that already hold leads are refused (ValueError):
     demo ids are derived from the seed and would collide.
     """
     if leads < 0 or history < 0:
         raise ValueError("--leads and --history must not be negative")
     if days < 1:
         raise ValueError("--days must be at least 1")
+    if older_copies < 0:
+        raise ValueError("--older-copies must not be negative")
     if history and not leads:
         raise ValueError("history needs leads: set --leads above 0")
     say = progress or (lambda message: None)
@@ -274,7 +280,7 @@ def seed_demo(
         # Indexes, unique and foreign keys are rebuilt once at the end: maintaining them row by row
         # is most of the cost of a bulk insert (an FK check locks the referenced row per insert).
         # All in this transaction: a failure rolls the DROPs back too.
-        bulk = leads + history >= 100_000
+        bulk = (leads + history) * (1 + older_copies) >= 100_000
         dropped: list[tuple[str, str, str | None]] = []
         foreign: list[tuple[str, str, str]] = []
         if bulk:
@@ -306,6 +312,11 @@ def seed_demo(
                     inserted_history += _insert_history(rnd, low=low + 1, high=high, anchor=anchor)
                     step(f"{inserted_history:,} / {history:,} history rows")
         _exec("DROP TABLE seed_leads")
+        if older_copies:
+            copied_leads, copied_history = _insert_older_copies(older_copies, days=days)
+            inserted_leads += copied_leads
+            inserted_history += copied_history
+            step(f"{older_copies} older copies: {copied_leads:,} leads, {copied_history:,} history rows")
         if bulk:
             _exec("ALTER TABLE leads ENABLE TRIGGER leads_touch")
             for table, trigger in ROLLUP_TRIGGERS if rebuild_rollups_after else []:
@@ -329,6 +340,47 @@ def seed_demo(
     _exec("SELECT refresh_daily_summary()")
     step("refreshed lead_sync_daily_summary")
     return SeedResult(inserted_leads, inserted_history, len(segments), time.monotonic() - started)
+
+
+def _insert_older_copies(copies: int, *, days: int) -> tuple[int, int]:
+    """Copy every lead and attempt seeded so far `copies` times, copy k moved k * `days` days back.
+
+    What a sync that has run at the same rate for longer would have behind it: the copies are
+    settled (every copied lead synced, nothing in flight, no open error message), while the last
+    `days` days hold exactly the rows a seed without copies gives. Comparing a seed with copies to
+    one without therefore isolates what the size of the tables costs, at the same write rate.
+    Copy k's ids are derived from the original's, so the same seed still gives the same rows.
+    """
+    shift = f"(k * {days}) * INTERVAL '1 day'"
+    leads = _exec(
+        f"""
+        INSERT INTO leads (id, twenty_id, first_name, last_name, email, phone, company_name, job_title,
+                           lead_source, lead_score, segment_id, inferred_segment, segment_confidence,
+                           sync_status, sync_direction, last_synced_at, sync_started_at, sync_error_count,
+                           sync_error_message, created_at, updated_at)
+        SELECT md5(l.id::text || ':older:' || k)::uuid,
+               md5(COALESCE(l.twenty_id, l.id::text) || ':older-twenty:' || k)::uuid::text,
+               l.first_name, l.last_name, l.email, l.phone, l.company_name, l.job_title,
+               l.lead_source, l.lead_score, l.segment_id, l.inferred_segment, l.segment_confidence,
+               '{LeadSyncStatus.SYNCED}', l.sync_direction,
+               COALESCE(l.last_synced_at, l.created_at) - {shift},
+               NULL, l.sync_error_count, NULL,
+               l.created_at - {shift},
+               COALESCE(l.last_synced_at, l.created_at) - {shift}
+        FROM leads l CROSS JOIN generate_series(1, {copies}) AS k
+        ORDER BY 1
+        """
+    )
+    history = _exec(
+        f"""
+        INSERT INTO lead_sync_history (lead_id, sync_type, sync_direction, sync_status, fields_changed,
+                                       error_message, created_at, synced_at)
+        SELECT md5(h.lead_id::text || ':older:' || k)::uuid, h.sync_type, h.sync_direction, h.sync_status,
+               h.fields_changed, h.error_message, h.created_at - {shift}, h.synced_at - {shift}
+        FROM lead_sync_history h CROSS JOIN generate_series(1, {copies}) AS k
+        """
+    )
+    return leads, history
 
 
 def _seed_segments() -> list[str]:
@@ -453,7 +505,9 @@ def _stage_leads(rnd: _Random, *, leads: int, history: int, days: int, anchor: s
             FROM bursted b
         ),
         cumulative AS (
-            SELECT p.*, SUM(weight) OVER (ORDER BY n) AS cum, SUM(weight) OVER () AS total
+            -- numeric sums are exact: the last lead's running sum equals the total, so the shares
+            -- add up to exactly `history` (float8 sums in two orders could end one attempt short)
+            SELECT p.*, SUM(weight::numeric) OVER (ORDER BY n) AS cum, SUM(weight::numeric) OVER () AS total
             FROM planned p
         )
         SELECT n,
@@ -465,9 +519,9 @@ def _stage_leads(rnd: _Random, *, leads: int, history: int, days: int, anchor: s
                final_errors AS error_count,
                final_message AS message_no,
                -- exact total: each lead gets the integer steps of its cumulative share of `history`
-               (floor({history} * cum / NULLIF(total, 0)) - floor({history} * (cum - weight) / NULLIF(total, 0)))::int
-                   AS attempts,
-               floor({history} * (cum - weight) / NULLIF(total, 0))::bigint AS first_attempt,
+               (floor({history} * cum / NULLIF(total, 0))
+                - floor({history} * (cum - weight::numeric) / NULLIF(total, 0)))::int AS attempts,
+               floor({history} * (cum - weight::numeric) / NULLIF(total, 0))::bigint AS first_attempt,
                CASE WHEN u_direction < 0.6 THEN 'bidirectional'
                     WHEN u_direction < 0.85 THEN 'twenty_to_supabase'
                     ELSE 'supabase_to_twenty' END AS direction,

@@ -44,6 +44,11 @@ class Command(BaseCommand):
             help="anchor every relative time here, e.g. 2026-11-30T12:00:00+00:00 (default: the current time); "
                  "the same --seed and --now give identical rows",
         )
+        parser.add_argument(
+            "--older-copies", type=_non_negative, default=0, metavar="K",
+            help="repeat the seeded rows K times further back, --days apart, as settled history: the same "
+                 "write rate over a longer past (the benchmarks' 1M/10M at the rate of 100k/1M; default 0)",
+        )
         parser.add_argument("--seed", type=int, default=42, help="pseudo-random seed (default 42)")
         parser.add_argument("--reset", action="store_true", help="empty the three tables first")
         parser.add_argument(
@@ -68,6 +73,7 @@ class Command(BaseCommand):
                 if_empty=options["if_empty"],
                 progress=progress,
                 now=options["now"],
+                older_copies=options["older_copies"],
             )
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
