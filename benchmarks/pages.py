@@ -282,7 +282,7 @@ def background_cpu_per_minute(name: str) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--databases", nargs="+", default=["leadsync_bench_f_small", "leadsync_bench_f"])
-    parser.add_argument("--runs", type=int, default=7, help="runs of the rollup path per item")
+    parser.add_argument("--runs", type=int, default=30, help="runs of the rollup path per item and database")
     parser.add_argument("--old-runs", type=int, default=3, help="runs of the spec SQL and old live path per item")
     parser.add_argument("--no-background", action="store_true")
     parser.add_argument("--rollups-only", action="store_true", help="time only the rollup path (quick re-measure)")
@@ -295,23 +295,38 @@ def main() -> None:
         for name in args.databases:
             use_database(name)
             with connection.cursor() as cursor:
-                cursor.execute("SET jit = off")
                 cursor.execute("SELECT (SELECT COUNT(*) FROM leads), (SELECT reltuples::bigint FROM pg_class WHERE relname = 'lead_sync_history')")
                 leads, history = cursor.fetchone()
             print(f"{name}: {leads:,} leads, ~{history:,} history rows; load {os.getloadavg()[0]:.1f}", flush=True)
             results[name] = {}
-            for label, spec_sql, old, target in ITEMS:
-                row: dict[str, Any] = {}
-                new = page(target)
-                new()  # warm the plan cache and the pages' imports once
-                row["new"] = timed(new, args.runs)
-                row["old"] = timed(old, args.old_runs) if not args.rollups_only else ([float("nan")], 0.0)
-                row["spec"] = timed(run_sql(spec_sql), args.old_runs) if spec_sql and not args.rollups_only else None
-                results[name][label] = row
-                print(f"  {label:<26} spec {pct(row['spec'][0], 50) if row['spec'] else float('nan'):8.1f}  "
-                      f"old {pct(row['old'][0], 50):8.1f}  rollups p50 {pct(row['new'][0], 50):6.1f} "
-                      f"p95 {pct(row['new'][0], 95):6.1f} ms", flush=True)
-            if not args.no_background:
+            if args.rollups_only:
+                continue
+            for label, spec_sql, old, _target in ITEMS:
+                results[name][label] = {
+                    "old": timed(old, args.old_runs),
+                    "spec": timed(run_sql(spec_sql), args.old_runs) if spec_sql else None,
+                }
+        # The rollup path, interleaved: each run times every database once, in turn, so a change
+        # in the machine's load during the run hits both sizes alike (the growth ratio compares them).
+        for label, _spec, _old, target in ITEMS:
+            new = page(target)
+            walls: dict[str, list[float]] = {name: [] for name in args.databases}
+            cpus: dict[str, list[float]] = {name: [] for name in args.databases}
+            for _ in range(args.runs):
+                for name in args.databases:
+                    use_database(name)
+                    new()  # a fresh connection: warm its plan cache and the pages' imports, untimed
+                    (wall,), cpu = timed(new, 1)
+                    walls[name].append(wall)
+                    cpus[name].append(cpu)
+            for name in args.databases:
+                row = results[name].setdefault(label, {"old": ([float("nan")], 0.0), "spec": None})
+                row["new"] = (walls[name], statistics.median(cpus[name]))
+            print(f"  {label:<26} " + "  ".join(
+                f"{name.split('_')[-1]} p50 {pct(walls[name], 50):6.1f} p95 {pct(walls[name], 95):6.1f}"
+                for name in args.databases) + " ms", flush=True)
+        if not args.no_background:
+            for name in args.databases:
                 background[name] = background_cpu_per_minute(name)
 
     small, big = args.databases[0], args.databases[-1]

@@ -5,6 +5,7 @@ import re
 
 import csv
 import io
+from datetime import UTC
 
 import openpyxl
 import pytest
@@ -112,6 +113,42 @@ def test_daily_summary_filters(viewer_client, sync_dataset):
     assert sum(int(r.split()[-2]) for r in t2s) == 5
     future = rows_of(viewer_client.get(url, {"date_from": "2999-01-01"}))
     assert future == ["The daily summary is empty (no history yet, or it has never been refreshed)."]
+
+
+def test_daily_summary_shows_the_last_30_days_unless_asked_for_more(viewer_client, sync_dataset):
+    """Issue 12: the page read every day ever (3.6k view rows at 600 days; 3.3 -> 11 ms of database
+    time from 60 to 600 days at the same write rate). It now reads the last 30 UTC days by default."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from monitoring.models import LeadSyncHistory
+
+    old = timezone.now() - timedelta(days=45)
+    LeadSyncHistory.objects.create(lead=sync_dataset.ada, sync_type=SyncType.SCHEDULED,
+                                   sync_direction=HistoryDirection.TWENTY_TO_SUPABASE,
+                                   sync_status=HistoryStatus.SYNCED, created_at=old, synced_at=old)
+    url = reverse("monitoring:daily-summary")
+
+    def attempts(response) -> int:
+        assert response.status_code == 200
+        return sum(int(r.split()[-2]) for r in rows_of(response))
+
+    first_day = (timezone.now().astimezone(UTC).date() - timedelta(days=29)).isoformat()
+    default = viewer_client.get(url)
+    assert attempts(default) == 8  # sync_dataset's eight attempts, all within two days
+    assert f"Showing the last 30 days (from {first_day}); show every day" in " ".join(html(default).split()).replace(
+        '<a href="?date_from=">', "").replace("</a>", "")
+    assert f'name="date_from" value="{first_day}"' in html(default)
+    assert attempts(viewer_client.get(url, {"date_from": ""})) == 9  # every day, the old attempt too
+    every = viewer_client.get(url, {"date_from": ""})
+    assert 'id="default-window"' not in html(every)
+    assert attempts(viewer_client.get(url, {"date_from": old.date().isoformat()})) == 9
+    # The export follows the page: the default window unless From is given.
+    csv_rows = list(csv.reader(io.StringIO(viewer_client.get(url, {"_export": "csv"}).content.decode())))
+    assert sum(int(r[3]) for r in csv_rows[1:]) == 8
+    csv_rows = list(csv.reader(io.StringIO(viewer_client.get(url, {"_export": "csv", "date_from": ""}).content.decode())))
+    assert sum(int(r[3]) for r in csv_rows[1:]) == 9
 
 
 # --- exports ---------------------------------------------------------------------------------

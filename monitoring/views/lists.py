@@ -24,7 +24,7 @@ from typing import Any
 import django_tables2 as tables
 from django.core.paginator import EmptyPage, PageNotAnInteger, Paginator
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.utils import timezone
 from django.views.generic import TemplateView
 from django_filters import FilterSet
@@ -178,11 +178,15 @@ class ObjectListView(PortalTablesView):
         assert self.queryset is not None, f"{type(self).__name__} needs queryset or get_queryset()"
         return self.queryset.all()
 
+    def filter_data(self) -> QueryDict | None:
+        """The filter form's data: the query string (None when it is empty: an unbound form)."""
+        return self.request.GET or None
+
     def get_tables(self) -> dict[str, tables.Table]:
         rows = self.get_queryset()
         self.filterset = None
         if self.filterset_class is not None:
-            self.filterset = self.filterset_class(self.request.GET or None, queryset=rows, request=self.request)
+            self.filterset = self.filterset_class(self.filter_data(), queryset=rows, request=self.request)
             if self.filterset.is_bound and not self.filterset.is_valid():
                 self.input_errors.append("Some filters are invalid; see the messages next to them.")
                 rows = rows.none()
