@@ -126,3 +126,14 @@ def test_the_walk_reads_the_ranking_index(error_leads):
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert "idx_leads_error_ranking" in plan, plan
     assert "idx_leads_search_trgm" not in plan
+
+
+def test_errors_page_shows_25_leads_a_page_by_default(viewer_client, error_leads):
+    """The spec's error list is its top 20: the page opens on 25 rows (the chooser offers more),
+    in the spec's order, and the next page continues without a gap or a repeat."""
+    ranked = list(ErrorListView.queryset)
+    assert len(ranked) == 30
+    first = _page(viewer_client, {})
+    assert first == ranked[:25]
+    assert _page(viewer_client, {"page": "2"}) == ranked[25:]
+    assert _page(viewer_client, {"per_page": "50"}) == ranked

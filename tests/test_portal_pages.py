@@ -277,6 +277,24 @@ def test_errors_page_orders_as_the_spec_with_last_error_detail(viewer_client, sy
     assert f'href="{reverse("monitoring:lead-detail", args=[sync_dataset.alan.pk])}"' in html(response)
 
 
+def test_errors_page_count_is_live_and_reads_only_the_lead_rollup(viewer_client, sync_dataset):
+    """Issue 12: the Errors page computed the whole health row (duration histogram, 24 h error scan,
+    probes) to print one number. Its count now comes from the lead rollup alone, and is live: a lead
+    that goes into error before the compactor runs is counted at once."""
+    from django.test.utils import CaptureQueriesContext
+
+    from monitoring.choices import LeadSyncStatus
+
+    Lead.objects.filter(pk=sync_dataset.ada.pk).update(sync_status=LeadSyncStatus.ERROR, sync_error_count=1)
+    with CaptureQueriesContext(connection) as queries:
+        response = viewer_client.get(reverse("monitoring:errors"))
+    assert "3 leads in error in total." in text_of(response)
+    assert len(rows_of(response)) == 3
+    sql = " ".join(q["sql"] for q in queries.captured_queries)
+    assert "rollup_lead_deltas" in sql
+    assert "rollup_durations" not in sql and "rollup_history" not in sql
+
+
 def test_error_groups_numbers(viewer_client, sync_dataset):
     response = viewer_client.get(reverse("monitoring:error-groups"))
     rows = rows_of(response, "groups")

@@ -23,6 +23,7 @@ from .rollups import (  # noqa: F401  (re-exported: the names every caller uses)
     hourly_performance,
     lead_analytics,
     lead_flow,
+    leads_in_status,
     segment_distribution,
     stale_leads,
     sync_monitoring,

@@ -541,6 +541,18 @@ lead_totals AS (
 )
 """
 
+@rollup_backed
+def leads_in_status(status: str) -> int:
+    """How many leads are in `status`, from the rollup and its unfolded deltas: health_summary's
+    <status>_leads without the rest of the health row (the Errors page's count)."""
+    row = fetch_one(
+        f"WITH {LEAD_TOTALS_CTE} SELECT COALESCE(SUM(lead_count), 0)::bigint AS n FROM lead_totals "
+        "WHERE sync_status = %(status)s",
+        {"status": status},
+    )
+    return int(row["n"])  # type: ignore[index]
+
+
 # Newest sync per status: one descent of idx_leads_sync_monitoring (sync_status, last_synced_at).
 _LAST_SYNC_OF_STATUS = (
     "(SELECT MAX(last_synced_at) FROM leads WHERE leads.sync_status = {status})"
