@@ -1,9 +1,10 @@
 """Every page, the API and the alert check at two sizes, side by side: spec SQL, old live path, rollups.
 
     REDIS_URL=redis://127.0.0.1:6379/6 SECRET_KEY=bench .venv/bin/python benchmarks/pages.py \
-        --databases leadsync_bench_small leadsync_bench_big_rate [--runs 30] [--old-runs 3] [--rollups-only] [--no-background]
+        [--databases leadsync_bench_small leadsync_bench_big_rate] [--seed] [--runs 30] [--old-runs 3] \
+        [--rollups-only] [--no-background]
 
-Each database is a migrated, seeded one. The growth the issue asks about is the table size's at the
+Each database is a migrated, seeded one (--seed creates and seeds both when neither exists). The growth the issue asks about is the table size's at the
 same write rate, so the big one is the small one with nine older copies behind it (the last 60 days
 hold exactly the same rows; see docs/performance.md):
 
@@ -39,6 +40,7 @@ import sys
 import time
 import types
 from collections.abc import Callable
+from urllib.parse import urlsplit, urlunsplit
 from pathlib import Path
 from typing import Any
 
@@ -295,15 +297,62 @@ def background_cpu_per_minute(name: str) -> tuple[float, float]:
     return refresh_cpu + rebuild_cpu / 60, 12 * compact_cpu + new_refresh_cpu / 60
 
 
+# The two sizes at one write rate: the big one is the small one with nine older copies behind it.
+SEEDS = {
+    "small": ["--leads", "100000", "--history", "1000000", "--days", "60"],
+    "big": ["--leads", "100000", "--history", "1000000", "--days", "60", "--older-copies", "9"],
+}
+
+
+def database_exists(name: str) -> bool:
+    use_database("postgres")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = %s)", [name])
+        return bool(cursor.fetchone()[0])
+
+
+def seed_missing(small: str, big: str, scale: int = 1) -> None:
+    """Create, migrate and seed both databases (same anchor), then VACUUM ANALYZE; reuse them if both exist."""
+    missing = [name for name in (small, big) if not database_exists(name)]
+    if not missing:
+        return
+    if len(missing) == 1:
+        sys.exit(f"{missing[0]} is missing but the other exists: both must be seeded at one anchor "
+                 "(drop the other, or pass two existing databases)")
+    from django.utils import timezone
+
+    anchor = timezone.now().replace(minute=0, second=0, microsecond=0).isoformat()
+    for name, size in ((small, "small"), (big, "big")):
+        print(f"seeding {name}: seed_demo {' '.join(SEEDS[size])} --now {anchor}", flush=True)
+        use_database("postgres")
+        READ_ONLY["on"] = False
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            READ_ONLY["on"] = True
+        env = {**os.environ, "DATABASE_URL": urlunsplit(urlsplit(os.environ["DATABASE_URL"])._replace(path=f"/{name}"))}
+        manage = [sys.executable, str(ROOT / "manage.py")]
+        subprocess.run([*manage, "migrate", "-v0"], env=env, check=True)
+        sizes = [str(int(v) // scale) if v.isdigit() and int(v) >= 1000 else v for v in SEEDS[size]]
+        subprocess.run([*manage, "seed_demo", *sizes, "--now", anchor], env=env, check=True)
+        subprocess.run([*manage, "dbshell", "--", "-c", "VACUUM ANALYZE"], env=env, check=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--databases", nargs="+", default=["leadsync_bench_f_small", "leadsync_bench_f"])
+    parser.add_argument("--databases", nargs="+", default=["leadsync_bench_small", "leadsync_bench_big_rate"])
+    parser.add_argument("--seed", action="store_true",
+                        help="create and seed the two databases first when neither exists (about 8 minutes)")
+    parser.add_argument("--seed-scale", type=int, default=1, help=argparse.SUPPRESS)  # smaller seeds, to try --seed
     parser.add_argument("--runs", type=int, default=30, help="runs of the rollup path per item and database")
     parser.add_argument("--old-runs", type=int, default=3, help="runs of the spec SQL and old live path per item")
     parser.add_argument("--no-background", action="store_true")
     parser.add_argument("--rollups-only", action="store_true", help="time only the rollup path (quick re-measure)")
     args = parser.parse_args()
     settings.ALLOWED_HOSTS = ["*"]
+    if args.seed:
+        seed_missing(args.databases[0], args.databases[-1], args.seed_scale)
     results: dict[str, dict[str, dict[str, Any]]] = {}
     background: dict[str, tuple[float, float]] = {}
     load_before = os.getloadavg()
