@@ -503,3 +503,24 @@ def test_one_check_reports_every_rules_messages_reminded_then_fired(db):
     report = _check(60)
 
     _report(report, evaluated=2, fired=[later.name], reminded=[STALLED], deliveries_queued=2)
+
+
+def test_a_rule_whose_incident_another_check_opened_first_is_logged_and_sends_nothing(db, caplog):
+    caplog.set_level(logging.INFO, logger=LOGGER)
+    _channel("ops mail")
+    stall = only_rule(RuleKind.SYNC_STALLED)
+    _check(0)
+    opened = Incident.objects.get(rule=stall)
+    evaluation = alert_services.evaluate_rule(stall)
+    report = alert_services.EvaluationReport()
+    caplog.clear()
+
+    # This check missed the incident the other one opened meanwhile: the unique index refuses a second.
+    alert_services._fire(stall, evaluation, T0 + timedelta(minutes=1), report)
+
+    _report(report)
+    assert list(Incident.objects.values_list("pk", flat=True)) == [opened.pk]
+    assert Delivery.objects.count() == 1
+    assert [(level, message) for name, level, message in caplog.record_tuples if name == LOGGER] == [
+        (logging.INFO, f"alert rule {STALLED}: incident already open")
+    ]
