@@ -10,8 +10,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.conf import settings
-
 from monitoring.choices import LeadSyncStatus
 
 from ._sql import fetch_all, fetch_one
@@ -31,10 +29,6 @@ from .rollups import (  # noqa: F401  (re-exported: the names every caller uses)
 )
 
 Row = dict[str, Any]
-
-
-def _tz(tz: str | None) -> str:
-    return tz or settings.TIME_ZONE
 
 
 RECENT_ERRORS_SQL = """
