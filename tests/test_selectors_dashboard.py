@@ -86,6 +86,7 @@ def test_stuck_leads_limit_keeps_the_longest_stuck(sync_dataset):
     assert [r["lead_name"] for r in selectors.stuck_leads()] == ["Longest", "Edsger Dijkstra", "Shortest"]
     assert [r["lead_name"] for r in selectors.stuck_leads(limit=2)] == ["Longest", "Edsger Dijkstra"]
     assert [r["lead_name"] for r in selectors.stuck_leads(limit=1, older_than=timedelta(minutes=30))] == ["Longest"]
+    assert selectors.stuck_leads(limit=0) == []  # at most 0 rows, not "no limit"
 
 
 # ---- every selector of monitoring/selectors/dashboard.py on hand-built rows: exact rows, order and bounds.
@@ -228,6 +229,7 @@ def test_high_error_leads_over_5_errors_by_default_most_first_then_by_id(db):
 
     assert [(row["id"], row["sync_error_count"]) for row in dashboard.high_error_leads()] == expected
     assert [(row["id"], row["sync_error_count"]) for row in dashboard.high_error_leads(limit=2)] == expected[:2]
+    assert dashboard.high_error_leads(limit=0) == []  # at most 0 rows, not "no limit"
     assert [row["lead_name"] for row in dashboard.high_error_leads(threshold=6)] == [
         Lead.objects.get(id=id_).first_name for id_ in sevens]
     assert dashboard.high_error_lead_count() == 3

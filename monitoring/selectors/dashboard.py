@@ -113,7 +113,7 @@ def stuck_leads(*, older_than: timedelta = timedelta(minutes=10), limit: int | N
         FROM leads
         WHERE {_STUCK}
         ORDER BY COALESCE(sync_started_at, updated_at)
-        {"LIMIT %(limit)s" if limit else ""}
+        {"LIMIT %(limit)s" if limit is not None else ""}
         """,
         {"status": LeadSyncStatus.SYNCING, "older_than": older_than, "limit": limit},
     )
@@ -166,7 +166,7 @@ def high_error_leads(*, threshold: int = 5, limit: int | None = None) -> list[Ro
         FROM leads
         WHERE sync_error_count > %(threshold)s
         ORDER BY sync_error_count DESC, id
-        {"LIMIT %(limit)s" if limit else ""}
+        {"LIMIT %(limit)s" if limit is not None else ""}
         """,
         {"threshold": threshold, "limit": limit},
     )
