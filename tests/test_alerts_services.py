@@ -563,6 +563,22 @@ def test_a_channel_slot_is_held_while_sending_and_free_after_every_outcome(db, m
     assert "sending slot" not in caplog.text
 
 
+def test_a_busy_channel_answers_busy_only_for_a_message_of_its_own_that_is_due(db):
+    from tests.maintenance_helpers import second_connection
+
+    channel = _channel("ops mail")
+    sent = _delivery(channel, status=DeliveryStatus.SENT)
+    due = _delivery(_channel("other team"), kind=MessageKind.RECOVERY)  # another message, due, elsewhere
+
+    with second_connection() as other:  # another worker is sending to `channel`
+        assert other.execute("SELECT pg_try_advisory_lock(%s, %s)", [alert_services.CHANNEL_SLOT_LOCK, channel.pk]
+                             ).fetchone()[0]
+        assert alert_services.deliver_notification(delivery_id=sent.pk) is None  # not due: not ours to retry
+        retry = _delivery(channel, kind=MessageKind.REMINDER)
+        assert alert_services.deliver_notification(delivery_id=retry.pk) == alert_services.CHANNEL_BUSY
+    assert Delivery.objects.get(pk=due.pk).status == DeliveryStatus.PENDING
+
+
 def test_a_delivery_to_a_disabled_channel_frees_the_slot_and_one_that_does_not_exist_is_not_ours(db):
     channel = _channel("old mail", enabled=False, disabled_reason="off")
     skipped = _delivery(channel)
