@@ -604,6 +604,11 @@ class Soak:
         only after the fault (see _quiet_after): a change that comes and goes unseen is no test.
         """
         interval = self.config.check_interval
+        if flips:
+            # The rule goes on at 1 s and must stay on for a check interval and a margin, or whether
+            # a check sees it is luck: the short soak's 6 s baseline left it on for 4 s, which checks
+            # 5 s apart miss about one time in five ("soak 001 firing: never detected").
+            seconds = max(seconds, interval + 3)
         off_at = min(max(seconds / 2, interval + 2), max(seconds - 1, 1))
         start = time.monotonic()
         rule = self._new_rule() if flips else None

@@ -284,15 +284,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             "transactional tests need serialized_rollback=True (see tests/conftest.py):\n  " + "\n  ".join(offenders))
 
 
-def _reused_test_database_was_left_broken() -> bool:
-    """True if the test database has its migrations recorded but lost their rows or keeps a test's rows."""
+def _reused_test_database_was_left_broken(dbname: str | None = None) -> bool:
+    """True if the test database (or `dbname`) has its migrations recorded but lost their rows or keeps a test's rows."""
     import psycopg
 
     db = settings.DATABASES["default"]
     params = {
         "host": db.get("HOST") or None, "port": db.get("PORT") or None, "user": db.get("USER") or None,
         "password": db.get("PASSWORD") or None, "connect_timeout": 5,
-        "dbname": (db.get("TEST") or {}).get("NAME") or f"test_{db['NAME']}",
+        "dbname": dbname or (db.get("TEST") or {}).get("NAME") or f"test_{db['NAME']}",
     }
     try:
         with psycopg.connect(**{key: value for key, value in params.items() if value is not None}) as conn:

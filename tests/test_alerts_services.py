@@ -503,3 +503,112 @@ def test_one_check_reports_every_rules_messages_reminded_then_fired(db):
     report = _check(60)
 
     _report(report, evaluated=2, fired=[later.name], reminded=[STALLED], deliveries_queued=2)
+
+
+def test_a_rule_whose_incident_another_check_opened_first_is_logged_and_sends_nothing(db, caplog):
+    caplog.set_level(logging.INFO, logger=LOGGER)
+    _channel("ops mail")
+    stall = only_rule(RuleKind.SYNC_STALLED)
+    _check(0)
+    opened = Incident.objects.get(rule=stall)
+    evaluation = alert_services.evaluate_rule(stall)
+    report = alert_services.EvaluationReport()
+    caplog.clear()
+
+    # This check missed the incident the other one opened meanwhile: the unique index refuses a second.
+    alert_services._fire(stall, evaluation, T0 + timedelta(minutes=1), report)
+
+    _report(report)
+    assert list(Incident.objects.values_list("pk", flat=True)) == [opened.pk]
+    assert Delivery.objects.count() == 1
+    assert [(level, message) for name, level, message in caplog.record_tuples if name == LOGGER] == [
+        (logging.INFO, f"alert rule {STALLED}: incident already open")
+    ]
+
+
+# ---- the per-channel sending slot (_channel_slot): held while sending, released after every outcome -
+
+def _slot_is_free(channel: Channel) -> bool:
+    """Whether another worker (another session) could take the channel's slot now; gives it back if so."""
+    from tests.maintenance_helpers import second_connection
+
+    key = [alert_services.CHANNEL_SLOT_LOCK, channel.pk]
+    with second_connection() as other:
+        free = other.execute("SELECT pg_try_advisory_lock(%s, %s)", key).fetchone()[0]
+        if free:
+            other.execute("SELECT pg_advisory_unlock(%s, %s)", key)
+    return free
+
+
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [(None, DeliveryStatus.SENT), (TransientError("HTTP 503"), DeliveryStatus.RETRYING),
+     (RuntimeError("a bug"), DeliveryStatus.RETRYING), (PermanentError("bad token"), DeliveryStatus.FAILED)],
+)
+def test_a_channel_slot_is_held_while_sending_and_free_after_every_outcome(db, monkeypatch, caplog, error, status):
+    caplog.set_level(logging.WARNING, logger=LOGGER)
+    channel, bystander = _channel("ops mail"), _channel("other team")
+    ours = _delivery(channel)
+    seen = {}
+
+    def while_sending():
+        seen["ours"], seen["bystander"] = _slot_is_free(channel), _slot_is_free(bystander)
+
+    monkeypatch.setattr(alert_services, "transport_for", FakeTransport(error, during=while_sending))
+
+    assert alert_services.deliver_notification(delivery_id=ours.pk) == status
+
+    assert seen == {"ours": False, "bystander": True}  # one channel's slot, not every channel's
+    assert _slot_is_free(channel)
+    assert "sending slot" not in caplog.text
+
+
+def test_a_busy_channel_answers_busy_only_for_a_message_of_its_own_that_is_due(db):
+    from tests.maintenance_helpers import second_connection
+
+    channel = _channel("ops mail")
+    sent = _delivery(channel, status=DeliveryStatus.SENT)
+    due = _delivery(_channel("other team"), kind=MessageKind.RECOVERY)  # another message, due, elsewhere
+
+    with second_connection() as other:  # another worker is sending to `channel`
+        assert other.execute("SELECT pg_try_advisory_lock(%s, %s)", [alert_services.CHANNEL_SLOT_LOCK, channel.pk]
+                             ).fetchone()[0]
+        assert alert_services.deliver_notification(delivery_id=sent.pk) is None  # not due: not ours to retry
+        retry = _delivery(channel, kind=MessageKind.REMINDER)
+        assert alert_services.deliver_notification(delivery_id=retry.pk) == alert_services.CHANNEL_BUSY
+    assert Delivery.objects.get(pk=due.pk).status == DeliveryStatus.PENDING
+
+
+def test_a_delivery_to_a_disabled_channel_frees_the_slot_and_one_that_does_not_exist_is_not_ours(db):
+    channel = _channel("old mail", enabled=False, disabled_reason="off")
+    skipped = _delivery(channel)
+
+    assert alert_services.deliver_notification(delivery_id=skipped.pk) == DeliveryStatus.SKIPPED
+    assert _slot_is_free(channel)
+    assert alert_services.deliver_notification(delivery_id=skipped.pk + 1000) is None
+
+
+def test_a_slot_whose_connection_is_gone_is_given_up_with_a_warning(db, caplog):
+    """The worker lost its database session while sending: the lock went with it, so the release
+    fails; that is logged (with the error) and raises nothing, so a sent message stays sent."""
+    from django.db import OperationalError, connection
+
+    caplog.set_level(logging.INFO, logger=LOGGER)
+    channel = _channel("ops mail")
+
+    def session_gone(execute, sql, params, many, context):
+        if "pg_advisory_unlock" in sql:
+            raise OperationalError("server closed the connection unexpectedly")
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(session_gone):
+        with alert_services._channel_slot(channel.pk) as got:
+            sent = got  # the send itself went through
+
+    with connection.cursor() as cleanup:  # the lock is still this session's: give it back for the next test
+        cleanup.execute("SELECT pg_advisory_unlock(%s, %s)", [alert_services.CHANNEL_SLOT_LOCK, channel.pk])
+    assert sent is True
+    [record] = [record for record in caplog.records if record.name == LOGGER]
+    assert (record.levelno, record.getMessage()) == (
+        logging.WARNING, f"could not release the sending slot of channel {channel.pk}")
+    assert record.exc_info[0] is OperationalError

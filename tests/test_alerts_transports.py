@@ -283,6 +283,12 @@ def test_sending_a_delivery_twice_sends_once(server, channels):
     assert len(server.requests) == 1
 
 
+def _take_slot(session, channel: Channel) -> bool:
+    # Never the blocking pg_advisory_lock: a slot left held would hang the test (and a mutation run) for good.
+    return session.execute(
+        "SELECT pg_try_advisory_lock(%s, %s)", [alert_services.CHANNEL_SLOT_LOCK, channel.pk]).fetchone()[0]
+
+
 def test_a_channel_busy_sending_defers_its_next_message_without_touching_it(server, channels):
     """One channel, one slot: while another worker sends to the channel (its advisory lock held
     from another session), a second message is neither claimed nor counted as an attempt."""
@@ -291,7 +297,7 @@ def test_a_channel_busy_sending_defers_its_next_message_without_touching_it(serv
         alert_services.evaluate_alerts()
         delivery = Delivery.objects.get()
         with second_connection() as other:
-            other.execute("SELECT pg_advisory_lock(%s, %s)", [alert_services.CHANNEL_SLOT_LOCK, channels["slack"].pk])
+            assert _take_slot(other, channels["slack"])
             assert alert_services.deliver_notification(delivery_id=delivery.pk) == alert_services.CHANNEL_BUSY
             assert alert_services.deliver_due_notifications() == {alert_services.CHANNEL_BUSY: 1}
             delivery.refresh_from_db()
@@ -301,7 +307,7 @@ def test_a_channel_busy_sending_defers_its_next_message_without_touching_it(serv
         assert alert_services.deliver_notification(delivery_id=delivery.pk) == DeliveryStatus.SENT
         # A message already sent is "not ours" even while its channel is busy.
         with second_connection() as other:
-            other.execute("SELECT pg_advisory_lock(%s, %s)", [alert_services.CHANNEL_SLOT_LOCK, channels["slack"].pk])
+            assert _take_slot(other, channels["slack"])  # the send gave the slot back
             assert alert_services.deliver_notification(delivery_id=delivery.pk) is None
     assert len(server.requests) == 1
 

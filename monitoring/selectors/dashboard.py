@@ -10,8 +10,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.conf import settings
-
 from monitoring.choices import LeadSyncStatus
 
 from ._sql import fetch_all, fetch_one
@@ -32,10 +30,6 @@ from .rollups import (  # noqa: F401  (re-exported: the names every caller uses)
 )
 
 Row = dict[str, Any]
-
-
-def _tz(tz: str | None) -> str:
-    return tz or settings.TIME_ZONE
 
 
 RECENT_ERRORS_SQL = """
@@ -120,7 +114,7 @@ def stuck_leads(*, older_than: timedelta = timedelta(minutes=10), limit: int | N
         FROM leads
         WHERE {_STUCK}
         ORDER BY COALESCE(sync_started_at, updated_at)
-        {"LIMIT %(limit)s" if limit else ""}
+        {"LIMIT %(limit)s" if limit is not None else ""}
         """,
         {"status": LeadSyncStatus.SYNCING, "older_than": older_than, "limit": limit},
     )
@@ -173,7 +167,7 @@ def high_error_leads(*, threshold: int = 5, limit: int | None = None) -> list[Ro
         FROM leads
         WHERE sync_error_count > %(threshold)s
         ORDER BY sync_error_count DESC, id
-        {"LIMIT %(limit)s" if limit else ""}
+        {"LIMIT %(limit)s" if limit is not None else ""}
         """,
         {"threshold": threshold, "limit": limit},
     )
