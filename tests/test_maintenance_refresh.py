@@ -72,6 +72,9 @@ def test_a_refresh_is_not_started_while_another_runs(summary_rows, caplog):
         other_worker.execute("SELECT pg_advisory_lock(%s)", [_lock_key("monitoring.refresh_daily_summary")])
         with caplog.at_level(logging.INFO, logger="monitoring.services.jobs"):
             tasks.refresh_daily_summary()
+        # Released explicitly: a closed session's locks go only when its backend has exited, and
+        # the next test's refresh must not find this one still held.
+        other_worker.execute("SELECT pg_advisory_unlock(%s)", [_lock_key("monitoring.refresh_daily_summary")])
 
     run = JobRun.objects.get(task_name="monitoring.refresh_daily_summary")
     assert run.outcome == JobOutcome.SKIPPED
