@@ -345,7 +345,7 @@ def seed_missing(small: str, big: str, scale: int = 1) -> None:
                  "(drop the other, or pass two existing databases)")
     from django.utils import timezone
 
-    anchor = timezone.now().replace(minute=0, second=0, microsecond=0).isoformat()
+    anchor = timezone.now().replace(second=0, microsecond=0).isoformat()
     for name, size in ((small, "small"), (big, "big")):
         print(f"seeding {name}: seed_demo {' '.join(SEEDS[size])} --now {anchor}", flush=True)
         use_database("postgres")
