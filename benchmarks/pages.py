@@ -398,6 +398,7 @@ def main() -> None:
                 }
         # The rollup path, interleaved: each run times every database once, in turn, so a change
         # in the machine's load during the run hits both sizes alike (the growth ratio compares them).
+        connections.close_all()  # the connection the spec SQL and old path used: the copies below need none open
         for label, _spec, _old, target in ITEMS:
             new = page(target)
             walls: dict[str, list[float]] = {name: [] for name in args.databases}
