@@ -116,3 +116,20 @@ def test_the_lead_admin_search_help_names_every_field_the_search_reads(admin_cli
     for field in ["name", "e-mail", "company", "last error", "Twenty id", "lead id"]:
         assert field in help_text, field
     assert "last error" in response.content.decode()
+
+
+def test_no_file_holds_merge_conflict_markers():
+    """docs/development.md carried a merge's <<<<<<< / ======= / >>>>>>> lines for a stop, and
+    every docs test still passed."""
+    import subprocess
+
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    marked = []
+    for name in tracked:
+        path = ROOT / name
+        if not path.is_file() or path.suffix in {".png", ".gz", ".xlsx"}:
+            continue
+        text = path.read_text(encoding="utf-8", errors="replace")
+        marked += [f"{name}:{n}" for n, line in enumerate(text.splitlines(), 1)
+                   if re.match(r"(<{7}|>{7}) \S|={7}$", line)]
+    assert marked == []
