@@ -541,6 +541,7 @@ lead_totals AS (
 )
 """
 
+
 @rollup_backed
 def leads_in_status(status: str) -> int:
     """How many leads are in `status`, from the rollup and its unfolded deltas: health_summary's

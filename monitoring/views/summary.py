@@ -1,7 +1,7 @@
 """The daily summary page: the live daily summary from the rollups (view lead_sync_daily_rollup)."""
 from __future__ import annotations
 
-from datetime import UTC, timedelta
+from datetime import UTC, date, timedelta
 from typing import Any
 
 from django.http import QueryDict
@@ -31,17 +31,15 @@ class DailySummaryView(ObjectListView):
 
     def filter_data(self) -> QueryDict | None:
         if "date_from" in self.request.GET:
+            self.default_window: tuple[int, date] | None = None
             return super().filter_data()
+        first_day = timezone.now().astimezone(UTC).date() - timedelta(days=self.default_days - 1)
+        self.default_window = (self.default_days, first_day)  # what the page says it shows
         data = self.request.GET.copy()
-        data["date_from"] = self.default_from().isoformat()
+        data["date_from"] = first_day.isoformat()
         return data
-
-    def default_from(self) -> Any:
-        return timezone.now().astimezone(UTC).date() - timedelta(days=self.default_days - 1)
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         return super().get_context_data(
-            refreshed_at=selectors.daily_summary_refreshed_at(),
-            default_window=None if "date_from" in self.request.GET else (self.default_days, self.default_from()),
-            **kwargs,
+            refreshed_at=selectors.daily_summary_refreshed_at(), default_window=self.default_window, **kwargs
         )
