@@ -1,4 +1,9 @@
-"""The table_rows tag renders every cell exactly as django-tables2's own BoundRow.items() does."""
+"""The portal's tables render exactly as through django-tables2's own tag and cells.
+
+The portal_table tag renders a table in the page's context (django-tables2's render_table runs
+every context processor again per table) and the table_rows tag builds the cells with per-column
+plans (monitoring.tables.cells) instead of BoundRow.items(); every page is rendered both ways.
+"""
 from __future__ import annotations
 
 import re
@@ -18,13 +23,22 @@ ANCHOR = datetime.fromisoformat("2026-11-30T12:00:00+00:00")
 PER_REQUEST = re.compile(r'(name="csrfmiddlewaretoken" value="|nonce=")[^"]*')
 
 
-def by_items(row, column):
-    """What the tag rendered before it skipped BoundRow.items()' lookup of each column by name."""
-    return dict((c.name, cell) for c, cell in row.items())[column.name]
+def by_items(columns):
+    """django-tables2's own cells: what its template renders, BoundRow.items() (per cell, the
+    column looked up by name, the accessor resolved, the render method called)."""
+    names = [column.name for column in columns]
+    return [lambda row, name=name: dict((c.name, cell) for c, cell in row.items())[name] for name in names]
+
+
+def by_render_table(context, table):
+    """django-tables2's own {% render_table %} (a fresh RequestContext per table)."""
+    tag = context.template.engine.from_string('{% load django_tables2 %}{% render_table table "monitoring/_table.html" %}')
+    with context.push(table=table):
+        return tag.render(context)
 
 
 @pytest.mark.parametrize("page", [name for name, _ in NAVIGATION] + ["lead_detail"])
-def test_every_page_renders_the_same_cells_as_django_tables2(superuser_client, monkeypatch, page):
+def test_every_page_renders_the_same_tables_as_django_tables2(superuser_client, monkeypatch, page):
     with time_machine.travel(ANCHOR, tick=False):
         seed_demo(leads=300, history=3_000, days=5, seed=11, now=ANCHOR)
         lead = Lead.objects.filter(sync_status="error").order_by("id").first()
@@ -36,6 +50,7 @@ def test_every_page_renders_the_same_cells_as_django_tables2(superuser_client, m
             return PER_REQUEST.sub(r"\1…", response.content.decode())
 
         fast = body()
-        monkeypatch.setattr(portal, "_cell", by_items)
+        monkeypatch.setattr(portal, "_cell_renderers", by_items)
+        monkeypatch.setattr(portal, "_render_table", by_render_table)
         assert body() == fast
     assert fast.count("<td") >= 3  # the page has a table with rows to compare

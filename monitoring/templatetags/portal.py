@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -11,6 +12,7 @@ from django.utils.html import conditional_escape, format_html, format_html_join,
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.timezone import template_localtime
 
+from monitoring.tables.cells import CellPlan
 from monitoring.tables.portal import KEY_COLUMNS, format_timestamp
 
 register = template.Library()
@@ -42,6 +44,32 @@ def minutes(value: timedelta) -> int:
     return math.ceil(value.total_seconds() / 60)
 
 
+TABLE_TEMPLATE = "monitoring/_table.html"
+
+
+@register.simple_tag(takes_context=True)
+def portal_table(context: template.Context, table: Any) -> SafeString:
+    """{% render_table table "monitoring/_table.html" %}, rendered in the page's own context.
+
+    django-tables2's tag renders each table with a new RequestContext, which runs every context
+    processor again (the navigation's URLs among them) for every table of the page. This renders
+    the same template the way {% include %} does: the page's context with `table` pushed on it.
+    """
+    return _render_table(context, table)
+
+
+def _render_table(context: template.Context, table: Any) -> SafeString:
+    request = context.get("request")
+    table_template = context.template.engine.get_template(TABLE_TEMPLATE)
+    table.context = context  # as RenderTableNode: TemplateColumn reads the page's context from it
+    try:
+        table.before_render(request)
+        with context.push(table=table):
+            return table_template.render(context)
+    finally:
+        del table.context
+
+
 def _cell_attrs(column: Any) -> str:
     """A cell's attributes: the column's, its header as data-label (the phone layout prints it
     before the value) and key/key-<role> for the columns a reader needs first (KEY_COLUMNS)."""
@@ -67,12 +95,12 @@ def table_rows(table: Any) -> SafeString:
     row_attrs = getattr(table, "row_attrs", None) or {}
     opening = [f"<td{' ' + attrs if attrs else ''}>" for attrs in td_attrs]
     rows = []
+    renderers = _cell_renderers(columns)
     for row in table.paginated_rows:
-        # What row.items() yields, minus its per-cell lookup of the column by name (a scan of all
-        # columns for every cell); tests/test_table_rows.py holds the two to the same output.
+        # What row.items() yields; tests/test_table_rows.py holds the two to the same output.
         cells = "".join(
-            f"{td}{conditional_escape(localize(template_localtime(_cell(row, column))))}</td>"
-            for td, column in zip(opening, columns, strict=True)
+            f"{td}{conditional_escape(localize(template_localtime(cell(row))))}</td>"
+            for td, cell in zip(opening, renderers, strict=True)
         )
         tr_attrs = format_html_join(
             "", ' {}="{}"', ((k, v(record=row.record) if callable(v) else v) for k, v in row_attrs.items())
@@ -83,9 +111,10 @@ def table_rows(table: Any) -> SafeString:
     return mark_safe("".join(rows))  # every piece above is escaped or built by format_html
 
 
-def _cell(row: Any, column: Any) -> Any:
-    """row.get_cell(column.name) for a bound column in hand (django-tables2 2.x's BoundRow)."""
-    return row._get_and_render_with(column, render_func=row._call_render, default=column.default)
+def _cell_renderers(columns: list[Any]) -> list[Callable[[Any], Any]]:
+    """Per column, row -> row.get_cell(column.name) (monitoring.tables.cells: the column's share
+    of the work done once per table, not once per cell)."""
+    return [CellPlan(column).cell for column in columns]
 
 
 GAUGE_CX, GAUGE_CY, GAUGE_R = 130, 118, 80
