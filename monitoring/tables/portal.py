@@ -8,13 +8,14 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone as dt_timezone
 from typing import Any
 from urllib.parse import urlencode
+from uuid import UUID
 
 import django_tables2 as tables
 from django_tables2 import utils as tables2_utils
-from django.urls import reverse
+from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils import timezone
 from django.utils.dateformat import format as date_format
 from django.utils.html import format_html, format_html_join
@@ -75,8 +76,19 @@ def format_timestamp(value: datetime | None) -> str:
     if value is None:
         return ""
     if timezone.is_naive(value):  # the daily summary's UTC day buckets come back naive
-        value = timezone.make_aware(value, timezone.UTC)
-    return date_format(timezone.localtime(value), TIMESTAMP_FORMAT)
+        value = timezone.make_aware(value, dt_timezone.utc)
+    local = timezone.localtime(value)
+    zone = local.tzinfo
+    if zone.utcoffset(local.replace(fold=not local.fold)) != zone.utcoffset(local):
+        # A wall time that occurs twice (or never) around a DST change: Django leaves the zone
+        # name out of T there; let it decide.
+        return date_format(local, TIMESTAMP_FORMAT)
+    # date_format(local, "Y-m-d H:i:s T"), spelled out: Django's formatter parses the format and
+    # looks each letter up on every call, a tenth of a page of 100 rows with two timestamps each.
+    return (
+        f"{local.year:04d}-{local.month:02d}-{local.day:02d} "
+        f"{local.hour:02d}:{local.minute:02d}:{local.second:02d} {zone.tzname(local)}"
+    )
 
 
 class TimestampColumn(tables.Column):
@@ -210,8 +222,37 @@ class SparklineColumn(tables.Column):
         return ",".join(str(v) for v in value or [])
 
 
-def lead_link() -> tuple[str, dict[str, Any]]:
-    return ("monitoring:lead-detail", {"pk": tables.A("id")})
+LEAD_DETAIL = "monitoring:lead-detail"
+# A lead id no lead has: the lead page's URL is reversed once with it, then it is swapped for the id.
+_PLACEHOLDER_ID = UUID("00000000-0000-4000-8000-000000000000")
+
+
+@functools.lru_cache(maxsize=64)
+def _lead_url_around(script_prefix: str, urlconf: str | None) -> tuple[str, str]:
+    url = reverse(LEAD_DETAIL, args=[_PLACEHOLDER_ID])
+    before, found, after = url.partition(str(_PLACEHOLDER_ID))
+    assert found and _PLACEHOLDER_ID.hex not in before + after, url
+    return before, after
+
+
+def lead_detail_url(lead_id: UUID | str | None) -> str | None:
+    """reverse(LEAD_DETAIL, args=[lead_id]) without reverse() per row: the route is
+    `leads/<uuid:pk>/`, whose URL is any id's with the id swapped (reverse() once per script
+    prefix and URLconf); a list of 100 leads reversed 100 URLs."""
+    if lead_id is None:  # a row without its lead: no link (django-tables2 then shows the text)
+        return None
+    before, after = _lead_url_around(get_script_prefix(), get_urlconf())
+    return f"{before}{UUID(str(lead_id))}{after}"
+
+
+def lead_link(key: str = "id") -> Callable[..., str | None]:
+    """linkify= for a column of leads: each row links to its lead's page (the record's `key`)."""
+    accessor = tables.A(key)
+
+    def url(record: Any) -> str | None:
+        return lead_detail_url(accessor.resolve(record))
+
+    return url
 
 
 class PortalTable(tables.Table):
@@ -547,7 +588,7 @@ class ActivityTable(PortalTable):
     """real_time_sync_activity rows (the activity page re-renders these from JSON)."""
 
     synced_at = TimestampColumn("Finished")
-    lead_name = tables.Column("Lead", linkify=("monitoring:lead-detail", {"pk": tables.A("lead_id")}))
+    lead_name = tables.Column("Lead", linkify=lead_link("lead_id"))
     email = EmailColumn()
     company_name = tables.Column("Company")
     segment_name = tables.Column("Segment")
