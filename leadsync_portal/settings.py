@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.postgres",
+    "django.forms",  # Django's widget templates for FORM_RENDERER below
     "django_tables2",
     "django_filters",
     "django_celery_beat",
@@ -95,6 +96,11 @@ TEMPLATES = [
         },
     },
 ]
+
+# Widgets render through the project's template engine (the cached loader), so templates/ can
+# override one: templates/django/forms/widgets/select.html writes its options out instead of an
+# {% include %} per option (the filter forms' selects were a sixth of a list page's time).
+FORM_RENDERER = "django.forms.renderers.TemplatesSetting"
 
 WSGI_APPLICATION = "leadsync_portal.wsgi.application"
 
