@@ -514,6 +514,69 @@ def test_verify_finds_a_disagreement_fails_its_run_and_rebuild_repairs_it(small_
     assert not evaluate_rule(rule).breached
 
 
+def _days_disagreeing_with_leads() -> list[dict[str, Any]]:
+    """Day rows (+ unfolded deltas) that differ from the leads table grouped by UTC day, either way."""
+    days = """
+        SELECT day, lead_source, sync_direction, SUM(c) AS c, SUM(s) AS s, SUM(n) AS n FROM (
+            SELECT day, lead_source, sync_direction, lead_count c, score_sum s, score_n n FROM rollup_leads_created_days
+            UNION ALL
+            SELECT date_trunc('day', created_at, 'UTC'), lead_source, sync_direction, sign,
+                   COALESCE(sign * lead_score, 0), CASE WHEN lead_score IS NULL THEN 0 ELSE sign END
+            FROM rollup_lead_deltas
+        ) x GROUP BY 1, 2, 3 HAVING SUM(c) <> 0 OR SUM(s) <> 0 OR SUM(n) <> 0"""
+    table = """
+        SELECT date_trunc('day', created_at, 'UTC') AS day, lead_source, sync_direction,
+               COUNT(*) AS c, COALESCE(SUM(lead_score), 0) AS s, COUNT(lead_score) AS n
+        FROM leads GROUP BY 1, 2, 3"""
+    return fetch_all(f"(({days}) EXCEPT ({table})) UNION ALL (({table}) EXCEPT ({days}))")
+
+
+def test_day_rows_follow_the_leads_through_updates_deletes_rebuild_and_reset(small_data):
+    """rollup_leads_created_days (migration 0301) is kept from the hour rows by triggers: after
+    every kind of write that changes them, folded or not, it says what the leads table says."""
+    rnd = small_data
+    segments = _segments()
+    steps = [
+        lambda db: [insert_lead(db, rnd, segments) for _ in range(12)],
+        lambda db: db.execute("UPDATE leads SET lead_source = 'moved', lead_score = 100 - COALESCE(lead_score, 0) "
+                              "WHERE id IN (SELECT id FROM leads ORDER BY id LIMIT 4)"),
+        # Across a UTC day: the lead leaves one day row for another.
+        lambda db: db.execute("UPDATE leads SET created_at = created_at - interval '3 days' "
+                              "WHERE id IN (SELECT id FROM leads ORDER BY id DESC LIMIT 3)"),
+        lambda db: db.execute("UPDATE leads SET lead_score = NULL WHERE id IN (SELECT id FROM leads ORDER BY id LIMIT 2)"),
+        lambda db: delete_some(db, rnd),
+        lambda db: db.execute("DELETE FROM lead_sync_history WHERE lead_id IN (SELECT id FROM leads ORDER BY id LIMIT 2); "
+                              "DELETE FROM leads WHERE id IN (SELECT id FROM leads ORDER BY id LIMIT 2)"),
+    ]
+    days_before = fetch_one("SELECT COUNT(DISTINCT date_trunc('day', created_at, 'UTC')) AS n FROM leads")["n"]
+    for step in steps:
+        with _conn() as db:
+            step(db)
+        assert _days_disagreeing_with_leads() == []  # unfolded: the deltas make up the difference
+        rollup_services.compact_rollups()
+        assert fetch_one("SELECT COUNT(*) AS n FROM rollup_lead_deltas")["n"] == 0
+        assert _days_disagreeing_with_leads() == []  # folded: the day rows alone
+    assert days_before >= 2 and fetch_one("SELECT COUNT(*) AS n FROM rollup_leads_created_days WHERE lead_count > 0")["n"] >= 2
+
+    rollup_services.rebuild_rollups()
+    assert _days_disagreeing_with_leads() == []
+    assert rollup_services.verify_rollups().agree
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE lead_sync_history, leads CASCADE")
+    assert _days_disagreeing_with_leads() == []
+    assert fetch_one("SELECT COALESCE(SUM(lead_count), 0) AS n FROM rollup_leads_created_days")["n"] == 0
+
+
+def test_verify_finds_a_wrong_day_row(small_data):
+    assert rollup_services.verify_rollups().agree
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE rollup_leads_created_days SET lead_count = lead_count + 1 "
+                       "WHERE ctid = (SELECT ctid FROM rollup_leads_created_days WHERE lead_count > 0 LIMIT 1)")
+    assert rollup_services.verify_rollups().mismatches == {"leads_created_days": 2}
+    rollup_services.rebuild_rollups()
+    assert rollup_services.verify_rollups().agree
+
+
 def test_rebuild_while_the_sync_writes_counts_the_uncommitted_write_exactly_once(small_data):
     with _conn() as writer:
         writer.execute("BEGIN")

@@ -8,6 +8,7 @@ leaves the zone name out), naive values, and script prefixes (the portal behind 
 from __future__ import annotations
 
 from datetime import datetime, timezone as dt_timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.test import override_settings
@@ -16,7 +17,7 @@ from django.utils import timezone
 from django.utils.dateformat import format as date_format
 from hypothesis import given, settings as hypothesis_settings, strategies as st
 
-from monitoring.tables.portal import TIMESTAMP_FORMAT, format_timestamp, lead_detail_url
+from monitoring.tables.portal import TIMESTAMP_FORMAT, format_timestamp, lead_detail_url, wall_clock
 
 ZONES = ["UTC", "Europe/Berlin", "America/New_York", "Australia/Lord_Howe", "Asia/Kathmandu", "America/Sao_Paulo"]
 MOMENTS = st.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(2100, 1, 1))
@@ -36,6 +37,20 @@ def test_format_timestamp_is_djangos_format(zone, moment, naive):
     value = moment if naive else moment.replace(tzinfo=dt_timezone.utc)
     with override_settings(TIME_ZONE=zone):
         assert format_timestamp(value) == django_format(value)
+
+
+@pytest.mark.parametrize("zone", ZONES)
+@hypothesis_settings(max_examples=200, deadline=None)
+@given(moment=MOMENTS, fold=st.integers(0, 1))
+def test_wall_clock_is_djangos_format_in_every_shape(zone, moment, fold):
+    """The bucket column's "Y-m-d" and "Y-m-d H:i T", on wall times of the zone itself (fold: the
+    second of a repeated hour), naive ones too."""
+    local = moment.replace(tzinfo=ZoneInfo(zone), fold=fold)
+    assert wall_clock(local, time=False) == date_format(local, "Y-m-d")
+    assert wall_clock(local) == date_format(local, "Y-m-d H:i T")
+    assert wall_clock(local, seconds=True) == date_format(local, "Y-m-d H:i:s T")
+    with override_settings(TIME_ZONE=zone):
+        assert wall_clock(moment) == date_format(moment, "Y-m-d H:i T")
 
 
 @pytest.mark.parametrize(

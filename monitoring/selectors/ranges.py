@@ -242,7 +242,10 @@ def _range_pieces(kind: _Kind, r: TimeRange, params: dict[str, Any], *, now: dat
     edges = [start for start in bucket_starts(r) if r.start < start <= r.end]
     # `now` only decides which hours still have minute rows (kept 8 days, used for 7): the app's
     # clock is close enough, and saves a query.
-    plan = plan_window(now=now or timezone.now(), since=r.start, open_edges=[r.end], group_edges=edges)
+    plan = plan_window(
+        now=now or timezone.now(), since=r.start, open_edges=[r.end], group_edges=edges,
+        day_rows=kind.day_rollup is not None,
+    )
     # Nor after `end`: an hour cut by the end is read from the table up to the end only.
     after_end = r.end + timedelta(microseconds=1)
     plan.table_ranges = _merged([(lo, min(hi, after_end)) for lo, hi in plan.table_ranges if lo < after_end])
@@ -301,9 +304,14 @@ def leads_created_per_bucket(r: TimeRange) -> list[Row]:
         """,
         params,
     )
+    zone = _tz()
+    buckets: dict[datetime, tuple[datetime, bool]] = {}  # a bucket per source and direction: once each
     for row in rows:
-        row["bucket"] = timezone.localtime(row["bucket"], _tz())
-        row["partial"] = is_partial(r, row["bucket"])
+        local = buckets.get(row["bucket"])
+        if local is None:
+            start = timezone.localtime(row["bucket"], zone)
+            local = buckets[row["bucket"]] = (start, is_partial(r, start))
+        row["bucket"], row["partial"] = local
     return rows
 
 

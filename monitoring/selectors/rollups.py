@@ -33,6 +33,7 @@ from ._sql import fetch_all, fetch_one
 Row = dict[str, Any]
 T = TypeVar("T")
 
+DAY = timedelta(days=1)
 HOUR = timedelta(hours=1)
 MINUTE = timedelta(minutes=1)
 # Minute rows older than this are not used (the compactor keeps them a day longer, see 0230).
@@ -80,6 +81,9 @@ class _Plan:
     skipped_hours: set[datetime] = field(default_factory=set)  # hour rows not used (refined or table)
     table_minutes: set[datetime] = field(default_factory=set)
     table_ranges: list[tuple[datetime, datetime]] = field(default_factory=list)
+    # [lo, hi) spans of whole UTC days read from day rows (plan_window(day_rows=True)); their hour
+    # rows are not read.
+    day_ranges: list[tuple[datetime, datetime]] = field(default_factory=list)
 
 
 def plan_window(
@@ -89,6 +93,7 @@ def plan_window(
     open_edges: Iterable[datetime] = (),
     group_edges: Iterable[datetime] = (),
     minute_rows: bool = True,
+    day_rows: bool = False,
 ) -> _Plan:
     """Plan a read of rows with t > since, classified against `open_edges` (t > edge) and grouped
     at `group_edges` (t >= edge starts the next group).
@@ -98,9 +103,12 @@ def plan_window(
     b < edge < b + w. Cut hours go to minute rows (if kept that far back), cut minutes to the table.
     """
     plan = _Plan(start=_floor(since, HOUR))
+    open_edges, group_edges = list(open_edges), list(group_edges)
     cuts: list[tuple[datetime, bool]] = [(since, True)]
     cuts += [(edge, True) for edge in open_edges]
     cuts += [(edge, False) for edge in group_edges]
+    if day_rows:
+        plan.day_ranges = _whole_days(since, max([since, *open_edges]), cuts)
     for edge, is_open in cuts:
         hour = _floor(edge, HOUR)
         if not is_open and edge == hour:
@@ -122,6 +130,28 @@ def plan_window(
     # deltas of that part are dropped by the reader's t > since, as the hour row is skipped).
     plan.table_ranges = [(max(lo, since), hi) for lo, hi in plan.table_ranges if hi > since]
     return plan
+
+
+def _whole_days(since: datetime, until: datetime, cuts: list[tuple[datetime, bool]]) -> list[tuple[datetime, datetime]]:
+    """The UTC days after `since` and before the day of `until` that no cut falls inside, as merged
+    [lo, hi) spans: a day row can stand for each of them (the rule of plan_window() for a bucket of a
+    day). Hours of a cut day are planned as before."""
+    cut_days = set()
+    for edge, is_open in cuts:
+        day = _floor(edge, DAY)
+        if is_open or edge != day:
+            cut_days.add(day)
+    spans: list[tuple[datetime, datetime]] = []
+    day = _floor(since, DAY)
+    last = _floor(until, DAY)
+    while day < last:
+        if day not in cut_days:
+            if spans and spans[-1][1] == day:
+                spans[-1] = (spans[-1][0], day + DAY)
+            else:
+                spans.append((day, day + DAY))
+        day += DAY
+    return spans
 
 
 def _ranges_sql(column: str, ranges: list[tuple[datetime, datetime]], params: dict[str, Any], prefix: str) -> str:
@@ -149,6 +179,9 @@ class _Kind:
     delta_values: str
     delta_filter: str
     has_grain: bool = True
+    # Whole UTC days (migration 0301): the table, and t plus `columns` from one of its rows.
+    day_rollup: str | None = None
+    day_values: str = ""
 
 
 HISTORY = _Kind(
@@ -200,6 +233,9 @@ LEADS_CREATED = _Kind(
         "CASE WHEN lead_score IS NULL THEN 0 ELSE sign END"
     ),
     delta_filter="TRUE",
+    # Status and in-Twenty summed away, as in the minute rows: for lead_flow only.
+    day_rollup="rollup_leads_created_days",
+    day_values="day, lead_source, sync_direction, '*', FALSE, lead_count, score_sum, score_n",
 )
 
 DURATIONS = _Kind(
@@ -225,10 +261,28 @@ def pieces_sql(kind: _Kind, plan: _Plan, params: dict[str, Any], *, extra_filter
     params["p_skip_hours"] = sorted(plan.skipped_hours)
     in_table = _ranges_sql("{time}", plan.table_ranges, params, "r")
     hour_grain = "grain = 'h' AND " if kind.has_grain else ""
-    parts = [
+    hour_rows = (
         f"SELECT bucket AS t, {kind.rollup_values} FROM {kind.rollup} "
-        f"WHERE {hour_grain}bucket >= %(p_start)s AND bucket <> ALL(%(p_skip_hours)s::timestamptz[]) AND ({extra_filter})"
-    ]
+        f"WHERE {hour_grain}<hours> AND bucket <> ALL(%(p_skip_hours)s::timestamptz[]) AND ({extra_filter})"
+    )
+    if not plan.day_ranges:
+        parts = [hour_rows.replace("<hours>", "bucket >= %(p_start)s")]
+    else:
+        assert kind.day_rollup, f"{kind.rollup} has no day rows"
+        # The hours around the whole days, one index range each (as one statement with an OR, a
+        # planner without statistics scans one range through the days and filters them out).
+        parts = []
+        cursor = plan.start
+        for i, (lo, hi) in enumerate(plan.day_ranges):
+            if cursor < lo:
+                params[f"a_lo{i}"], params[f"a_hi{i}"] = cursor, lo
+                parts.append(hour_rows.replace("<hours>", f"bucket >= %(a_lo{i})s AND bucket < %(a_hi{i})s"))
+            cursor = max(cursor, hi)
+        params["p_after_days"] = cursor
+        parts.append(hour_rows.replace("<hours>", "bucket >= %(p_after_days)s"))
+    if plan.day_ranges:
+        # Whole days lie between the window's ends (_whole_days): no extra filter to apply.
+        parts.append(f"SELECT {kind.day_values} FROM {kind.day_rollup} WHERE {_ranges_sql('day', plan.day_ranges, params, 'd')}")
     if kind.has_grain and plan.refined_hours:
         minute_ranges = [(hour, hour + HOUR) for hour in sorted(plan.refined_hours)]
         params["p_table_minutes"] = sorted(plan.table_minutes)

@@ -64,12 +64,24 @@ class RebuildResult:
     seconds: float
 
 
+REBUILD_LEAD_DAYS = """
+DELETE FROM rollup_leads_created_days;
+INSERT INTO rollup_leads_created_days (day, lead_source, sync_direction, lead_count, score_sum, score_n)
+SELECT date_trunc('day', bucket, 'UTC'), lead_source, sync_direction, SUM(lead_count), SUM(score_sum), SUM(score_n)
+FROM rollup_leads_created WHERE grain = 'h' GROUP BY 1, 2, 3
+HAVING SUM(lead_count) <> 0 OR SUM(score_sum) <> 0 OR SUM(score_n) <> 0
+"""
+
+
 def rebuild_rollups() -> RebuildResult:
     """Recompute every rollup from leads and lead_sync_history (day by day); writers keep writing."""
     started = time.monotonic()
     with _snapshot_with_compactor_lock(), connection.cursor() as cursor:
         cursor.execute("SELECT rebuild_rollups()")
         detail = cursor.fetchone()[0]
+        # The day rows follow the hour rows' changes (migration 0301's triggers), so a wrong day row
+        # would survive the hour rows' rebuild: recount them from the new hour rows.
+        cursor.execute(REBUILD_LEAD_DAYS)
         if isinstance(detail, str):
             import json
 
@@ -119,6 +131,23 @@ _CHECKS: list[tuple[str, str, str]] = [
         SELECT date_trunc('hour', created_at, 'UTC'), lead_source, sync_direction, sync_status, twenty_id IS NOT NULL,
                COUNT(*), COALESCE(SUM(lead_score), 0), COUNT(lead_score)
         FROM leads GROUP BY 1, 2, 3, 4, 5
+        """,
+    ),
+    (
+        "leads_created_days",
+        """
+        SELECT day, lead_source, sync_direction, SUM(c), SUM(s), SUM(n) FROM (
+            SELECT day, lead_source, sync_direction, lead_count c, score_sum s, score_n n FROM rollup_leads_created_days
+            UNION ALL
+            SELECT date_trunc('day', created_at, 'UTC'), lead_source, sync_direction, sign,
+                   COALESCE(sign * lead_score, 0), CASE WHEN lead_score IS NULL THEN 0 ELSE sign END
+            FROM rollup_lead_deltas
+        ) x GROUP BY 1, 2, 3 HAVING SUM(c) <> 0 OR SUM(s) <> 0 OR SUM(n) <> 0
+        """,
+        """
+        SELECT date_trunc('day', created_at, 'UTC'), lead_source, sync_direction,
+               COUNT(*), COALESCE(SUM(lead_score), 0), COUNT(lead_score)
+        FROM leads GROUP BY 1, 2, 3
         """,
     ),
     (

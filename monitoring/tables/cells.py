@@ -15,6 +15,7 @@ from typing import Any
 from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 from django_tables2 import utils as tables2_utils
+from django_tables2.columns.base import Column
 from django_tables2.columns.linkcolumn import BaseLinkColumn
 from django_tables2.columns.manytomanycolumn import ManyToManyColumn
 from django_tables2.utils import Accessor
@@ -30,7 +31,7 @@ class CellPlan:
     __slots__ = (
         "bound_column", "column", "accessor", "bits", "path", "path_accessor", "remainder",
         "render", "wanted", "takes_all", "link", "empty_values", "many_to_many",
-        "link_text", "choices",
+        "link_text", "choices", "returns_value", "picks", "never_called",
     )
 
     def __init__(self, bound_column: Any) -> None:
@@ -45,6 +46,11 @@ class CellPlan:
         args, keywords = tables2_utils.signature(self.render)
         self.takes_all = bool(keywords)
         self.wanted = args
+        # Column.render itself returns the value: most columns; no call needed.
+        self.returns_value = getattr(self.render, "__func__", None) is Column.render and tuple(args) == ("value",)
+        # call_with_appropriate(): every wanted argument is one of the six, or no call at all.
+        self.never_called = not self.takes_all and any(name not in CELL_ARGUMENTS for name in args)
+        self.picks = tuple((name, CELL_ARGUMENTS.index(name)) for name in args if name in CELL_ARGUMENTS)
         self.link = bound_column.link
         self.empty_values = self.column.empty_values
         self.many_to_many = isinstance(self.column, ManyToManyColumn)
@@ -91,28 +97,21 @@ class CellPlan:
                 try:
                     value = self.accessor.resolve(record)
                 except Exception:
-                    if self.link_text:
-                        return self._render(row, record, None, link_only=True)
+                    if self.link_text:  # a link with fixed text: rendered without a value
+                        return self._render(row, record, None)
         if value in self.empty_values or (self.many_to_many and not value.exists()):
             return self.bound_column.default  # a property: a callable default is called per cell
         return self._render(row, record, value)
 
-    def _render(self, row: Any, record: Any, value: Any, *, link_only: bool = False) -> Any:
-        """BoundRow._call_render(bound_column[, value]); link_only: the call without a value."""
-        everything = {
-            "value": value,
-            "record": record,
-            "column": self.column,
-            "bound_column": self.bound_column,
-            "bound_row": row,
-            "table": row._table,
-        }
-        if self.takes_all:
-            content = self.render(**everything)
+    def _render(self, row: Any, record: Any, value: Any) -> Any:
+        """BoundRow._call_render(bound_column, value)."""
+        arguments = (value, record, self.column, self.bound_column, row, row._table)  # CELL_ARGUMENTS
+        if self.returns_value:
+            content = value
+        elif self.takes_all:
+            content = self.render(**dict(zip(CELL_ARGUMENTS, arguments)))
+        elif self.never_called:
+            content = None
         else:
-            # call_with_appropriate(): every wanted argument is one of the six, or no call at all.
-            if any(name not in everything for name in self.wanted):
-                content = None
-            else:
-                content = self.render(**{name: everything[name] for name in self.wanted})
-        return self.link(content, **everything) if self.link else content
+            content = self.render(**{name: arguments[i] for name, i in self.picks})
+        return self.link(content, **dict(zip(CELL_ARGUMENTS, arguments))) if self.link else content

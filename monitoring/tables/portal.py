@@ -77,18 +77,24 @@ def format_timestamp(value: datetime | None) -> str:
         return ""
     if timezone.is_naive(value):  # the daily summary's UTC day buckets come back naive
         value = timezone.make_aware(value, dt_timezone.utc)
-    local = timezone.localtime(value)
+    return wall_clock(timezone.localtime(value), seconds=True)
+
+
+def wall_clock(local: datetime, *, seconds: bool = False, time: bool = True) -> str:
+    """date_format(local, "Y-m-d H:i:s T") (or "Y-m-d H:i T", or "Y-m-d" without time), spelled
+    out: Django's formatter parses the format and looks each letter up on every call, a tenth of
+    a page of 100 rows. tests/test_table_shortcuts.py compares the two on random values."""
+    text = f"{local.year:04d}-{local.month:02d}-{local.day:02d}"
+    if not time:
+        return text
+    text += f" {local.hour:02d}:{local.minute:02d}" + (f":{local.second:02d}" if seconds else "")
     zone = local.tzinfo
+    if zone is None:  # Django would use the default zone's name: let it
+        return date_format(local, "Y-m-d H:i:s T" if seconds else "Y-m-d H:i T")
     if zone.utcoffset(local.replace(fold=not local.fold)) != zone.utcoffset(local):
-        # A wall time that occurs twice (or never) around a DST change: Django leaves the zone
-        # name out of T there; let it decide.
-        return date_format(local, TIMESTAMP_FORMAT)
-    # date_format(local, "Y-m-d H:i:s T"), spelled out: Django's formatter parses the format and
-    # looks each letter up on every call, a tenth of a page of 100 rows with two timestamps each.
-    return (
-        f"{local.year:04d}-{local.month:02d}-{local.day:02d} "
-        f"{local.hour:02d}:{local.minute:02d}:{local.second:02d} {zone.tzname(local)}"
-    )
+        # A wall time that occurs twice (or never) around a DST change: Django's T is empty there.
+        return text + " "
+    return f"{text} {zone.tzname(local)}"
 
 
 class TimestampColumn(tables.Column):
@@ -516,9 +522,8 @@ class BucketColumn(tables.Column):
     """A time bucket's start in the display zone, marked "(partial)" when the range cuts it; exported as ISO 8601."""
 
     def render(self, value: datetime, record: dict[str, Any]) -> str:
-        local = timezone.localtime(value)
-        text = date_format(local, "Y-m-d" if record.get("bucket_end") and record["bucket_end"] - value >= timedelta(days=1)
-                           else "Y-m-d H:i T")
+        whole_days = bool(record.get("bucket_end")) and record["bucket_end"] - value >= timedelta(days=1)
+        text = wall_clock(timezone.localtime(value), time=not whole_days)  # "Y-m-d" or "Y-m-d H:i T"
         return f"{text} (partial)" if record.get("partial") else text
 
     def value(self, value: datetime | None) -> str:

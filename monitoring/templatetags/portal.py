@@ -7,8 +7,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django import template
+from django.conf import settings
 from django.utils.formats import localize
-from django.utils.html import conditional_escape, format_html, format_html_join, json_script
+from django.utils.html import conditional_escape, escape, format_html, format_html_join, json_script
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.timezone import template_localtime
 
@@ -98,10 +99,7 @@ def table_rows(table: Any) -> SafeString:
     renderers = _cell_renderers(columns)
     for row in table.paginated_rows:
         # What row.items() yields; tests/test_table_rows.py holds the two to the same output.
-        cells = "".join(
-            f"{td}{conditional_escape(localize(template_localtime(cell(row))))}</td>"
-            for td, cell in zip(opening, renderers, strict=True)
-        )
+        cells = "".join(f"{td}{_cell_html(cell(row))}</td>" for td, cell in zip(opening, renderers, strict=True))
         tr_attrs = format_html_join(
             "", ' {}="{}"', ((k, v(record=row.record) if callable(v) else v) for k, v in row_attrs.items())
         )
@@ -109,6 +107,17 @@ def table_rows(table: Any) -> SafeString:
     if not rows and table.empty_text:
         rows.append(str(format_html('<tr><td colspan="{}">{}</td></tr>', len(columns), table.empty_text)))
     return mark_safe("".join(rows))  # every piece above is escaped or built by format_html
+
+
+def _cell_html(value: Any) -> str:
+    """{{ cell }} in django-tables2's template: localized, in the display zone, escaped unless safe.
+    Plain text and whole numbers (no thousands separator) skip the lookups that cannot change them."""
+    kind = type(value)
+    if kind is str:
+        return escape(value)
+    if kind is int and not settings.USE_THOUSAND_SEPARATOR:
+        return str(value)
+    return conditional_escape(localize(template_localtime(value)))
 
 
 def _cell_renderers(columns: list[Any]) -> list[Callable[[Any], Any]]:
