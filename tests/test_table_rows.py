@@ -1,14 +1,17 @@
 """The portal's tables render exactly as through django-tables2's own tag and cells.
 
 The portal_table tag renders a table in the page's context (django-tables2's render_table runs
-every context processor again per table) and the table_rows tag builds the cells with per-column
-plans (monitoring.tables.cells) instead of BoundRow.items(); every page is rendered both ways.
+every context processor again per table), the table_head tag builds the header in Python, and the
+table_rows tag builds the cells with per-column plans (monitoring.tables.cells) instead of
+BoundRow.items(); every page is rendered both ways.
 """
 from __future__ import annotations
 
 import re
 from datetime import datetime
+from pathlib import Path
 
+import django_tables2
 import pytest
 import time_machine
 from django.urls import reverse
@@ -21,6 +24,10 @@ from monitoring.templatetags import portal
 ANCHOR = datetime.fromisoformat("2026-11-30T12:00:00+00:00")
 # Per-request values: the CSRF token is masked afresh and the CSP nonce is new on every response.
 PER_REQUEST = re.compile(r'(name="csrfmiddlewaretoken" value="|nonce=")[^"]*')
+
+
+# Pages whose main table sorts, with a sort to request.
+SORTED = {"monitoring:leads": {"sort": "-created_at"}, "monitoring:errors": {"sort": "-sync_error_count"}}
 
 
 def by_items(columns):
@@ -37,6 +44,15 @@ def by_render_table(context, table):
         return tag.render(context)
 
 
+def by_library_thead(context, table):
+    """django-tables2's own {% block table.thead %}, compiled from its installed table.html."""
+    source = Path(django_tables2.__file__).parent.joinpath("templates/django_tables2/table.html").read_text()
+    start = source.index("{% block table.thead %}") + len("{% block table.thead %}")
+    block = source[start:source.index("{% endblock table.thead %}")]
+    with context.push(table=table):
+        return context.template.engine.from_string("{% load django_tables2 %}" + block).render(context)
+
+
 @pytest.mark.parametrize("page", [name for name, _ in NAVIGATION] + ["lead_detail"])
 def test_every_page_renders_the_same_tables_as_django_tables2(superuser_client, monkeypatch, page):
     with time_machine.travel(ANCHOR, tick=False):
@@ -44,13 +60,22 @@ def test_every_page_renders_the_same_tables_as_django_tables2(superuser_client, 
         lead = Lead.objects.filter(sync_status="error").order_by("id").first()
         url = reverse("monitoring:lead-detail", args=[lead.pk]) if page == "lead_detail" else reverse(page)
 
-        def body() -> str:
-            response = superuser_client.get(url, {"per_page": 100} if page != "lead_detail" else {})
-            assert response.status_code == 200
-            return PER_REQUEST.sub(r"\1…", response.content.decode())
+        # A sorted table too: its header marks the sorted column and every link keeps the query.
+        queries = [{}] if page == "lead_detail" else [{"per_page": 100}, {**SORTED.get(page, {}), "per_page": 50}]
 
-        fast = body()
+        def bodies() -> list[str]:
+            pages = []
+            for query in queries:
+                response = superuser_client.get(url, query)
+                assert response.status_code == 200, query
+                pages.append(PER_REQUEST.sub(r"\1…", response.content.decode()))
+            return pages
+
+        fast = bodies()
         monkeypatch.setattr(portal, "_cell_renderers", by_items)
         monkeypatch.setattr(portal, "_render_table", by_render_table)
-        assert body() == fast
-    assert fast.count("<td") >= 3  # the page has a table with rows to compare
+        monkeypatch.setattr(portal, "_table_head", by_library_thead)
+        assert bodies() == fast
+    assert fast[0].count("<td") >= 3  # the page has a table with rows to compare
+    if page in SORTED:
+        assert re.search(r'<th class="[^"]*\bdesc\b[^"]*"><a href="\?[^"]*per_page=50', fast[1].replace("\n", "").replace("  ", ""))
