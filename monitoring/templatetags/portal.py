@@ -1,6 +1,7 @@
 """Template helpers of the portal pages."""
 from __future__ import annotations
 
+import html
 import math
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -154,7 +155,7 @@ def _cell_html(value: Any) -> str:
     Plain text and whole numbers (no thousands separator) skip the lookups that cannot change them."""
     kind = type(value)
     if kind is str:
-        return escape(value)
+        return html.escape(value)  # what escape() returns, without its lazy-text wrapper
     if kind is int and not settings.USE_THOUSAND_SEPARATOR:
         return str(value)
     return conditional_escape(localize(template_localtime(value)))
