@@ -261,9 +261,9 @@ def _rows_read(table: str) -> int:
 
 
 def test_a_30_day_range_reads_rollups_not_the_month_of_rows(fresh_tables):
-    """Attempts and lead flow over 30 days read no row of the range's whole hours (and lead flow
-    no hour row of its whole days): with 300 attempts and leads inside the range and none near its
-    edges, the tables give up no row (the replaced queries read all 300 of each)."""
+    """Attempts and lead flow over 30 days read no row of the range's whole hours, nor an hour row
+    of its whole days: with 300 attempts and leads inside the range and none near its edges, the
+    tables give up no row (the replaced queries read all 300 of each)."""
     now = database_now()
     rnd = random.Random(3)
     middle = [now - timedelta(days=15, hours=h, minutes=rnd.randint(0, 59)) for h in range(300)]
@@ -274,18 +274,19 @@ def test_a_30_day_range_reads_rollups_not_the_month_of_rows(fresh_tables):
     with connection.cursor() as cursor:
         # Dead rows of earlier tests still have index entries, which an index scan returns (and
         # pg_stat counts) until a vacuum removes them.
-        cursor.execute("VACUUM lead_sync_history, leads, rollup_leads_created")
+        cursor.execute("VACUUM lead_sync_history, leads, rollup_leads_created, rollup_history")
     with transaction.atomic():
         # At scale the planner reads the edges by index; on 300 rows it would scan the table.
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL enable_seqscan = off")
-        before = {table: _rows_read(table) for table in ("lead_sync_history", "leads", "rollup_leads_created")}
+        tables = ("lead_sync_history", "leads", "rollup_leads_created", "rollup_history")
+        before = {table: _rows_read(table) for table in tables}
         rows = ranges.attempts_per_bucket(r)
         flow = ranges.leads_created_per_bucket(r)
         read = {table: _rows_read(table) - n for table, n in before.items()}
     assert sum(row["attempts"] for row in rows) == 300
     assert sum(row["lead_count"] for row in flow) == 300
-    # No row of either table, and no hour row: lead flow's whole days come from day rows (migration
-    # 0301), so of the month's 300 hour rows (one per lead) only those of the two days its ends cut
-    # are read, and none lie there. (Reading the hour rows through the month read all of them.)
-    assert read == {"lead_sync_history": 0, "leads": 0, "rollup_leads_created": 0}, read
+    # No row of either table, and no hour row: the whole days come from day rows (migrations 0301
+    # and 0302), so of the month's 300 hour rows of each rollup only those of the two days its ends
+    # cut are read, and none lie there. (Reading the hour rows through the month read all of them.)
+    assert read == {"lead_sync_history": 0, "leads": 0, "rollup_leads_created": 0, "rollup_history": 0}, read

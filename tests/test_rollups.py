@@ -491,7 +491,8 @@ def test_verify_finds_a_disagreement_fails_its_run_and_rebuild_repairs_it(small_
         cursor.execute("UPDATE rollup_history SET attempts = attempts + 5 "
                        "WHERE ctid = (SELECT ctid FROM rollup_history WHERE grain = 'h' LIMIT 1)")
     result = rollup_services.verify_rollups()
-    assert result.mismatches == {"history": 2}  # our row differs from the table's: one each way
+    # Our row differs from the table's, one each way; the day rows follow the hour rows (0302).
+    assert result.mismatches == {"history": 2, "history_days": 2}
 
     with pytest.raises(rollup_tasks.RollupsDisagree):
         rollup_tasks.verify_rollups()
@@ -531,9 +532,10 @@ def _days_disagreeing_with_leads() -> list[dict[str, Any]]:
     return fetch_all(f"(({days}) EXCEPT ({table})) UNION ALL (({table}) EXCEPT ({days}))")
 
 
-def test_day_rows_follow_the_leads_through_updates_deletes_rebuild_and_reset(small_data):
-    """rollup_leads_created_days (migration 0301) is kept from the hour rows by triggers: after
-    every kind of write that changes them, folded or not, it says what the leads table says."""
+def test_day_rows_follow_the_tables_through_updates_deletes_rebuild_and_reset(small_data):
+    """rollup_leads_created_days and rollup_history_days (migrations 0301, 0302) are kept from the
+    hour rows by triggers: after every kind of write that changes them, folded or not, they say
+    what the leads and history tables say."""
     rnd = small_data
     segments = _segments()
     steps = [
@@ -547,16 +549,29 @@ def test_day_rows_follow_the_leads_through_updates_deletes_rebuild_and_reset(sma
         lambda db: delete_some(db, rnd),
         lambda db: db.execute("DELETE FROM lead_sync_history WHERE lead_id IN (SELECT id FROM leads ORDER BY id LIMIT 2); "
                               "DELETE FROM leads WHERE id IN (SELECT id FROM leads ORDER BY id LIMIT 2)"),
+        lambda db: [insert_attempt(db, rnd) for _ in range(15)],
+        lambda db: update_attempts(db, rnd),
+        # Across a UTC day, and a new duration: the attempt leaves one day row for another.
+        lambda db: db.execute("UPDATE lead_sync_history SET synced_at = synced_at - interval '2 days', "
+                              "created_at = created_at - interval '2 days 3 seconds' "
+                              "WHERE id IN (SELECT id FROM lead_sync_history ORDER BY id LIMIT 3)"),
+        lambda db: db.execute("DELETE FROM lead_sync_history WHERE id IN (SELECT id FROM lead_sync_history ORDER BY id DESC LIMIT 2)"),
+        lambda db: maintenance.archive_history(retention_days=1, vacuum=False),
     ]
     days_before = fetch_one("SELECT COUNT(DISTINCT date_trunc('day', created_at, 'UTC')) AS n FROM leads")["n"]
     for step in steps:
         with _conn() as db:
             step(db)
-        assert _days_disagreeing_with_leads() == []  # unfolded: the deltas make up the difference
+        # Unfolded: the deltas make up the difference; folded: the day rows alone.
+        assert _days_disagreeing_with_leads() == []
+        assert "history_days" not in rollup_services.verify_rollups().mismatches
         rollup_services.compact_rollups()
         assert fetch_one("SELECT COUNT(*) AS n FROM rollup_lead_deltas")["n"] == 0
-        assert _days_disagreeing_with_leads() == []  # folded: the day rows alone
+        assert fetch_one("SELECT COUNT(*) AS n FROM rollup_history_deltas")["n"] == 0
+        assert _days_disagreeing_with_leads() == []
+        assert rollup_services.verify_rollups().agree
     assert days_before >= 2 and fetch_one("SELECT COUNT(*) AS n FROM rollup_leads_created_days WHERE lead_count > 0")["n"] >= 2
+    assert fetch_one("SELECT COUNT(DISTINCT day) AS n FROM rollup_history_days WHERE attempts > 0")["n"] >= 2
 
     rollup_services.rebuild_rollups()
     assert _days_disagreeing_with_leads() == []
@@ -565,6 +580,8 @@ def test_day_rows_follow_the_leads_through_updates_deletes_rebuild_and_reset(sma
         cursor.execute("TRUNCATE lead_sync_history, leads CASCADE")
     assert _days_disagreeing_with_leads() == []
     assert fetch_one("SELECT COALESCE(SUM(lead_count), 0) AS n FROM rollup_leads_created_days")["n"] == 0
+    assert fetch_one("SELECT COALESCE(SUM(attempts), 0) AS n FROM rollup_history_days")["n"] == 0
+    assert rollup_services.verify_rollups().agree
 
 
 def test_verify_finds_a_wrong_day_row(small_data):
@@ -572,7 +589,9 @@ def test_verify_finds_a_wrong_day_row(small_data):
     with connection.cursor() as cursor:
         cursor.execute("UPDATE rollup_leads_created_days SET lead_count = lead_count + 1 "
                        "WHERE ctid = (SELECT ctid FROM rollup_leads_created_days WHERE lead_count > 0 LIMIT 1)")
-    assert rollup_services.verify_rollups().mismatches == {"leads_created_days": 2}
+        cursor.execute("UPDATE rollup_history_days SET duration_sum = duration_sum + 0.5 "
+                       "WHERE ctid = (SELECT ctid FROM rollup_history_days WHERE attempts > 0 LIMIT 1)")
+    assert rollup_services.verify_rollups().mismatches == {"leads_created_days": 2, "history_days": 2}
     rollup_services.rebuild_rollups()
     assert rollup_services.verify_rollups().agree
 

@@ -199,6 +199,9 @@ HISTORY = _Kind(
         "CASE WHEN duration IS NULL THEN 0 ELSE sign END"
     ),
     delta_filter="TRUE",
+    # The hour rows summed per UTC day, same key (migration 0302): the range pages' whole days.
+    day_rollup="rollup_history_days",
+    day_values="day, sync_direction, sync_type, sync_status, attempts, duration_sum, duration_n",
 )
 
 ERROR_GROUPS = _Kind(

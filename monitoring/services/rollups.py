@@ -64,12 +64,18 @@ class RebuildResult:
     seconds: float
 
 
-REBUILD_LEAD_DAYS = """
+REBUILD_DAYS = """
 DELETE FROM rollup_leads_created_days;
 INSERT INTO rollup_leads_created_days (day, lead_source, sync_direction, lead_count, score_sum, score_n)
 SELECT date_trunc('day', bucket, 'UTC'), lead_source, sync_direction, SUM(lead_count), SUM(score_sum), SUM(score_n)
 FROM rollup_leads_created WHERE grain = 'h' GROUP BY 1, 2, 3
-HAVING SUM(lead_count) <> 0 OR SUM(score_sum) <> 0 OR SUM(score_n) <> 0
+HAVING SUM(lead_count) <> 0 OR SUM(score_sum) <> 0 OR SUM(score_n) <> 0;
+DELETE FROM rollup_history_days;
+INSERT INTO rollup_history_days (day, sync_direction, sync_type, sync_status, attempts, duration_sum, duration_n)
+SELECT date_trunc('day', bucket, 'UTC'), sync_direction, sync_type, sync_status,
+       SUM(attempts), SUM(duration_sum), SUM(duration_n)
+FROM rollup_history WHERE grain = 'h' GROUP BY 1, 2, 3, 4
+HAVING SUM(attempts) <> 0 OR SUM(duration_sum) <> 0 OR SUM(duration_n) <> 0
 """
 
 
@@ -79,9 +85,9 @@ def rebuild_rollups() -> RebuildResult:
     with _snapshot_with_compactor_lock(), connection.cursor() as cursor:
         cursor.execute("SELECT rebuild_rollups()")
         detail = cursor.fetchone()[0]
-        # The day rows follow the hour rows' changes (migration 0301's triggers), so a wrong day row
-        # would survive the hour rows' rebuild: recount them from the new hour rows.
-        cursor.execute(REBUILD_LEAD_DAYS)
+        # The day rows follow the hour rows' changes (migrations 0301 and 0302: triggers), so a wrong
+        # day row would survive the hour rows' rebuild: recount them from the new hour rows.
+        cursor.execute(REBUILD_DAYS)
         if isinstance(detail, str):
             import json
 
@@ -169,6 +175,24 @@ _CHECKS: list[tuple[str, str, str]] = [
         FROM lead_sync_history CROSS JOIN (VALUES ('h', 'hour'), ('m', 'minute')) AS g(grain, unit)
         WHERE g.grain = 'h' OR date_trunc('minute', synced_at, 'UTC') >= now() - interval '7 days'
         GROUP BY 1, 2, 3, 4, 5
+        """,
+    ),
+    (
+        "history_days",
+        """
+        SELECT day, sync_direction, sync_type, sync_status, SUM(a), SUM(s), SUM(n) FROM (
+            SELECT day, sync_direction, sync_type, sync_status, attempts a, duration_sum s, duration_n n
+            FROM rollup_history_days
+            UNION ALL
+            SELECT date_trunc('day', synced_at, 'UTC'), sync_direction, sync_type, sync_status, sign,
+                   COALESCE(sign * duration, 0), CASE WHEN duration IS NULL THEN 0 ELSE sign END
+            FROM rollup_history_deltas
+        ) x GROUP BY 1, 2, 3, 4 HAVING SUM(a) <> 0 OR SUM(s) <> 0 OR SUM(n) <> 0
+        """,
+        """
+        SELECT date_trunc('day', synced_at, 'UTC'), sync_direction, sync_type, sync_status, COUNT(*),
+               SUM(EXTRACT(EPOCH FROM (synced_at - created_at))), COUNT(*)
+        FROM lead_sync_history GROUP BY 1, 2, 3, 4
         """,
     ),
     (
