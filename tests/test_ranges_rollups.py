@@ -197,7 +197,9 @@ def fresh_tables():
 # --------------------------------------------------------------------------- tests
 
 
-@pytest.mark.parametrize("zone", ["UTC", "Asia/Kolkata"])
+# UTC (whole days from day rows), a half-hour zone, and two DST zones: their changes of 25 Oct and
+# 1 Nov lie within the 40 days the checked ranges reach back from early December.
+@pytest.mark.parametrize("zone", ["UTC", "Asia/Kolkata", "Europe/Berlin", "America/New_York"])
 def test_range_readers_equal_the_raw_queries_through_compaction_archive_and_updates(fresh_tables, settings, zone):
     settings.TIME_ZONE = zone
     rnd = random.Random(12)

@@ -586,6 +586,21 @@ def test_day_rows_follow_the_tables_through_updates_deletes_rebuild_and_reset(sm
     assert fetch_one("SELECT COALESCE(SUM(attempts), 0) AS n FROM rollup_history_days")["n"] == 0
     assert rollup_services.verify_rollups().agree
 
+    # A TRUNCATE of the hour rows themselves empties the day rows (their own TRUNCATE triggers).
+    with _conn() as db:
+        for _ in range(5):
+            insert_lead(db, rnd, segments)
+            insert_attempt(db, rnd)
+    rollup_services.compact_rollups()
+    assert fetch_one("SELECT (SELECT COUNT(*) FROM rollup_leads_created_days) + "
+                     "(SELECT COUNT(*) FROM rollup_history_days) AS n")["n"] > 0
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE rollup_leads_created, rollup_history")
+    assert fetch_one("SELECT (SELECT COUNT(*) FROM rollup_leads_created_days) + "
+                     "(SELECT COUNT(*) FROM rollup_history_days) AS n")["n"] == 0
+    rollup_services.rebuild_rollups()
+    assert rollup_services.verify_rollups().agree
+
 
 def test_verify_finds_a_wrong_day_row(small_data):
     assert rollup_services.verify_rollups().agree

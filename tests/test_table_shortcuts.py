@@ -7,7 +7,8 @@ leaves the zone name out), naive values, and script prefixes (the portal behind 
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone as dt_timezone
+from datetime import datetime, timedelta, timezone as dt_timezone
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -15,9 +16,15 @@ from django.test import override_settings
 from django.urls import clear_script_prefix, reverse, set_script_prefix
 from django.utils import timezone
 from django.utils.dateformat import format as date_format
+from django.utils.formats import localize
+from django.utils.html import conditional_escape
+from django.utils.safestring import mark_safe
+from django.utils.timezone import template_localtime
 from hypothesis import given, settings as hypothesis_settings, strategies as st
 
+from monitoring.selectors import rollups as rollup_selectors
 from monitoring.tables.portal import TIMESTAMP_FORMAT, format_timestamp, lead_detail_url, wall_clock
+from monitoring.templatetags import portal as portal_tags
 
 ZONES = ["UTC", "Europe/Berlin", "America/New_York", "Australia/Lord_Howe", "Asia/Kathmandu", "America/Sao_Paulo"]
 MOMENTS = st.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(2100, 1, 1))
@@ -95,3 +102,37 @@ def test_lead_detail_url_of_a_row_without_a_lead_is_no_link():
 def test_a_malformed_lead_id_is_refused_not_linked():
     with pytest.raises(ValueError):
         lead_detail_url("../../admin")
+
+
+@pytest.mark.parametrize("thousands", [False, True])
+@pytest.mark.parametrize(
+    "value",
+    ["plain", "<b>&\"quotes\"'</b>", "", mark_safe("<i>safe</i>"), 0, 1234567, -5, Decimal("1234.50"), 3.25,
+     None, True, datetime(2026, 11, 30, 12, 0, 5, tzinfo=dt_timezone.utc)],
+)
+def test_cell_html_is_what_the_template_prints(value, thousands):
+    """table_rows prints each cell as {{ cell }} would: localized, in the display zone, escaped
+    unless safe; plain text takes a shortcut that must not change that."""
+    with override_settings(USE_THOUSAND_SEPARATOR=thousands):
+        assert portal_tags._cell_html(value) == conditional_escape(localize(template_localtime(value)))
+
+
+def test_day_rows_are_whole_utc_days_inside_a_zoned_range_across_dst():
+    """A custom range in a DST zone (its ends and bucket starts are zoned datetimes): every day read
+    from day rows starts at a UTC midnight, lies inside the range and holds no bucket edge."""
+    zone = ZoneInfo("America/New_York")
+    since = datetime(2026, 3, 1, tzinfo=zone)
+    end = datetime(2026, 4, 15, tzinfo=zone)
+    edges = [datetime(2026, 3, 1, tzinfo=zone) + timedelta(days=d) for d in range(1, 45)]  # local midnights
+    weeks = [edge for edge in edges if edge.weekday() == 0]
+    for group_edges in (edges, weeks):
+        plan = rollup_selectors.plan_window(
+            now=datetime(2026, 4, 20, tzinfo=dt_timezone.utc), since=since, open_edges=[end],
+            group_edges=group_edges, day_rows=True,
+        )
+        for lo, hi in plan.day_ranges:
+            assert lo.utcoffset() == timedelta(0) and (lo.hour, lo.minute) == (0, 0) and (hi - lo) % timedelta(days=1) == timedelta(0)
+            assert since < lo and hi <= end
+            assert not any(lo < edge < hi and edge.astimezone(dt_timezone.utc).hour != 0 for edge in group_edges)
+        # Local midnights are 04:00 or 05:00 UTC: every day holds one (days), or the weeks' days do.
+        assert plan.day_ranges == [] if group_edges is edges else plan.day_ranges

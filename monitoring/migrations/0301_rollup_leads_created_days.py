@@ -8,8 +8,9 @@ plus the hour rows of the two days its ends cut.
 
 The day rows follow the hour rows, not the sync's tables: statement triggers on
 rollup_leads_created add each statement's change of its hour rows (new minus old, summed per day)
-to the day rows. Only the compactor, rebuild_rollups() and the reset triggers write hour rows, all
-under the compactor's lock, so one writer at a time; the sync's own write path does not change.
+to the day rows. Only the compactor and rebuild_rollups() (under the compactor's lock) and the
+reset triggers (a TRUNCATE of the sync tables) write hour rows, and each change is added to the
+day rows, so they stay exact whoever writes; the sync's own write path does not change.
 The backfill reads the hour rows (one row per hour and key, not the leads table).
 """
 from django.db import migrations

@@ -5,7 +5,7 @@ rollup_history (14 ms of database time at any table size, a third of the page). 
 sum of its UTC day's hour rows with the same key, so it stands for them exactly; the page reads
 whole days from it and the hours of the two days its ends cut from the hour rows. Statement
 triggers on rollup_history keep it (only the compactor, rebuild_rollups() and the reset triggers
-write hour rows, under the compactor's lock); the backfill reads the hour rows.
+write hour rows; each change is added, so the sums stay exact); the backfill reads the hour rows.
 """
 from django.db import migrations
 

@@ -65,6 +65,9 @@ def database_now() -> datetime:
 
 
 def _floor(moment: datetime, step: timedelta) -> datetime:
+    """The start of `moment`'s step counted in UTC from 2000-01-01 (in UTC: a zoned moment would be
+    moved by wall-clock arithmetic, an hour off across a DST change)."""
+    moment = moment.astimezone(dt_timezone.utc)
     epoch = datetime(2000, 1, 1, tzinfo=dt_timezone.utc)
     return moment - ((moment - epoch) % step)
 
@@ -102,8 +105,12 @@ def plan_window(
     means not b <= edge < b + w (the row at b itself is on the other side), for a group edge not
     b < edge < b + w. Cut hours go to minute rows (if kept that far back), cut minutes to the table.
     """
+    # In UTC: edges come in the display zone (bucket starts, a custom range's ends), and Python's
+    # arithmetic on a zoned datetime is wall-clock arithmetic, an hour off across a DST change.
+    since = since.astimezone(dt_timezone.utc)
+    open_edges = [edge.astimezone(dt_timezone.utc) for edge in open_edges]
+    group_edges = [edge.astimezone(dt_timezone.utc) for edge in group_edges]
     plan = _Plan(start=_floor(since, HOUR))
-    open_edges, group_edges = list(open_edges), list(group_edges)
     cuts: list[tuple[datetime, bool]] = [(since, True)]
     cuts += [(edge, True) for edge in open_edges]
     cuts += [(edge, False) for edge in group_edges]

@@ -8,7 +8,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django import template
-from django.conf import settings
 from django.utils.formats import localize
 from django.utils.html import conditional_escape, escape, format_html, format_html_join, json_script
 from django.utils.http import urlencode
@@ -91,7 +90,9 @@ def _table_head(context: template.Context, table: Any) -> SafeString:
     for column in table.columns:
         header = _variable_html(column.header)
         if column.orderable:
-            link = escape("?" + urlencode({**query, sort_field: column.order_by_alias.next}, doseq=True))
+            # querystring_replace sets the key only when it is neither "" nor None.
+            params = query if sort_field in ("", None) else {**query, sort_field: column.order_by_alias.next}
+            link = escape("?" + urlencode(params, doseq=True))
             inner = f'\n                                <a href="{link}">{header}</a>\n                            '
         else:
             inner = f"\n                                {header}\n                            "
@@ -152,12 +153,9 @@ def table_rows(table: Any) -> SafeString:
 
 def _cell_html(value: Any) -> str:
     """{{ cell }} in django-tables2's template: localized, in the display zone, escaped unless safe.
-    Plain text and whole numbers (no thousands separator) skip the lookups that cannot change them."""
-    kind = type(value)
-    if kind is str:
+    Plain text skips the lookups that cannot change it."""
+    if type(value) is str:
         return html.escape(value)  # what escape() returns, without its lazy-text wrapper
-    if kind is int and not settings.USE_THOUSAND_SEPARATOR:
-        return str(value)
     return conditional_escape(localize(template_localtime(value)))
 
 
