@@ -290,7 +290,6 @@ def pieces_sql(kind: _Kind, plan: _Plan, params: dict[str, Any], *, extra_filter
             cursor = max(cursor, hi)
         params["p_after_days"] = cursor
         parts.append(hour_rows.replace("<hours>", "bucket >= %(p_after_days)s"))
-    if plan.day_ranges:
         # Whole days lie between the window's ends (_whole_days): no extra filter to apply.
         parts.append(f"SELECT {kind.day_values} FROM {kind.day_rollup} WHERE {_ranges_sql('day', plan.day_ranges, params, 'd')}")
     if kind.has_grain and plan.refined_hours:

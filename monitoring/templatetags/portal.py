@@ -156,7 +156,7 @@ def _cell_html(value: Any) -> str:
     Plain text skips the lookups that cannot change it."""
     if type(value) is str:
         return html.escape(value)  # what escape() returns, without its lazy-text wrapper
-    return conditional_escape(localize(template_localtime(value)))
+    return _variable_html(value)
 
 
 def _cell_renderers(columns: list[Any]) -> list[Callable[[Any], Any]]:
