@@ -174,6 +174,10 @@ def new_alert_check() -> None:
 
 
 # item -> (spec SQL statements, old live callables, what the rollup path runs: a URL or a callable)
+def no_old_path() -> None:
+    """The page had no snapshot-backed reader before the rollups (its old live cost is not comparable)."""
+
+
 ITEMS: list[tuple[str, list[str], Callable[[], Any], str | Callable[[], Any]]] = [
     ("Overview", [SPEC_HEALTH, SPEC_STATUS],
      lambda: (OLD.health_summary(), OLD.sync_status_overview(), OLD.failure_rate()), "monitoring:overview"),
@@ -196,9 +200,9 @@ ITEMS: list[tuple[str, list[str], Callable[[], Any], str | Callable[[], Any]]] =
     ("Debug", [SPEC_STALE, SPEC_WEBHOOKS],
      lambda: (OLD.stale_leads(), OLD.webhook_updates_per_minute(), OLD.stuck_leads(limit=100)), "monitoring:debug"),
     ("Activity", [], lambda: OLD.real_time_activity(), "monitoring:activity"),
-    ("Leads", [], lambda: None, "monitoring:leads"),
-    ("Alerts page", [], lambda: None, "monitoring:alerts"),
-    ("Jobs page", [], lambda: None, "monitoring:jobs"),
+    ("Leads", [], no_old_path, "monitoring:leads"),
+    ("Alerts page", [], no_old_path, "monitoring:alerts"),
+    ("Jobs page", [], no_old_path, "monitoring:jobs"),
     ("API /api/sync-metrics/", SPEC_API,
      lambda: (OLD.sync_monitoring(), OLD.recent_history(limit=10), OLD.lead_analytics(limit=7), OLD.health_summary()),
      lambda: json.dumps(metric_payload.json_ready(metric_payload.sync_metrics_payload()))),
@@ -451,6 +455,34 @@ def main() -> None:
     if len(background) > 1:
         print(f"background growth {small} → {big}: old {background[big][0] / background[small][0]:.2f}×, "
               f"rollups {background[big][1] / max(background[small][1], 0.1):.2f}×")
+    if len(args.databases) > 1:
+        print_side_by_side(results, background, small, big)
+
+
+def print_side_by_side(results: dict[str, dict[str, dict[str, Any]]], background: dict[str, tuple[float, float]],
+                       small: str, big: str) -> None:
+    """The README's table: one line per item, both sizes side by side (small / big)."""
+    def pair(values: tuple[float, float], digits: int = 0) -> str:
+        return " / ".join(f"{value:,.{digits}f}" for value in values)
+
+    print(f"\nside by side, ms ({small} / {big}):\n")
+    print("| item | spec SQL p50 | old live p50 | rollups p50 | rollups p95 | growth (p50) |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    for label, _spec, old_path, _target in ITEMS:
+        rows = results[small][label], results[big][label]
+        spec = pair(tuple(pct(row["spec"][0], 50) for row in rows)) if all(row["spec"] for row in rows) else "–"
+        old = tuple(pct(row["old"][0], 50) for row in rows)
+        # nan: --rollups-only
+        old_text = "–" if old_path is no_old_path or any(value != value for value in old) else pair(old)
+        p50 = tuple(pct(row["new"][0], 50) for row in rows)
+        p95 = tuple(pct(row["new"][0], 95) for row in rows)
+        print(f"| {label} | {spec} | {old_text} | {pair(p50, 1)} | {pair(p95, 1)} | "
+              f"{p50[1] / max(p50[0], 0.1):.2f}× |")
+    if small in background and big in background:
+        old_bg = background[small][0] / 1000, background[big][0] / 1000
+        new_bg = background[small][1] / 1000, background[big][1] / 1000
+        print(f"| background database CPU, s per minute | – | {pair(old_bg, 2)} | {pair(new_bg, 4)} | – | "
+              f"{new_bg[1] / max(new_bg[0], 0.0001):.2f}× |")
 
 
 if __name__ == "__main__":
