@@ -500,6 +500,8 @@ class Soak:
         tag = f"soak{os.getpid()}"
         if {"checks", "deliveries", "maintenance"} <= queues:
             workers = {"checks": 1, "deliveries": 4, "maintenance": 1}  # as ./portal up/serve
+            if "rollups" in queues:
+                workers["rollups"] = 1  # the compactor's own worker (issue 12)
         else:
             # Before the queues exist every task goes to Celery's default queue: one worker, as `./portal up` runs it.
             self.problems.append("no checks/deliveries/maintenance queues in CELERY_TASK_ROUTES: one worker for all tasks")

@@ -274,13 +274,16 @@ SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
 
 # Celery: Redis is the broker; schedules live in the database (django-celery-beat).
 CELERY_BROKER_URL = REDIS_URL
-# Bulkheads (issue 10): three queues, one worker pool each, so a slow delivery or a long archive
-# never delays a check. Workers (README/docs "Operating"):
+# Bulkheads (issues 10 and 12): four queues, one worker pool each, so a slow delivery or a long
+# archive never delays a check, and no maintenance run holds up the rollup compactor (the pages'
+# numbers stay current while an archive, export, verify or rebuild runs). Workers (docs/operating.md):
 #   celery -A leadsync_portal worker -Q checks -c 1 -n checks@%h
 #   celery -A leadsync_portal worker -Q deliveries -c 4 -n deliveries@%h
-#   celery -A leadsync_portal worker -Q maintenance -c 1 -n maintenance@%h
-# A worker started without -Q consumes all three (CELERY_TASK_QUEUES). Every task named
-# monitoring.<service> gets a route here and the soft/hard time limits of its queue.
+#   celery -A leadsync_portal worker -Q rollups -c 1 -n rollups@%h
+#   celery -A leadsync_portal worker -Q maintenance,celery -c 1 -n maintenance@%h
+# A worker started without -Q consumes all four (CELERY_TASK_QUEUES). Every task named
+# monitoring.<service> gets a route here and the soft/hard time limits of its queue; these are
+# the limits that apply (CELERY_TASK_ANNOTATIONS below overrides any a task's decorator sets).
 CELERY_TASK_QUEUES_BY_NAME = {
     "checks": [
         "monitoring.evaluate_alerts",
@@ -289,13 +292,14 @@ CELERY_TASK_QUEUES_BY_NAME = {
         "monitoring.deliver_notifications",
     ],
     "deliveries": ["monitoring.deliver_notification", "monitoring.send_test_message"],
+    # Every 5 s, milliseconds a run; after an archive it folds one delta per moved row.
+    "rollups": ["monitoring.compact_rollups"],
     "maintenance": [
         "monitoring.archive_history",
         "monitoring.export_archive_months",
         "monitoring.refresh_daily_summary",
         "monitoring.record_stale_leads",
         "monitoring.refresh_snapshots",
-        "monitoring.compact_rollups",
         "monitoring.verify_rollups",
         "monitoring.rebuild_rollups",
     ],
@@ -312,6 +316,8 @@ CELERY_TASK_QUEUES = {name: {"routing_key": name} for name in CELERY_TASK_QUEUES
 TASK_TIME_LIMITS = {
     "checks": (env_int("CHECK_TASK_SOFT_TIME_LIMIT", 120), env_int("CHECK_TASK_TIME_LIMIT", 150)),
     "deliveries": (env_int("DELIVERY_TASK_SOFT_TIME_LIMIT", 60), env_int("DELIVERY_TASK_TIME_LIMIT", 90)),
+    # A fold that hangs is cut short and the next run (5 s later) folds the same deltas: nothing is lost.
+    "rollups": (env_int("ROLLUPS_TASK_SOFT_TIME_LIMIT", 20), env_int("ROLLUPS_TASK_TIME_LIMIT", 30)),
     # The archive moves history in committed batches and the export a month at a time: a run cut
     # short loses nothing, and the next run (or the redelivered message) goes on from there.
     "maintenance": (env_int("MAINTENANCE_TASK_SOFT_TIME_LIMIT", 900), env_int("MAINTENANCE_TASK_TIME_LIMIT", 960)),

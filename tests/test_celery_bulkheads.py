@@ -5,6 +5,8 @@
 - A maintenance worker SIGKILLed in the middle of the archive: another worker redoes the task
   once the broker's visibility timeout has passed (5 s here, via CELERY_VISIBILITY_TIMEOUT), and
   no history row is lost or duplicated.
+- The rollup compactor folds on its own worker while the maintenance worker is busy with an
+  archive (issue 12): the pages' numbers do not wait for maintenance.
 """
 from __future__ import annotations
 
@@ -201,6 +203,56 @@ def test_every_task_has_a_queue_and_time_limits():
     assert routes["monitoring.evaluate_alerts"] == routes["monitoring.check_deadman"] == {"queue": "checks"}
     assert routes["monitoring.deliver_notification"] == routes["monitoring.send_test_message"] == {"queue": "deliveries"}
     assert routes["monitoring.archive_history"] == {"queue": "maintenance"}
+    # The compactor has a worker of its own (issue 12): no archive, export, verify or rebuild
+    # holds it up, and its limits are its queue's 20 / 30 s (the decorator's once lost to
+    # CELERY_TASK_ANNOTATIONS: it ran with the maintenance queue's 900 / 960 s).
+    assert routes["monitoring.compact_rollups"] == {"queue": "rollups"}
+    assert [name for name, route in routes.items() if route["queue"] == "rollups"] == ["monitoring.compact_rollups"]
+    compact = app.tasks["monitoring.compact_rollups"]
+    assert (compact.soft_time_limit, compact.time_limit) == (20, 30)
+    assert routes["monitoring.verify_rollups"] == routes["monitoring.rebuild_rollups"] == {"queue": "maintenance"}
     # A task from a killed worker comes back in minutes, not kombu's default hour.
     assert conf.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] <= 20 * 60
     assert conf.CELERY_TASK_ACKS_LATE and conf.CELERY_TASK_REJECT_ON_WORKER_LOST
+
+
+def _deltas() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT (SELECT COUNT(*) FROM rollup_history_deltas) + (SELECT COUNT(*) FROM rollup_lead_deltas)")
+        return cursor.fetchone()[0]
+
+
+def test_the_compactor_folds_on_its_own_worker_while_maintenance_is_busy(workers):
+    """An archive keeps the one-slot maintenance worker busy for several seconds; the compactor,
+    queued behind it, still folds at once on the rollups worker. (On the maintenance queue, as
+    before, it waited for the archive to finish.)"""
+    from monitoring.tasks import rollups as rollup_tasks
+
+    lead = Lead.objects.create(email="old@example.com")
+    _old_history(lead, 8)
+    workers("maintenance", HISTORY_ARCHIVE_BATCH_SIZE="1", HISTORY_ARCHIVE_BATCH_PAUSE_MS="1000")
+    workers("rollups")
+    maintenance_tasks.archive_history.delay()
+    assert wait_for(lambda: LeadSyncHistoryArchive.objects.count() >= 1, 60), "the archive never started"
+    assert _deltas() > 0  # the lead, its attempts and the first archived row wait to be folded
+    rollup_tasks.compact_rollups.delay()
+    assert wait_for(lambda: _deltas() == 0, 15), "the compactor waited for the maintenance worker"
+    # The archive was still running when the fold was done: one row a second, eight rows.
+    assert LeadSyncHistoryArchive.objects.count() < 8
+    assert not JobRun.objects.filter(task_name="monitoring.archive_history", outcome=JobOutcome.SUCCEEDED).exists()
+
+
+def test_the_compactor_schedule_names_the_rollups_queue(db):
+    """Migration 0303: the beat entry says where the task runs (the route decides it either way)."""
+    import importlib
+
+    from django.apps import apps
+    from django_celery_beat.models import IntervalSchedule, PeriodicTask
+
+    # A transactional test before this one may have flushed the migrations' rows: make the row again.
+    PeriodicTask.objects.filter(task="monitoring.compact_rollups").delete()
+    PeriodicTask.objects.create(name="Fold rollup deltas (every 5 seconds)", task="monitoring.compact_rollups",
+                                interval=IntervalSchedule.objects.create(every=5, period="seconds"), queue="maintenance")
+    migration = importlib.import_module("monitoring.migrations.0303_compactor_queue")
+    migration.set_queue("rollups")(apps, None)
+    assert PeriodicTask.objects.get(task="monitoring.compact_rollups").queue == "rollups"

@@ -204,7 +204,7 @@ def test_serve_runs_gunicorn_workers_and_beat_serves_static_files_and_stops_on_s
         assert status == 302 and "/accounts/login/" in headers["Location"]
 
         processes = _cmdlines(_session_pids(portal.pid))
-        for queues in ["-Q checks -c 1", "-Q deliveries -c 4", "-Q maintenance,celery -c 1"]:
+        for queues in ["-Q checks -c 1", "-Q deliveries -c 4", "-Q rollups -c 1", "-Q maintenance,celery -c 1"]:
             assert any(queues in line for line in processes), (queues, processes)
         assert any(" beat " in line for line in processes)
         # With setproctitle installed (a dependency of mutmut) gunicorn renames its processes "gunicorn: ...".
@@ -244,7 +244,7 @@ def test_up_runs_one_worker_per_queue_and_the_simulator_when_there_is_one(tmp_pa
     try:
         _wait_for(lambda: _get(port, "/healthz", https=False)[0] == 200, 240, "/healthz", portal, log)
         processes = _cmdlines(_session_pids(portal.pid))
-        for queues in ["-Q checks -c 1", "-Q deliveries -c 4", "-Q maintenance,celery -c 1"]:
+        for queues in ["-Q checks -c 1", "-Q deliveries -c 4", "-Q rollups -c 1", "-Q maintenance,celery -c 1"]:
             assert any(queues in line for line in processes), (queues, processes)
         simulator = (ROOT / "monitoring" / "management" / "commands" / "simulate_sync.py").exists()
         assert any("simulate_sync" in line for line in processes) is simulator

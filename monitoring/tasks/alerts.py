@@ -119,7 +119,7 @@ SEND_TEST_TASK = "monitoring.send_test_message"
 
 # Queue `deliveries` (CELERY_TASK_ROUTES, with the other per-delivery tasks): a slow endpoint holds one
 # delivery slot, never the web request that asked for the test.
-@shared_task(name=SEND_TEST_TASK, soft_time_limit=60, time_limit=90)
+@shared_task(name=SEND_TEST_TASK)
 def send_test_message(delivery_id: int) -> str | None:
     """Send one test message queued by the channel admin; the outcome is its delivery-log row."""
     return alert_services.deliver_notification(delivery_id=delivery_id)
