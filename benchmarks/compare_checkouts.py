@@ -9,7 +9,9 @@ apart cannot say whether a change made a page faster. Here one worker process pe
 base commit in a temporary git worktree, and this checkout or --head) runs each item once in
 turn, --runs times, on the same database: a slow minute hits both alike. Each worker has its own
 kept-open, read-only connection and renders through its own checkout's code (the rollup path of
-pages.py: full page renders through RequestFactory, the API, /metrics, the alert check).
+pages.py: GETs through Django's whole request handler for the pages, the API and /metrics, and the
+alert check). A base older than 2026-12-01's pages.py called the views directly, without the
+middleware, so compare a checkout from before that only with a head that does the same.
 
 Prints per item the p50 and p95 wall ms of each checkout and the ratio head/base of the p50s.
 The database must be migrated to the newer of the two (an older checkout only reads it).
@@ -42,6 +44,11 @@ sys.argv = argv
 from django.conf import settings
 from django.test import override_settings
 settings.ALLOWED_HOSTS = ["*"]
+settings.API_THROTTLE_PER_MINUTE = 1_000_000
+if hasattr(pages, "make_credentials"):  # pages.py requests through the whole handler (since 2026-12-01)
+    pages.make_credentials(os.environ["DATABASE_URL"].rsplit("/", 1)[1])
+else:
+    print("note: this checkout's pages.py calls the views directly (RequestFactory, no middleware)", file=sys.stderr)
 runners = {label: pages.page(target) for label, _spec, _old, target in pages.ITEMS}
 print(json.dumps(sorted(runners)), flush=True)
 with override_settings(SELECTOR_SNAPSHOT_TTL=0):
