@@ -121,3 +121,18 @@ def test_every_session_has_tcp_keepalives_and_a_user_timeout():
             ("keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count", "tcp_user_timeout")} == {
         "keepalives": "1", "keepalives_idle": "5", "keepalives_interval": "1", "keepalives_count": "3",
         "tcp_user_timeout": "10000"}
+
+
+@pytest.mark.django_db
+def test_vacuum_never_locks_the_delta_tables_the_sync_writes_through():
+    """The triggers append a delta for every write of the sync; vacuum's truncation of a delta
+    table's empty end would take ACCESS EXCLUSIVE and make the writers wait (migration 0304)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT relname, reloptions FROM pg_class WHERE relname IN ('rollup_lead_deltas', 'rollup_history_deltas') "
+            "ORDER BY relname"
+        )
+        rows = cursor.fetchall()
+    assert [name for name, _ in rows] == ["rollup_history_deltas", "rollup_lead_deltas"]
+    for name, options in rows:
+        assert "vacuum_truncate=false" in options, (name, options)
