@@ -614,6 +614,81 @@ def test_verify_finds_a_wrong_day_row(small_data):
     assert rollup_services.verify_rollups().agree
 
 
+def test_verify_takes_no_lock_and_agrees_while_compactions_fold_under_its_snapshot(small_data, monkeypatch):
+    """verify_rollups() paused after each of its checks, in its own thread and connection: meanwhile
+    the sync writes and the compactor folds (deltas, hour, minute and day rows, a closed day
+    recomputed, days closed). Every compaction completes at once; verify still agrees, reading the
+    deltas those compactions deleted."""
+    import queue
+    import threading
+
+    rnd = small_data
+    segments = _segments()
+
+    def write(db: psycopg.Connection) -> None:
+        insert_lead(db, rnd, segments)
+        insert_attempt(db, rnd)
+        update_leads(db, rnd, segments)
+        update_attempts(db, rnd)
+        db.execute(  # a late attempt for a closed day: the compactor recomputes that day
+            "INSERT INTO lead_sync_history (lead_id, sync_type, sync_direction, sync_status, created_at, synced_at) "
+            "SELECT id, 'retry', 'twenty_to_supabase', 'error', now() - interval '2 days 1 second', "
+            "now() - interval '2 days' FROM leads ORDER BY id LIMIT 1")
+
+    with _conn() as db:
+        write(db)
+        delete_some(db, rnd)
+    maintenance.archive_history(retention_days=1, vacuum=False)  # deletes from the hot table: deltas too
+    deltas_sql = "SELECT (SELECT COUNT(*) FROM rollup_lead_deltas) + (SELECT COUNT(*) FROM rollup_history_deltas)"
+    deltas_before = fetch_one(f"{deltas_sql} AS n")["n"]
+    assert deltas_before > 0
+
+    paused: queue.Queue[tuple[int, int, int]] = queue.Queue()
+    resume: queue.Queue[bool] = queue.Queue()
+    outcome: dict[str, Any] = {}
+    count_differing = rollup_services._count_differing
+
+    def pausing(cursor: Any, check_sql: str) -> int:
+        differing = count_differing(cursor, check_sql)
+        cursor.execute(f"SELECT pg_backend_pid(), ({deltas_sql}), (SELECT COUNT(*) FROM pg_locks "
+                       "WHERE locktype = 'advisory' AND pid = pg_backend_pid())")
+        paused.put(cursor.fetchone())
+        if not resume.get(timeout=60):
+            raise RuntimeError("the test stopped")
+        return differing
+
+    def run_verify() -> None:
+        try:
+            outcome["result"] = rollup_services.verify_rollups()
+        except BaseException as error:  # noqa: BLE001 - handed to the test thread
+            outcome["error"] = error
+        finally:
+            connection.close()
+
+    monkeypatch.setattr(rollup_services, "_count_differing", pausing)
+    verifier = threading.Thread(target=run_verify, daemon=True)
+    verifier.start()
+    try:
+        for _ in rollup_services._checks():
+            pid, deltas_seen, advisory_locks = paused.get(timeout=60)
+            assert pid != fetch_one("SELECT pg_backend_pid() AS pid")["pid"]
+            assert advisory_locks == 0  # verify holds no lock the compactor could wait for
+            assert deltas_seen == deltas_before  # its snapshot still has every delta folded since
+            with _conn() as db:
+                write(db)
+            folded = rollup_services.compact_rollups()
+            assert not folded.skipped and folded.folded > 0
+            assert fetch_one(f"{deltas_sql} AS n")["n"] == 0
+            resume.put(True)
+    finally:
+        resume.put(False)
+        verifier.join(timeout=60)
+    assert "error" not in outcome, outcome.get("error")
+    assert outcome["result"].agree, outcome["result"].mismatches
+    monkeypatch.undo()
+    assert rollup_services.verify_rollups().agree  # and after them, in a new snapshot
+
+
 def test_rebuild_while_the_sync_writes_counts_the_uncommitted_write_exactly_once(small_data):
     with _conn() as writer:
         writer.execute("BEGIN")

@@ -4,7 +4,8 @@ The triggers of migration 0230 append deltas; compact_rollups() folds them (SQL 
 transaction, advisory lock: a second compactor returns at once). rebuild_rollups() recomputes
 everything from the tables in one REPEATABLE READ snapshot while the sync keeps writing.
 verify_rollups() compares every rollup (plus its unfolded deltas) with the tables in one
-snapshot: the weekly check that they still agree.
+REPEATABLE READ snapshot: the weekly check that they still agree. It takes no lock, so the
+compactor keeps folding while it runs (see verify_rollups()).
 """
 from __future__ import annotations
 
@@ -15,11 +16,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from django.db import connection, transaction
+from django.db.backends.utils import CursorWrapper
 
 logger = logging.getLogger(__name__)
 
-# The compactor's advisory lock key (compact_rollups() takes it per transaction; rebuild and
-# verify hold it for their whole snapshot so no compaction commits in the middle).
+# The compactor's advisory lock key (compact_rollups() takes it per transaction; rebuild holds it
+# for its whole snapshot so no compaction commits in the middle).
 LOCK_KEY_SQL = "hashtext('monitoring.compact_rollups')"
 
 
@@ -42,16 +44,27 @@ def compact_rollups() -> CompactResult:
 
 
 @contextmanager
+def _snapshot() -> Iterator[None]:
+    """A REPEATABLE READ transaction of its own: every statement in it reads one snapshot."""
+    if connection.in_atomic_block:
+        raise RuntimeError("rebuild/verify need their own REPEATABLE READ transaction: call them outside atomic()")
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        yield
+
+
+@contextmanager
 def _snapshot_with_compactor_lock() -> Iterator[None]:
-    """A REPEATABLE READ transaction taken while holding the compactor's lock (session level,
-    acquired before the snapshot, so no compaction can commit between the two)."""
+    """_snapshot() taken while holding the compactor's lock (session level, acquired before the
+    snapshot, so no compaction can commit between the two). rebuild_rollups() needs it: it deletes
+    the deltas its snapshot sees and rewrites the rollups, which a concurrent fold of the same
+    deltas would count twice."""
     if connection.in_atomic_block:
         raise RuntimeError("rebuild/verify need their own REPEATABLE READ transaction: call them outside atomic()")
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT pg_advisory_lock({LOCK_KEY_SQL})")
     try:
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        with _snapshot():
             yield
     finally:
         with connection.cursor() as cursor:
@@ -237,6 +250,19 @@ _CHECKS: list[tuple[str, str, str]] = [
 ]
 
 
+def _exact(rollup_sql: str, table_sql: str) -> str:
+    """The number of rows in one side and not the other (both ways): 0 when they agree exactly."""
+    return (
+        f"SELECT (SELECT COUNT(*) FROM (({rollup_sql}) EXCEPT ({table_sql})) a)"
+        f" + (SELECT COUNT(*) FROM (({table_sql}) EXCEPT ({rollup_sql})) b)"
+    )
+
+
+def _checks() -> list[tuple[str, str]]:
+    """(name, SQL counting the keys where that rollup disagrees with the tables), in order."""
+    return [(name, _exact(rollup_sql, table_sql)) for name, rollup_sql, table_sql in _CHECKS]
+
+
 @dataclass
 class VerifyResult:
     mismatches: dict[str, int] = field(default_factory=dict)
@@ -247,19 +273,29 @@ class VerifyResult:
         return not self.mismatches
 
 
+def _count_differing(cursor: CursorWrapper, check_sql: str) -> int:
+    cursor.execute(check_sql)
+    return int(cursor.fetchone()[0])
+
+
 def verify_rollups() -> VerifyResult:
-    """Compare each rollup (+ unfolded deltas) with the tables in one snapshot; mismatching keys per rollup."""
+    """Compare each rollup (+ unfolded deltas) with the tables in one snapshot; mismatching keys per rollup.
+
+    No compactor lock: the compactor may fold (and rebuild_rollups() rewrite) while this runs, for
+    minutes at large sizes, and the pages need it to. Each of them commits everything it changes in
+    one transaction: the deltas it deletes, the rollup rows it adds them to, the day rows their
+    triggers (0301, 0302) keep, the closed days, the recomputed days and the pruned minute rows. A
+    REPEATABLE READ snapshot sees such a transaction wholly or not at all, so every check reads
+    rollups and deltas from the same side of each fold. The minute-row window is cut at this
+    transaction's now() on both sides, and the compactor prunes only rows a day older than it.
+    """
     started = time.monotonic()
     result = VerifyResult()
-    with _snapshot_with_compactor_lock(), connection.cursor() as cursor:
-        for name, rollup_sql, table_sql in _CHECKS:
-            cursor.execute(
-                f"SELECT (SELECT COUNT(*) FROM (({rollup_sql}) EXCEPT ({table_sql})) a)"
-                f" + (SELECT COUNT(*) FROM (({table_sql}) EXCEPT ({rollup_sql})) b)"
-            )
-            differing = cursor.fetchone()[0]
+    with _snapshot(), connection.cursor() as cursor:
+        for name, check_sql in _checks():
+            differing = _count_differing(cursor, check_sql)
             if differing:
-                result.mismatches[name] = int(differing)
+                result.mismatches[name] = differing
                 logger.error("verify_rollups: %s disagrees with the tables on %s keys", name, differing)
     result.seconds = round(time.monotonic() - started, 3)
     return result
