@@ -584,6 +584,11 @@ def test_day_rows_follow_the_tables_through_updates_deletes_rebuild_and_reset(sm
     assert _days_disagreeing_with_leads() == []
     assert fetch_one("SELECT COALESCE(SUM(lead_count), 0) AS n FROM rollup_leads_created_days")["n"] == 0
     assert fetch_one("SELECT COALESCE(SUM(attempts), 0) AS n FROM rollup_history_days")["n"] == 0
+    # The reset restarts the all-time totals at 0 while the archive keeps its attempts: verify says
+    # the totals are below them, and a rebuild counts the archive again.
+    assert fetch_one("SELECT COUNT(*) AS n FROM lead_sync_history_archive")["n"] > 0
+    assert set(rollup_services.verify_rollups().mismatches) == {"attempt_totals"}
+    rollup_services.rebuild_rollups()
     assert rollup_services.verify_rollups().agree
 
     # A TRUNCATE of the hour rows themselves empties the day rows (their own TRUNCATE triggers).
@@ -611,6 +616,48 @@ def test_verify_finds_a_wrong_day_row(small_data):
                        "WHERE ctid = (SELECT ctid FROM rollup_history_days WHERE attempts > 0 LIMIT 1)")
     assert rollup_services.verify_rollups().mismatches == {"leads_created_days": 2, "history_days": 2}
     rollup_services.rebuild_rollups()
+    assert rollup_services.verify_rollups().agree
+
+
+@pytest.mark.parametrize(
+    "corrupt, expected",
+    [
+        # A minute row of lead flow (the day edges of its windows) and of the error groups, in the 7 days read.
+        ("UPDATE rollup_leads_created SET lead_count = lead_count + 1 WHERE ctid = (SELECT ctid FROM "
+         "rollup_leads_created WHERE grain = 'm' AND lead_count > 0 AND bucket > now() - interval '6 days' LIMIT 1)", {"leads_created": 2}),
+        ("UPDATE rollup_error_groups SET n = n + 1 WHERE ctid = (SELECT ctid FROM "
+         "rollup_error_groups WHERE grain = 'm' AND n > 0 AND bucket > now() - interval '6 days' LIMIT 1)", {"error_groups": 2}),
+        # A key with no attempts or leads but a sum: every sum decides whether a key is compared, not the count alone.
+        ("INSERT INTO rollup_leads (sync_status, segment_id, lead_source, sync_direction, never_synced, in_twenty, "
+         "lead_count, error_count_sum, score_sum, score_n, confidence_sum, confidence_n) "
+         "VALUES ('synced', NULL, 'ghost', 'bidirectional', false, false, 0, 0, 5, 1, 0, 0)", {"leads": 1}),
+        ("INSERT INTO rollup_history (grain, bucket, sync_direction, sync_type, sync_status, attempts, duration_sum, "
+         "duration_n) VALUES ('h', date_trunc('hour', now() - interval '3 days'), 'ghost', 'retry', 'synced', 0, 5, 0)",
+         {"history": 1, "history_days": 1}),
+        # An all-time total below what the hot and archived attempts already account for, or lost.
+        ("UPDATE rollup_attempt_totals SET errors = errors - 1 WHERE ctid = (SELECT ctid FROM "
+         "rollup_attempt_totals WHERE errors > 0 LIMIT 1)", {"attempt_totals": 1}),
+        ("DELETE FROM rollup_attempt_totals WHERE ctid = (SELECT ctid FROM rollup_attempt_totals LIMIT 1)",
+         {"attempt_totals": 1}),
+    ],
+)
+def test_verify_finds_a_wrong_minute_row_or_all_time_total(small_data, corrupt, expected):
+    maintenance.archive_history(retention_days=1, vacuum=False)  # the totals then count archived attempts too
+    rollup_services.compact_rollups()
+    assert rollup_services.verify_rollups().agree
+    with connection.cursor() as cursor:
+        cursor.execute(corrupt)
+        assert cursor.rowcount == 1
+    assert rollup_services.verify_rollups().mismatches == expected
+    rollup_services.rebuild_rollups()
+    assert rollup_services.verify_rollups().agree
+
+
+def test_verify_cannot_see_all_time_totals_that_are_too_high(small_data):
+    # The tables only bound them from below (deleted attempts were counted and left no row): a
+    # total raised by mistake is not found, and rebuild_rollups() never lowers it.
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE rollup_attempt_totals SET attempts = attempts + 1")
     assert rollup_services.verify_rollups().agree
 
 

@@ -109,8 +109,9 @@ def rebuild_rollups() -> RebuildResult:
 
 
 # Each check: (name, rollup side, table side). Both sides are (key..., values...) rows; the
-# rollup side adds the unfolded deltas, so a check holds at any moment, not only after a fold.
-# Minute rows are compared for the 7 days readers use.
+# rollup side adds the unfolded deltas, so a check holds at any moment, not only after a fold, and
+# keeps a key while any of its sums is non-zero (a key whose sums are all 0 is as good as absent;
+# the table side never has one). Minute rows are compared for the 7 days readers use (kept 8).
 _CHECKS: list[tuple[str, str, str]] = [
     (
         "leads",
@@ -125,7 +126,9 @@ _CHECKS: list[tuple[str, str, str]] = [
                    sign * sync_error_count, COALESCE(sign * lead_score, 0), CASE WHEN lead_score IS NULL THEN 0 ELSE sign END,
                    COALESCE(sign * segment_confidence, 0), CASE WHEN segment_confidence IS NULL THEN 0 ELSE sign END
             FROM rollup_lead_deltas
-        ) x GROUP BY 1, 2, 3, 4, 5, 6 HAVING SUM(lead_count) <> 0 OR SUM(error_count_sum) <> 0
+        ) x GROUP BY 1, 2, 3, 4, 5, 6
+        HAVING SUM(lead_count) <> 0 OR SUM(error_count_sum) <> 0 OR SUM(score_sum) <> 0 OR SUM(score_n) <> 0
+            OR SUM(confidence_sum) <> 0 OR SUM(confidence_n) <> 0
         """,
         """
         SELECT sync_status, segment_id, lead_source, sync_direction, last_synced_at IS NULL, twenty_id IS NOT NULL,
@@ -135,21 +138,27 @@ _CHECKS: list[tuple[str, str, str]] = [
         """,
     ),
     (
+        # Hour rows per status and in-Twenty; minute rows (status '*', in_twenty false) for 7 days.
         "leads_created",
         """
-        SELECT bucket, lead_source, sync_direction, sync_status, in_twenty, SUM(c), SUM(s), SUM(n) FROM (
-            SELECT bucket, lead_source, sync_direction, sync_status, in_twenty, lead_count c, score_sum s, score_n n
-            FROM rollup_leads_created WHERE grain = 'h'
+        SELECT grain, bucket, lead_source, sync_direction, sync_status, in_twenty, SUM(c), SUM(s), SUM(n) FROM (
+            SELECT grain, bucket, lead_source, sync_direction, sync_status, in_twenty, lead_count c, score_sum s, score_n n
+            FROM rollup_leads_created WHERE grain = 'h' OR bucket >= now() - interval '7 days'
             UNION ALL
-            SELECT date_trunc('hour', created_at, 'UTC'), lead_source, sync_direction, sync_status, in_twenty, sign,
+            SELECT g.grain, date_trunc(g.unit, created_at, 'UTC'), lead_source, sync_direction,
+                   CASE WHEN g.grain = 'h' THEN sync_status ELSE '*' END, g.grain = 'h' AND in_twenty, sign,
                    COALESCE(sign * lead_score, 0), CASE WHEN lead_score IS NULL THEN 0 ELSE sign END
-            FROM rollup_lead_deltas
-        ) x GROUP BY 1, 2, 3, 4, 5 HAVING SUM(c) <> 0
+            FROM rollup_lead_deltas CROSS JOIN (VALUES ('h', 'hour'), ('m', 'minute')) AS g(grain, unit)
+            WHERE g.grain = 'h' OR date_trunc('minute', created_at, 'UTC') >= now() - interval '7 days'
+        ) x GROUP BY 1, 2, 3, 4, 5, 6 HAVING SUM(c) <> 0 OR SUM(s) <> 0 OR SUM(n) <> 0
         """,
         """
-        SELECT date_trunc('hour', created_at, 'UTC'), lead_source, sync_direction, sync_status, twenty_id IS NOT NULL,
+        SELECT g.grain, date_trunc(g.unit, created_at, 'UTC'), lead_source, sync_direction,
+               CASE WHEN g.grain = 'h' THEN sync_status ELSE '*' END, g.grain = 'h' AND twenty_id IS NOT NULL,
                COUNT(*), COALESCE(SUM(lead_score), 0), COUNT(lead_score)
-        FROM leads GROUP BY 1, 2, 3, 4, 5
+        FROM leads CROSS JOIN (VALUES ('h', 'hour'), ('m', 'minute')) AS g(grain, unit)
+        WHERE g.grain = 'h' OR date_trunc('minute', created_at, 'UTC') >= now() - interval '7 days'
+        GROUP BY 1, 2, 3, 4, 5, 6
         """,
     ),
     (
@@ -180,7 +189,7 @@ _CHECKS: list[tuple[str, str, str]] = [
                    COALESCE(sign * duration, 0), CASE WHEN duration IS NULL THEN 0 ELSE sign END
             FROM rollup_history_deltas CROSS JOIN (VALUES ('h', 'hour'), ('m', 'minute')) AS g(grain, unit)
             WHERE g.grain = 'h' OR date_trunc('minute', synced_at, 'UTC') >= now() - interval '7 days'
-        ) x GROUP BY 1, 2, 3, 4, 5 HAVING SUM(a) <> 0
+        ) x GROUP BY 1, 2, 3, 4, 5 HAVING SUM(a) <> 0 OR SUM(s) <> 0 OR SUM(n) <> 0
         """,
         """
         SELECT g.grain, date_trunc(g.unit, synced_at, 'UTC'), sync_direction, sync_type, sync_status, COUNT(*),
@@ -227,16 +236,22 @@ _CHECKS: list[tuple[str, str, str]] = [
     (
         "error_groups",
         """
-        SELECT bucket, fingerprint, SUM(n) FROM (
-            SELECT bucket, fingerprint, n FROM rollup_error_groups WHERE grain = 'h'
+        SELECT grain, bucket, fingerprint, SUM(n) FROM (
+            SELECT grain, bucket, fingerprint, n FROM rollup_error_groups
+            WHERE grain = 'h' OR bucket >= now() - interval '7 days'
             UNION ALL
-            SELECT date_trunc('hour', synced_at, 'UTC'), lead_sync_error_fingerprint(error_message), sign
-            FROM rollup_history_deltas WHERE sync_status = 'error'
-        ) x GROUP BY 1, 2 HAVING SUM(n) <> 0
+            SELECT g.grain, date_trunc(g.unit, synced_at, 'UTC'), lead_sync_error_fingerprint(error_message), sign
+            FROM rollup_history_deltas CROSS JOIN (VALUES ('h', 'hour'), ('m', 'minute')) AS g(grain, unit)
+            WHERE sync_status = 'error'
+              AND (g.grain = 'h' OR date_trunc('minute', synced_at, 'UTC') >= now() - interval '7 days')
+        ) x GROUP BY 1, 2, 3 HAVING SUM(n) <> 0
         """,
         """
-        SELECT date_trunc('hour', synced_at, 'UTC'), lead_sync_error_fingerprint(error_message), COUNT(*)
-        FROM lead_sync_history WHERE sync_status = 'error' GROUP BY 1, 2
+        SELECT g.grain, date_trunc(g.unit, synced_at, 'UTC'), lead_sync_error_fingerprint(error_message), COUNT(*)
+        FROM lead_sync_history CROSS JOIN (VALUES ('h', 'hour'), ('m', 'minute')) AS g(grain, unit)
+        WHERE sync_status = 'error'
+          AND (g.grain = 'h' OR date_trunc('minute', synced_at, 'UTC') >= now() - interval '7 days')
+        GROUP BY 1, 2, 3
         """,
     ),
     (
@@ -258,9 +273,40 @@ def _exact(rollup_sql: str, table_sql: str) -> str:
     )
 
 
+# The all-time totals count every attempt ever inserted and every entry into error / conflict, and
+# a delete or an archive move never lowers them, so the tables cannot say what they should be, only
+# what they must be at least: every attempt in lead_sync_history or the archive was counted when it
+# was inserted, and every one now in error / conflict entered that status at least once;
+# rebuild_rollups() raises them to exactly that floor. This counts the directions below the floor
+# (a lost or lowered counter); a total that is too high cannot be told from deleted attempts.
+# A TRUNCATE of lead_sync_history (a reset) restarts them at 0 while the archive keeps its rows:
+# they are then below the floor until rebuild_rollups() counts the archive again.
+ATTEMPT_TOTALS_BELOW_TABLES = """
+WITH rollup AS (
+    SELECT sync_direction, SUM(a) AS a, SUM(e) AS e, SUM(c) AS c FROM (
+        SELECT sync_direction, attempts, errors, conflicts FROM rollup_attempt_totals
+        UNION ALL
+        SELECT sync_direction, COUNT(*) FILTER (WHERE new_attempt),
+               COUNT(*) FILTER (WHERE status_entered AND sync_status = 'error'),
+               COUNT(*) FILTER (WHERE status_entered AND sync_status = 'conflict')
+        FROM rollup_history_deltas WHERE sign > 0 GROUP BY 1
+    ) x (sync_direction, a, e, c) GROUP BY 1
+), tables AS (
+    SELECT sync_direction, COUNT(*) AS a, COUNT(*) FILTER (WHERE sync_status = 'error') AS e,
+           COUNT(*) FILTER (WHERE sync_status = 'conflict') AS c
+    FROM (SELECT sync_direction, sync_status FROM lead_sync_history
+          UNION ALL SELECT sync_direction, sync_status FROM lead_sync_history_archive) h
+    GROUP BY 1
+)
+SELECT COUNT(*) FROM tables t LEFT JOIN rollup r USING (sync_direction)
+WHERE COALESCE(r.a, 0) < t.a OR COALESCE(r.e, 0) < t.e OR COALESCE(r.c, 0) < t.c
+"""
+
+
 def _checks() -> list[tuple[str, str]]:
     """(name, SQL counting the keys where that rollup disagrees with the tables), in order."""
-    return [(name, _exact(rollup_sql, table_sql)) for name, rollup_sql, table_sql in _CHECKS]
+    exact = [(name, _exact(rollup_sql, table_sql)) for name, rollup_sql, table_sql in _CHECKS]
+    return [*exact, ("attempt_totals", ATTEMPT_TOTALS_BELOW_TABLES)]
 
 
 @dataclass
