@@ -771,17 +771,27 @@ def test_pages_say_the_sync_time_quantiles_are_approximate(small_data, viewer_cl
         assert "(approximate, ±2 %)" in body and "p95 ≈" in body and "p99 ≈" in body, page
 
 
-def test_stale_snapshot_task_has_no_schedule_and_compactor_runs_every_five_seconds(db):
+def test_migrated_schedules_compact_every_five_seconds_verify_weekly_and_drop_the_snapshot_refresh():
     import importlib
 
     from django.apps import apps
-    from django_celery_beat.models import PeriodicTask
+    from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
-    # Transactional tests flush the migration's rows: run the schedule migration's step again.
+    # As migrated (serialized_rollback restores the migrations' rows): one enabled row each.
+    verify = PeriodicTask.objects.get(task="monitoring.verify_rollups")
+    assert verify.enabled and verify.interval is None and verify.one_off is False
+    crontab = verify.crontab
+    assert (crontab.minute, crontab.hour, crontab.day_of_week, crontab.day_of_month, crontab.month_of_year,
+            str(crontab.timezone)) == ("0", "5", "0", "*", "*", "UTC")  # weekly: Sunday 05:00 UTC
+    compact = PeriodicTask.objects.get(task="monitoring.compact_rollups")
+    assert compact.enabled and compact.crontab is None
+    assert (compact.interval.every, compact.interval.period, compact.expire_seconds) == (5, "seconds", 5)
+    assert not PeriodicTask.objects.filter(task="monitoring.refresh_snapshots").exists()
+
+    # 0232's step also removes the per-minute snapshot refresh where an older database still has it.
     schedules = importlib.import_module("monitoring.migrations.0232_rollup_schedules")
     PeriodicTask.objects.create(name=schedules.SNAPSHOTS[0], task=schedules.SNAPSHOTS[1],
-                                interval=__import__("django_celery_beat.models").models.IntervalSchedule.objects.create(
-                                    every=1, period="minutes"))
+                                interval=IntervalSchedule.objects.create(every=1, period="minutes"))
     schedules.forward(apps, None)
 
     compact = PeriodicTask.objects.get(task="monitoring.compact_rollups")
