@@ -218,23 +218,49 @@ def insert_attempt(db: psycopg.Connection, rnd: random.Random) -> None:
     )
 
 
+def _sometimes(rnd: random.Random, columns: dict[str, tuple[str, Any]]) -> tuple[str, list[Any]]:
+    """SET clauses for a random subset of `columns` (each: SQL with one %s, its value)."""
+    chosen = [(name, expr, value) for name, (expr, value) in columns.items() if rnd.random() < 0.5]
+    return "".join(f", {name} = {expr}" for name, expr, _ in chosen), [value for _, _, value in chosen]
+
+
+def _ago(rnd: random.Random) -> float:
+    return rnd.choice(OFFSETS) + rnd.random()
+
+
 def update_leads(db: psycopg.Connection, rnd: random.Random, segments: list[Any]) -> None:
+    # Status, errors and segment always; each other rolled-up column sometimes: a source, a Twenty
+    # id, a score or confidence appearing or vanishing, a lead synced, never synced again, or
+    # created at another minute, hour or day (across the 7-day and 8-day edges too).
+    extra, values = _sometimes(rnd, {
+        "lead_source": ("%s", rnd.choice(SOURCES)),
+        # Unique per lead: a new id from the lead's own, or none (NULL || ... is NULL).
+        "twenty_id": ("md5(id::text || %s::text)", None if rnd.random() < 0.5 else rnd.random()),
+        "lead_score": ("%s", None if rnd.random() < 0.3 else rnd.randint(0, 100)),
+        "segment_confidence": ("%s", None if rnd.random() < 0.3 else round(rnd.random(), 3)),
+        "last_synced_at": ("now() - make_interval(secs => %s::float8)", None if rnd.random() < 0.4 else _ago(rnd)),
+        "created_at": ("now() - make_interval(secs => %s)", _ago(rnd)),
+    })
     db.execute(
-        """
-        UPDATE leads SET sync_status = %s, sync_error_count = sync_error_count + %s,
-               last_synced_at = COALESCE(%s, last_synced_at), segment_id = %s
+        f"""
+        UPDATE leads SET sync_status = %s, sync_error_count = sync_error_count + %s, segment_id = %s{extra}
         WHERE id IN (SELECT id FROM leads ORDER BY md5(id::text || %s) LIMIT %s)
         """,
-        (rnd.choice(STATUSES), rnd.choice([0, 1]), rnd.choice([None, None]), rnd.choice(segments), rnd.random(),
-         rnd.randint(1, 3)),
+        (rnd.choice(STATUSES), rnd.choice([0, 1]), rnd.choice(segments), *values, rnd.random(), rnd.randint(1, 3)),
     )
 
 
 def update_attempts(db: psycopg.Connection, rnd: random.Random) -> None:
+    # Status and message always; sometimes the attempt moves to another lead, or finishes at another
+    # time (so another minute, hour or UTC day, open or closed, and another duration).
+    extra, values = _sometimes(rnd, {
+        "lead_id": ("(SELECT id FROM leads ORDER BY md5(id::text || %s) LIMIT 1)", rnd.random()),
+        "synced_at": ("now() - make_interval(secs => %s)", _ago(rnd)),
+    })
     db.execute(
-        "UPDATE lead_sync_history SET sync_status = %s, error_message = %s "
+        f"UPDATE lead_sync_history SET sync_status = %s, error_message = %s{extra} "
         "WHERE id IN (SELECT id FROM lead_sync_history ORDER BY md5(id::text || %s) LIMIT 2)",
-        (rnd.choice(H_STATUSES), rnd.choice(MESSAGES), rnd.random()),
+        (rnd.choice(H_STATUSES), rnd.choice(MESSAGES), *values, rnd.random()),
     )
 
 
@@ -250,8 +276,9 @@ def delete_some(db: psycopg.Connection, rnd: random.Random) -> None:
                    "(SELECT id FROM lead_sync_history ORDER BY md5(id::text || %s) LIMIT 2)", [rnd.random()])
 
 
-OPS = ["lead", "attempt", "attempt", "update_leads", "update_attempts", "delete", "archive", "repair", "compact",
-       "late", "batch"]
+# Updates weigh double: each changes a random subset of the rolled-up columns.
+OPS = ["lead", "attempt", "attempt", "update_leads", "update_leads", "update_attempts", "update_attempts", "delete",
+       "archive", "repair", "compact", "late", "batch"]
 
 
 def run_op(op: str, rnd: random.Random, segments: list[Any], user: User) -> None:
