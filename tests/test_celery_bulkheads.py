@@ -216,43 +216,59 @@ def test_every_task_has_a_queue_and_time_limits():
     assert conf.CELERY_TASK_ACKS_LATE and conf.CELERY_TASK_REJECT_ON_WORKER_LOST
 
 
-def _deltas() -> int:
+def _lead_deltas() -> int:
     with connection.cursor() as cursor:
-        cursor.execute("SELECT (SELECT COUNT(*) FROM rollup_history_deltas) + (SELECT COUNT(*) FROM rollup_lead_deltas)")
+        cursor.execute("SELECT COUNT(*) FROM rollup_lead_deltas")
         return cursor.fetchone()[0]
 
 
 def test_the_compactor_folds_on_its_own_worker_while_maintenance_is_busy(workers):
-    """An archive keeps the one-slot maintenance worker busy for several seconds; the compactor,
-    queued behind it, still folds at once on the rollups worker. (On the maintenance queue, as
-    before, it waited for the archive to finish.)"""
+    """An archive keeps the one-slot maintenance worker busy for 20 s; the compactor, queued while
+    it runs, still folds at once on the rollups worker. (On the maintenance queue, as before, it
+    waited for the archive to finish.) The archive writes history deltas all the while, so the
+    test watches the leads' deltas, which only a compaction removes."""
     from monitoring.tasks import rollups as rollup_tasks
 
-    lead = Lead.objects.create(email="old@example.com")
-    _old_history(lead, 8)
-    workers("maintenance", HISTORY_ARCHIVE_BATCH_SIZE="1", HISTORY_ARCHIVE_BATCH_PAUSE_MS="1000")
+    # The rollups worker is up once it has folded a first lead's delta.
     workers("rollups")
+    lead = Lead.objects.create(email="old@example.com")
+    rollup_tasks.compact_rollups.delay()
+    assert wait_for(lambda: _lead_deltas() == 0, 60), "the rollups worker never folded"
+
+    _old_history(lead, 20)
+    workers("maintenance", HISTORY_ARCHIVE_BATCH_SIZE="1", HISTORY_ARCHIVE_BATCH_PAUSE_MS="1000")
     maintenance_tasks.archive_history.delay()
     assert wait_for(lambda: LeadSyncHistoryArchive.objects.count() >= 1, 60), "the archive never started"
-    assert _deltas() > 0  # the lead, its attempts and the first archived row wait to be folded
+    Lead.objects.create(email="new@example.com")
+    assert _lead_deltas() == 1
     rollup_tasks.compact_rollups.delay()
-    assert wait_for(lambda: _deltas() == 0, 15), "the compactor waited for the maintenance worker"
-    # The archive was still running when the fold was done: one row a second, eight rows.
-    assert LeadSyncHistoryArchive.objects.count() < 8
+    assert wait_for(lambda: _lead_deltas() == 0, 15), "the compactor waited for the maintenance worker"
+    # The archive was still running when the fold was done: one row a second, twenty rows.
+    assert LeadSyncHistoryArchive.objects.count() < 20
     assert not JobRun.objects.filter(task_name="monitoring.archive_history", outcome=JobOutcome.SUCCEEDED).exists()
 
 
-def test_the_compactor_schedule_names_the_rollups_queue(db):
-    """Migration 0303: the beat entry says where the task runs (the route decides it either way)."""
+def test_the_compactor_schedule_names_no_queue_so_its_route_decides(db):
+    """Beat passes a row's queue to apply_async, where it wins over CELERY_TASK_ROUTES: a row saying
+    "maintenance" kept the compactor there. Migration 0303 clears it, and no beat row may name a
+    queue other than its task's route."""
     import importlib
 
     from django.apps import apps
     from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
+    from leadsync_portal.celery import app as celery_app
+
     # A transactional test before this one may have flushed the migrations' rows: make the row again.
     PeriodicTask.objects.filter(task="monitoring.compact_rollups").delete()
     PeriodicTask.objects.create(name="Fold rollup deltas (every 5 seconds)", task="monitoring.compact_rollups",
                                 interval=IntervalSchedule.objects.create(every=5, period="seconds"), queue="maintenance")
+    # Where beat's options would send it, before and after the migration.
+    assert celery_app.amqp.router.route({"queue": "maintenance"}, "monitoring.compact_rollups")["queue"].name == "maintenance"
     migration = importlib.import_module("monitoring.migrations.0303_compactor_queue")
-    migration.set_queue("rollups")(apps, None)
-    assert PeriodicTask.objects.get(task="monitoring.compact_rollups").queue == "rollups"
+    migration.set_queue(None)(apps, None)
+    assert PeriodicTask.objects.get(task="monitoring.compact_rollups").queue is None
+    assert celery_app.amqp.router.route({}, "monitoring.compact_rollups")["queue"].name == "rollups"
+    routes = settings.CELERY_TASK_ROUTES
+    for row in PeriodicTask.objects.exclude(task="celery.backend_cleanup"):
+        assert row.queue in (None, "", routes[row.task]["queue"]), (row.name, row.queue)

@@ -311,3 +311,26 @@ def test_older_copies_add_settled_history_behind_an_unchanged_recent_past(db):
 def test_older_copies_must_not_be_negative(db):
     with pytest.raises(ValueError, match="--older-copies must not be negative"):
         seed_demo(leads=10, history=10, older_copies=-1)
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_reset_keeps_the_totals_over_the_archive_so_the_weekly_verify_agrees():
+    """A reset's TRUNCATE restarts the all-time attempt totals, but the archive keeps its rows, which
+    the totals must still cover: a small reset seed (not the bulk path) left them short, and the
+    weekly verify failed until someone ran a rebuild. seed_demo now rebuilds after every reset."""
+    from monitoring.services import maintenance, rollups
+
+    try:
+        seed_demo(leads=200, history=2_000, days=30, seed=3, reset=True, now=SEEDED_AT)
+        assert maintenance.archive_history(retention_days=5, vacuum=False).moved > 0
+        seed_demo(leads=200, history=2_000, days=30, seed=4, reset=True, now=SEEDED_AT)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT COUNT(*) FROM lead_sync_history_archive")
+            assert cursor.fetchone()[0] > 0  # the archive outlived the reset
+        rollups.compact_rollups()
+        result = rollups.verify_rollups()
+        assert result.agree, result.mismatches
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("TRUNCATE lead_sync_history_archive, lead_sync_history, leads, customer_segments CASCADE")
+        rollups.rebuild_rollups()

@@ -334,7 +334,8 @@ def seed_demo(
     # Outside the transaction: ANALYZE so the planner knows the new sizes, then the summary.
     _exec("ANALYZE customer_segments, leads, lead_sync_history")
     step("analyzed")
-    if bulk and rebuild_rollups_after:
+    # After a reset too: TRUNCATE restarts the all-time totals, which must still cover the archive.
+    if (bulk or reset) and rebuild_rollups_after:
         rebuilt = rollups.rebuild_rollups()
         step(f"rebuilt the rollups ({rebuilt.history_days} days of history)")
     _exec("SELECT refresh_daily_summary()")
