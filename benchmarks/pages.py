@@ -29,7 +29,8 @@ steadier than wall time on a shared machine), the growth ratio small -> big of t
 and the background database CPU per minute: old = one snapshot refresh (every minute) + 1/60
 of the daily-summary rebuild (hourly); new = 12 compactions at rest + 1/60 of the (now cheap)
 daily-summary refresh. Sessions are read-only except for the background measurements, which
-run on a copy made with CREATE DATABASE ... TEMPLATE (--background-copy).
+run on a copy made with CREATE DATABASE ... TEMPLATE, and for the login the page requests carry:
+make_credentials() writes a user "bench", a session and an API token into each database first.
 """
 from __future__ import annotations
 
