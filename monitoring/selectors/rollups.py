@@ -857,6 +857,20 @@ def daily_summary(*, days: int | None = None) -> list[Row]:
 # --------------------------------------------------------------------------- all-time totals
 
 
+# The all-time totals as the compactor will leave them: the folded rows (rollup_attempt_totals) and
+# the increments still in the deltas, one or more rows per direction (columns sync_direction,
+# attempts, errors, conflicts; sum them per direction). Read by attempt_totals() and by
+# verify_rollups()'s check of the totals.
+ATTEMPT_TOTALS_PARTS = """
+    SELECT sync_direction, attempts, errors, conflicts FROM rollup_attempt_totals
+    UNION ALL
+    SELECT sync_direction, COUNT(*) FILTER (WHERE new_attempt),
+           COUNT(*) FILTER (WHERE status_entered AND sync_status = 'error'),
+           COUNT(*) FILTER (WHERE status_entered AND sync_status = 'conflict')
+    FROM rollup_history_deltas WHERE sign > 0 GROUP BY 1
+"""
+
+
 def attempt_totals() -> list[Row]:
     """All-time attempts per direction, with the attempts that entered error and conflict: monotonic
     (an archive move or a deleted lead never lowers them), for Prometheus _total counters.
@@ -865,17 +879,10 @@ def attempt_totals() -> list[Row]:
     direction, zeros included. Folded totals plus the unfolded new attempts.
     """
     rows = fetch_all(
-        """
+        f"""
         SELECT sync_direction, SUM(attempts)::bigint AS attempts, SUM(errors)::bigint AS errors,
                SUM(conflicts)::bigint AS conflicts
-        FROM (
-            SELECT sync_direction, attempts, errors, conflicts FROM rollup_attempt_totals
-            UNION ALL
-            SELECT sync_direction, COUNT(*) FILTER (WHERE new_attempt),
-                   COUNT(*) FILTER (WHERE status_entered AND sync_status = 'error'),
-                   COUNT(*) FILTER (WHERE status_entered AND sync_status = 'conflict')
-            FROM rollup_history_deltas WHERE sign > 0 GROUP BY 1
-        ) AS parts
+        FROM ({ATTEMPT_TOTALS_PARTS}) AS parts
         GROUP BY 1
         """
     )

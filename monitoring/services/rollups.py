@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from django.db import connection, transaction
 from django.db.backends.utils import CursorWrapper
 
+from monitoring.selectors.rollups import ATTEMPT_TOTALS_PARTS
+
 logger = logging.getLogger(__name__)
 
 # The compactor's advisory lock key (compact_rollups() takes it per transaction; rebuild holds it
@@ -281,15 +283,10 @@ def _exact(rollup_sql: str, table_sql: str) -> str:
 # (a lost or lowered counter); a total that is too high cannot be told from deleted attempts.
 # A TRUNCATE of lead_sync_history (a reset) restarts them at 0 while the archive keeps its rows:
 # they are then below the floor until rebuild_rollups() counts the archive again.
-ATTEMPT_TOTALS_BELOW_TABLES = """
+ATTEMPT_TOTALS_BELOW_TABLES = f"""
 WITH rollup AS (
     SELECT sync_direction, SUM(a) AS a, SUM(e) AS e, SUM(c) AS c FROM (
-        SELECT sync_direction, attempts, errors, conflicts FROM rollup_attempt_totals
-        UNION ALL
-        SELECT sync_direction, COUNT(*) FILTER (WHERE new_attempt),
-               COUNT(*) FILTER (WHERE status_entered AND sync_status = 'error'),
-               COUNT(*) FILTER (WHERE status_entered AND sync_status = 'conflict')
-        FROM rollup_history_deltas WHERE sign > 0 GROUP BY 1
+        {ATTEMPT_TOTALS_PARTS}
     ) x (sync_direction, a, e, c) GROUP BY 1
 ), tables AS (
     SELECT sync_direction, COUNT(*) AS a, COUNT(*) FILTER (WHERE sync_status = 'error') AS e,
