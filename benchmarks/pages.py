@@ -175,11 +175,11 @@ def new_alert_check() -> None:
         evaluate_rule(rule)
 
 
-# item -> (spec SQL statements, old live callables, what the rollup path runs: a URL or a callable)
 def no_old_path() -> None:
     """The page had no snapshot-backed reader before the rollups (its old live cost is not comparable)."""
 
 
+# item -> (spec SQL statements, old live callables, what the rollup path runs: a URL or a callable)
 ITEMS: list[tuple[str, list[str], Callable[[], Any], str | Callable[[], Any]]] = [
     ("Overview", [SPEC_HEALTH, SPEC_STATUS],
      lambda: (OLD.health_summary(), OLD.sync_status_overview(), OLD.failure_rate()), "monitoring:overview"),
