@@ -138,6 +138,52 @@ def test_merge_migration_regroups_rollups_folded_with_the_old_fingerprint(scratc
                               ["Validation error: phone must be in E.164 format", 1]]
 
 
+FIRST_0231_SCRIPT = """
+import json, django
+django.setup()
+from django.core.management import call_command
+from django.db import connection
+
+def functions():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT proname FROM pg_proc WHERE proname LIKE 'rebuild_rollups%%' OR proname LIKE 'rollup_rebuild%%' "
+                       "ORDER BY 1")
+        return [row[0] for row in cursor.fetchall()]
+
+for target in ("0234_rollups_alert_rule", "0201_unbounded_lead_text", "0212_lead_repairs_view_permission",
+               "0220_delivery_test_messages_token_expiry", "0250_fingerprint_keeps_dotted_names"):
+    call_command("migrate", "monitoring", target, verbosity=0)
+# What the first 0231 left: its one-transaction rebuild_rollups(), none of the batch functions.
+with connection.cursor() as cursor:
+    cursor.execute("DROP FUNCTION rollup_rebuild_days(), rollup_rebuild_totals(), rollup_rebuild_history_day(date), "
+                   "rollup_rebuild_leads_created_day(date), rollup_rebuild_leads(), rollup_rebuild_begin()")
+    cursor.execute("CREATE FUNCTION rebuild_rollups() RETURNS jsonb LANGUAGE sql AS $$ SELECT '{}'::jsonb $$")
+    cursor.execute("INSERT INTO leads (first_name, sync_status) VALUES ('Ada', 'error') RETURNING id")
+    (lead,) = cursor.fetchone()
+    # A message 0299 groups differently: it rebuilds with 0231's backfill, whose functions are gone.
+    cursor.execute("INSERT INTO lead_sync_history (lead_id, sync_type, sync_direction, sync_status, error_message, synced_at) "
+                   "VALUES (%s, 'scheduled', 'twenty_to_supabase', 'error', 'phone must be in E.164 format', "
+                   "now() - interval '1 hour')", [lead])
+steps = {"before": functions()}
+call_command("migrate", verbosity=0)
+steps["after"] = functions()
+from monitoring.services import rollups
+steps["batches"] = rollups.rebuild_rollups().batches
+steps["agree"] = rollups.verify_rollups().agree
+print(json.dumps(steps))
+"""
+
+
+def test_a_database_that_ran_the_first_0231_gets_the_batch_functions(scratch_database):
+    """0299's rebuild and 0305 both work on a database whose 0231 was the one-transaction version."""
+    steps = run_script(FIRST_0231_SCRIPT, scratch_database)
+    assert steps["before"] == ["rebuild_rollups"]
+    assert steps["after"] == ["rollup_rebuild_begin", "rollup_rebuild_days", "rollup_rebuild_history_day",
+                              "rollup_rebuild_leads", "rollup_rebuild_leads_created_day", "rollup_rebuild_totals"]
+    assert steps["batches"] == 4  # the leads, their one creation day, one day of history, the totals
+    assert steps["agree"] is True
+
+
 OLD_0170_SCRIPT = """
 import json, os, django
 django.setup()
@@ -242,15 +288,32 @@ def write():
             except psycopg.Error as exc:
                 failures.append(type(exc).__name__)
             time.sleep(0.002)
+# How long the migrating connection's longest transaction lasts, sampled every 2 ms.
+with connection.cursor() as cursor:
+    cursor.execute("SELECT pg_backend_pid()")
+    migrating_pid = cursor.fetchone()[0]
+longest = [0.0]
+def sample():
+    with psycopg.connect(host=dsn.get("host"), port=dsn.get("port"), user=dsn.get("user"),
+                         dbname=dsn.get("dbname"), autocommit=True) as db:
+        while not stop.is_set():
+            row = db.execute("SELECT EXTRACT(EPOCH FROM clock_timestamp() - xact_start)::float FROM pg_stat_activity "
+                             "WHERE pid = %s AND xact_start IS NOT NULL AND state <> 'idle'", [migrating_pid]).fetchone()
+            if row:
+                longest[0] = max(longest[0], row[0])
+            time.sleep(0.002)
 writer = threading.Thread(target=write)
+sampler = threading.Thread(target=sample)
 writer.start()
 time.sleep(0.3)
+sampler.start()
 started = time.monotonic()
 call_command("migrate", "monitoring", "0231_rollups_backfill", verbosity=0)
 ended = time.monotonic()
 time.sleep(0.3)
 stop.set()
 writer.join()
+sampler.join()
 call_command("migrate", verbosity=0)
 connection.close()
 from monitoring.services import rollups
@@ -263,6 +326,7 @@ print(json.dumps({
     "during": sum(1 for a, b in writes if a >= started and b <= ended),
     "slowest": max(b - a for a, b in writes), "failures": failures, "seconds": ended - started,
     "agree": result.agree, "mismatches": result.mismatches, "totals": int(totals), "rows": rows,
+    "longest_transaction": longest[0],
 }))
 """
 
@@ -271,10 +335,13 @@ def test_the_backfill_counts_existing_rows_exactly_while_the_sync_writes(scratch
     """0231 on a database that already holds 300 leads and 6,000 attempts over 40 days: a writer
     inserting attempts and updating leads one row at a time goes on throughout (no write waits
     20 ms for a lock: the backfill takes only what a SELECT takes), and afterwards every
-    rollup agrees with the tables exactly, the writes made during the backfill counted once."""
+    rollup agrees with the tables exactly, the writes made during the backfill counted once.
+    It goes in batches of one UTC day, each its own transaction: the longest transaction is a
+    small part of the whole (the first 0231 was one transaction from start to end)."""
     steps = run_script(BACKFILL_SCRIPT, scratch_database)
     assert steps["failures"] == [], steps
     assert steps["during"] > 0, steps  # the writer really wrote while the backfill ran
     assert steps["slowest"] < 1.0, steps
     assert steps["agree"] is True, steps
     assert steps["totals"] == steps["rows"] >= 6_000, steps
+    assert 0 < steps["longest_transaction"] < steps["seconds"] / 4, steps

@@ -774,6 +774,62 @@ def test_rebuild_while_the_sync_writes_counts_the_uncommitted_write_exactly_once
     assert rollup_services.verify_rollups().agree
 
 
+def test_rebuild_goes_day_by_day_and_the_compactor_folds_between_batches(small_data, monkeypatch):
+    """rebuild_rollups() commits one batch at a time (the leads, each creation day, each day of
+    history, the totals), each under the compactor's lock for its own transaction only. Between two
+    batches the sync writes, a compactor on another connection gets the lock and folds them, and
+    every rollup agrees with the tables; a write left uncommitted across the whole rebuild is counted
+    once. The first rebuild held one snapshot and the lock throughout, so no compactor could run."""
+    rnd = small_data
+    segments = _segments()
+    leads_days = fetch_one("SELECT COUNT(DISTINCT (created_at AT TIME ZONE 'UTC')::date) AS n FROM leads")["n"]
+    history_days = fetch_one("SELECT COUNT(DISTINCT (synced_at AT TIME ZONE 'UTC')::date) AS n FROM lead_sync_history")["n"]
+    assert history_days >= 3 and leads_days >= 3  # small_data spreads them over the last 30 days
+    seen: list[tuple[str, int]] = []
+
+    def between(batch: rollup_services.RebuildBatch) -> None:
+        with _conn() as db:
+            insert_attempt(db, rnd)
+            update_leads(db, rnd, segments)
+            folded = db.execute("SELECT compact_rollups()").fetchone()[0]
+            holders = db.execute("SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND database = "
+                                 "(SELECT oid FROM pg_database WHERE datname = current_database())").fetchone()[0]
+        assert folded > 0  # not -1: the rebuild holds no lock between batches, and it folded our writes
+        assert holders == 0
+        assert rollup_services.verify_rollups().agree, batch
+        seen.append((batch.name, folded))
+
+    monkeypatch.setattr(rollup_services, "_after_rebuild_batch", between)
+    with _conn() as late:
+        late.execute("BEGIN")
+        insert_attempt(late, rnd)  # its id is older than every write above, its commit later
+        result = rollup_services.rebuild_rollups()
+        late.execute("COMMIT")
+
+    names = [name for name, _ in seen]
+    assert names == ["leads"] + ["leads_created"] * leads_days + ["history"] * history_days + ["totals"]
+    assert result.batches == len(seen) and result.history_days == history_days
+    assert 0 < result.longest_batch_seconds < result.seconds
+    assert_rollups_match_spec()
+    rollup_services.compact_rollups()
+    assert rollup_services.verify_rollups().agree
+    assert_rollups_match_spec()
+
+
+def test_a_rebuild_batch_refuses_to_run_without_its_snapshot_or_the_lock(small_data):
+    with pytest.raises(Exception, match="REPEATABLE READ"), transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT rollup_rebuild_totals()")
+    with _conn() as compactor:
+        compactor.execute("BEGIN")
+        assert compactor.execute("SELECT compact_rollups()").fetchone()[0] >= 0  # holds the lock until COMMIT
+        with pytest.raises(Exception, match="needs the compactor's lock"), transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                cursor.execute("SELECT rollup_rebuild_history_day(current_date)")
+        compactor.execute("COMMIT")
+
+
 def test_truncate_resets_the_rollups(small_data):
     with connection.cursor() as cursor:
         cursor.execute("TRUNCATE lead_sync_history, leads CASCADE")

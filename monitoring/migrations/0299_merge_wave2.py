@@ -4,16 +4,16 @@
 rollups (0230) freeze the old pattern in lead_sync_error_fingerprint(), which the compactor uses to
 group failed attempts. Here the function takes the new pattern, so the Error groups rollup groups
 exactly as monitoring.selectors.errors.fingerprint_sql does. Rollup rows already folded with the
-old pattern are rebuilt (rebuild_rollups(), in its REPEATABLE READ snapshot under the compactor's
-lock, as 0231's backfill does) only where a failed attempt's fingerprint actually changes; a
+old pattern are rebuilt (0231's backfill: short REPEATABLE READ batches under the compactor's
+lock) only where a failed attempt's fingerprint actually changes; a
 database without such messages (every new one) skips the rebuild.
 """
 import importlib
 
 from django.db import migrations
 
-# 0231's backfill: rebuild_rollups() in a REPEATABLE READ snapshot under the compactor's lock.
-# A shipped migration never changes, so reusing its function freezes the same code as copying it.
+# 0231's backfill: short REPEATABLE READ batches under the compactor's lock (it creates its batch
+# functions first, so it also runs on a database that ran the first, one-transaction 0231).
 backfill = importlib.import_module("monitoring.migrations.0231_rollups_backfill").backfill
 
 OLD_NUMBER_PATTERN = r"'(?<![0-9])(?<!(api|http|status|code)[ :=#]{0,2})[0-9]+([.,][0-9]+)*'"

@@ -2,7 +2,8 @@
 
 The triggers of migration 0230 append deltas; compact_rollups() folds them (SQL function, one
 transaction, advisory lock: a second compactor returns at once). rebuild_rollups() recomputes
-everything from the tables in one REPEATABLE READ snapshot while the sync keeps writing.
+everything from the tables in short batches (one UTC day each, its own REPEATABLE READ
+transaction) while the sync keeps writing and the compactor folds between them.
 verify_rollups() compares every rollup (plus its unfolded deltas) with the tables in one
 REPEATABLE READ snapshot: the weekly check that they still agree. It takes no lock, so the
 compactor keeps folding while it runs (see verify_rollups()).
@@ -14,6 +15,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import date
 
 from django.db import connection, transaction
 from django.db.backends.utils import CursorWrapper
@@ -22,8 +24,8 @@ from monitoring.selectors.rollups import ATTEMPT_TOTALS_PARTS
 
 logger = logging.getLogger(__name__)
 
-# The compactor's advisory lock key (compact_rollups() takes it per transaction; rebuild holds it
-# for its whole snapshot so no compaction commits in the middle).
+# The compactor's advisory lock key (compact_rollups() takes it per transaction; a rebuild batch
+# holds it around its snapshot so no compaction commits in the middle).
 LOCK_KEY_SQL = "hashtext('monitoring.compact_rollups')"
 
 
@@ -58,9 +60,9 @@ def _snapshot() -> Iterator[None]:
 @contextmanager
 def _snapshot_with_compactor_lock() -> Iterator[None]:
     """_snapshot() taken while holding the compactor's lock (session level, acquired before the
-    snapshot, so no compaction can commit between the two). rebuild_rollups() needs it: it deletes
-    the deltas its snapshot sees and rewrites the rollups, which a concurrent fold of the same
-    deltas would count twice."""
+    snapshot, so no compaction can commit between the two). Each rebuild batch needs it: it folds
+    the deltas its snapshot sees and rewrites a slice of the rollups, which a fold committed after
+    its snapshot would make it count twice (or fail to serialize)."""
     if connection.in_atomic_block:
         raise RuntimeError("rebuild/verify need their own REPEATABLE READ transaction: call them outside atomic()")
     with connection.cursor() as cursor:
@@ -76,38 +78,104 @@ def _snapshot_with_compactor_lock() -> Iterator[None]:
 @dataclass
 class RebuildResult:
     history_days: int
+    batches: int
+    longest_batch_seconds: float
     seconds: float
 
 
-REBUILD_DAYS = """
-DELETE FROM rollup_leads_created_days;
+# The day rows follow the hour rows' changes (migrations 0301 and 0302: triggers), so a wrong day
+# row would survive its hour rows' rebuild: each day batch also recounts its day row from them.
+LEADS_CREATED_DAY_ROWS = (
+    "DELETE FROM rollup_leads_created_days WHERE day = %(day)s::timestamp AT TIME ZONE 'UTC'",
+    """
 INSERT INTO rollup_leads_created_days (day, lead_source, sync_direction, lead_count, score_sum, score_n)
 SELECT date_trunc('day', bucket, 'UTC'), lead_source, sync_direction, SUM(lead_count), SUM(score_sum), SUM(score_n)
-FROM rollup_leads_created WHERE grain = 'h' GROUP BY 1, 2, 3
-HAVING SUM(lead_count) <> 0 OR SUM(score_sum) <> 0 OR SUM(score_n) <> 0;
-DELETE FROM rollup_history_days;
+FROM rollup_leads_created
+WHERE grain = 'h' AND bucket >= %(day)s::timestamp AT TIME ZONE 'UTC'
+  AND bucket < (%(day)s::date + 1)::timestamp AT TIME ZONE 'UTC'
+GROUP BY 1, 2, 3 HAVING SUM(lead_count) <> 0 OR SUM(score_sum) <> 0 OR SUM(score_n) <> 0
+""",
+)
+HISTORY_DAY_ROWS = (
+    "DELETE FROM rollup_history_days WHERE day = %(day)s::timestamp AT TIME ZONE 'UTC'",
+    """
 INSERT INTO rollup_history_days (day, sync_direction, sync_type, sync_status, attempts, duration_sum, duration_n)
 SELECT date_trunc('day', bucket, 'UTC'), sync_direction, sync_type, sync_status,
        SUM(attempts), SUM(duration_sum), SUM(duration_n)
-FROM rollup_history WHERE grain = 'h' GROUP BY 1, 2, 3, 4
-HAVING SUM(attempts) <> 0 OR SUM(duration_sum) <> 0 OR SUM(duration_n) <> 0
+FROM rollup_history
+WHERE grain = 'h' AND bucket >= %(day)s::timestamp AT TIME ZONE 'UTC'
+  AND bucket < (%(day)s::date + 1)::timestamp AT TIME ZONE 'UTC'
+GROUP BY 1, 2, 3, 4 HAVING SUM(attempts) <> 0 OR SUM(duration_sum) <> 0 OR SUM(duration_n) <> 0
+""",
+)
+# rollup_rebuild_days() (0231) lists the days the tables and the rollups have; add the day rows' own.
+REBUILD_DAYS = """
+SELECT ARRAY(SELECT unnest(leads_days)
+             UNION SELECT (day AT TIME ZONE 'UTC')::date FROM rollup_leads_created_days ORDER BY 1),
+       ARRAY(SELECT unnest(history_days)
+             UNION SELECT (day AT TIME ZONE 'UTC')::date FROM rollup_history_days ORDER BY 1)
+FROM rollup_rebuild_days()
 """
 
 
-def rebuild_rollups() -> RebuildResult:
-    """Recompute every rollup from leads and lead_sync_history (day by day); writers keep writing."""
-    started = time.monotonic()
-    with _snapshot_with_compactor_lock(), connection.cursor() as cursor:
-        cursor.execute("SELECT rebuild_rollups()")
-        detail = cursor.fetchone()[0]
-        # The day rows follow the hour rows' changes (migrations 0301 and 0302: triggers), so a wrong
-        # day row would survive the hour rows' rebuild: recount them from the new hour rows.
-        cursor.execute(REBUILD_DAYS)
-        if isinstance(detail, str):
-            import json
+@dataclass(frozen=True)
+class RebuildBatch:
+    name: str  # "leads", "leads_created", "history" or "totals"
+    day: date | None = None
 
-            detail = json.loads(detail)
-    return RebuildResult(history_days=int(detail["history_days"]), seconds=round(time.monotonic() - started, 3))
+
+def _rebuild_batches() -> tuple[list[RebuildBatch], int]:
+    with connection.cursor() as cursor:
+        cursor.execute(REBUILD_DAYS)
+        leads_days, history_days = cursor.fetchone()
+    batches = [RebuildBatch("leads")]
+    batches += [RebuildBatch("leads_created", day) for day in leads_days]
+    batches += [RebuildBatch("history", day) for day in history_days]
+    batches.append(RebuildBatch("totals"))
+    return batches, len(history_days)
+
+
+def _run_rebuild_batch(batch: RebuildBatch) -> None:
+    """One batch in its own REPEATABLE READ transaction under the compactor's lock: the batch
+    function (0231) folds every delta the snapshot sees, then rewrites its slice from the tables."""
+    with _snapshot_with_compactor_lock(), connection.cursor() as cursor:
+        if batch.name == "leads":
+            cursor.execute("SELECT rollup_rebuild_leads()")
+        elif batch.name == "leads_created":
+            cursor.execute("SELECT rollup_rebuild_leads_created_day(%s)", [batch.day])
+            for statement in LEADS_CREATED_DAY_ROWS:
+                cursor.execute(statement, {"day": batch.day})
+        elif batch.name == "history":
+            cursor.execute("SELECT rollup_rebuild_history_day(%s)", [batch.day])
+            for statement in HISTORY_DAY_ROWS:
+                cursor.execute(statement, {"day": batch.day})
+        else:
+            cursor.execute("SELECT rollup_rebuild_totals()")
+
+
+def _after_rebuild_batch(batch: RebuildBatch) -> None:
+    """Called after each batch has committed and released the lock (a test seam; does nothing)."""
+
+
+def rebuild_rollups() -> RebuildResult:
+    """Recompute every rollup from leads and lead_sync_history, one short batch at a time.
+
+    The sync keeps writing, and the compactor folds between batches: no transaction lasts longer
+    than one UTC day's rows. Between two batches a rewritten slice agrees with the tables and one not
+    yet rewritten is as right as it was (its deltas keep being folded into it).
+    """
+    started = time.monotonic()
+    if connection.in_atomic_block:
+        raise RuntimeError("rebuild_rollups() commits batch by batch: call it outside atomic()")
+    batches, history_days = _rebuild_batches()
+    longest = 0.0
+    for batch in batches:
+        batch_started = time.monotonic()
+        _run_rebuild_batch(batch)
+        longest = max(longest, time.monotonic() - batch_started)
+        _after_rebuild_batch(batch)
+    return RebuildResult(history_days=history_days, batches=len(batches), longest_batch_seconds=round(longest, 3),
+                         seconds=round(time.monotonic() - started, 3))
 
 
 # Each check: (name, rollup side, table side). Both sides are (key..., values...) rows; the

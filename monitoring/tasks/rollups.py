@@ -61,6 +61,7 @@ def verify_rollups() -> dict[str, Any]:
 def rebuild_rollups() -> dict[str, Any]:
     def body(run: JobRun) -> None:
         result = rollups.rebuild_rollups()
-        run.detail = {"history_days": result.history_days, "seconds": result.seconds}
+        run.detail = {"history_days": result.history_days, "batches": result.batches,
+                      "longest_batch_seconds": result.longest_batch_seconds, "seconds": result.seconds}
 
     return run_recorded(REBUILD_TASK, body)

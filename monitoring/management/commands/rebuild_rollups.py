@@ -8,8 +8,9 @@ from monitoring.services import rollups
 
 class Command(BaseCommand):
     help = (
-        "Recompute the dashboard rollups from leads and lead_sync_history in one snapshot, day by day, "
-        "while the sync keeps writing. --verify-only compares them with the tables instead."
+        "Recompute the dashboard rollups from leads and lead_sync_history in short batches (one UTC day "
+        "each, its own transaction) while the sync keeps writing. --verify-only compares them with the "
+        "tables instead."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -26,7 +27,8 @@ class Command(BaseCommand):
         folded = rollups.compact_rollups()
         self.stdout.write(
             self.style.SUCCESS(
-                f"rebuild_rollups: {result.history_days} days of history in {result.seconds} s; "
+                f"rebuild_rollups: {result.history_days} days of history in {result.seconds} s "
+                f"({result.batches} batches, the longest {result.longest_batch_seconds} s); "
                 f"then folded {folded.folded} deltas written meanwhile"
             )
         )
