@@ -13,7 +13,7 @@ from typing import Any
 from monitoring.choices import LeadSyncStatus
 
 from ._sql import fetch_all, fetch_one
-from .rollups import LEAD_TOTALS_CTE
+from .rollups import STATUS_TOTALS_CTE
 from .rollups import (  # noqa: F401  (re-exported: the names every caller uses)
     daily_summary,
     failure_rate,
@@ -127,8 +127,8 @@ def stuck_lead_count(*, older_than: timedelta = timedelta(minutes=10)) -> int:
     of stuck leads. One statement, one snapshot: exact."""
     row = fetch_one(
         f"""
-        WITH {LEAD_TOTALS_CTE}
-        SELECT ((SELECT COALESCE(SUM(lead_count), 0) FROM lead_totals WHERE sync_status = %(status)s)
+        WITH {STATUS_TOTALS_CTE}
+        SELECT ((SELECT COALESCE(SUM(lead_count), 0) FROM status_totals WHERE sync_status = %(status)s)
                 - (SELECT COUNT(*) FROM leads WHERE sync_status = %(status)s
                      AND COALESCE(sync_started_at, updated_at) >= NOW() - %(older_than)s))::bigint AS n
         """,

@@ -605,12 +605,28 @@ lead_totals AS (
 """
 
 
+# The same totals per status and never-synced only, for the readers that need no more: grouping
+# by two columns instead of six is a third of the time (1.1 against 3.5 ms at 1M leads), and a key
+# whose count nets to zero has every sum at zero, so the totals are the same without its HAVING.
+STATUS_TOTALS_CTE = """
+status_totals AS (
+    SELECT sync_status, never_synced, SUM(lead_count) AS lead_count, SUM(error_count_sum) AS error_count_sum
+    FROM (
+        SELECT sync_status, never_synced, lead_count, error_count_sum FROM rollup_leads
+        UNION ALL
+        SELECT sync_status, never_synced, sign, sign * sync_error_count FROM rollup_lead_deltas
+    ) AS parts
+    GROUP BY 1, 2
+)
+"""
+
+
 @rollup_backed
 def leads_in_status(status: str) -> int:
     """How many leads are in `status`, from the rollup and its unfolded deltas: health_summary's
     <status>_leads without the rest of the health row (the Errors page's count)."""
     row = fetch_one(
-        f"WITH {LEAD_TOTALS_CTE} SELECT COALESCE(SUM(lead_count), 0)::bigint AS n FROM lead_totals "
+        f"WITH {STATUS_TOTALS_CTE} SELECT COALESCE(SUM(lead_count), 0)::bigint AS n FROM status_totals "
         "WHERE sync_status = %(status)s",
         {"status": status},
     )
@@ -628,10 +644,10 @@ def sync_status_overview() -> list[Row]:
     """Spec §1: leads per sync status with share, last sync and average errors, biggest first."""
     return fetch_all(
         f"""
-        WITH {LEAD_TOTALS_CTE},
+        WITH {STATUS_TOTALS_CTE},
         per_status AS (
             SELECT sync_status, SUM(lead_count) AS lead_count, SUM(error_count_sum) AS errors
-            FROM lead_totals GROUP BY 1 HAVING SUM(lead_count) > 0
+            FROM status_totals GROUP BY 1 HAVING SUM(lead_count) > 0
         )
         SELECT sync_status,
                lead_count::bigint AS lead_count,
@@ -649,13 +665,13 @@ def sync_monitoring() -> list[Row]:
     """The sync_monitoring view from the rollups: five rows, error third (the n8n metrics[2] contract)."""
     return fetch_all(
         f"""
-        WITH {LEAD_TOTALS_CTE},
+        WITH {STATUS_TOTALS_CTE},
         statuses(position, sync_status) AS (
             VALUES (1, 'synced'), (2, 'pending'), (3, 'error'), (4, 'syncing'), (5, 'conflict')
         ),
         counts AS (
             SELECT sync_status, SUM(lead_count) AS count, SUM(error_count_sum) / NULLIF(SUM(lead_count), 0) AS avg_errors
-            FROM lead_totals GROUP BY 1 HAVING SUM(lead_count) > 0
+            FROM status_totals GROUP BY 1 HAVING SUM(lead_count) > 0
         )
         SELECT s.sync_status::varchar(20) AS sync_status,
                COALESCE(c.count, 0)::bigint AS count,
@@ -747,8 +763,8 @@ def stale_leads() -> Row:
     last hour's, an index range) and the oldest one's created_at (one index descent)."""
     return fetch_one(
         f"""
-        WITH {LEAD_TOTALS_CTE}
-        SELECT ((SELECT COALESCE(SUM(lead_count), 0) FROM lead_totals WHERE sync_status = 'pending')
+        WITH {STATUS_TOTALS_CTE}
+        SELECT ((SELECT COALESCE(SUM(lead_count), 0) FROM status_totals WHERE sync_status = 'pending')
                 - (SELECT COUNT(*) FROM leads WHERE sync_status = 'pending' AND created_at >= NOW() - INTERVAL '1 hour')
                )::integer AS stale_count,
                (SELECT MIN(created_at) FROM leads
@@ -769,7 +785,7 @@ def health_summary() -> Row:
     params: dict[str, Any] = {"since": since, "median": quantiles.p50, "now": now}
     row = fetch_one(
         f"""
-        WITH {LEAD_TOTALS_CTE},
+        WITH {STATUS_TOTALS_CTE},
         s AS (
             SELECT COALESCE(SUM(lead_count), 0) AS total_leads,
                    COALESCE(SUM(lead_count) FILTER (WHERE sync_status = 'synced'), 0) AS synced_leads,
@@ -778,7 +794,7 @@ def health_summary() -> Row:
                    COALESCE(SUM(lead_count) FILTER (WHERE sync_status = 'syncing'), 0) AS syncing_leads,
                    COALESCE(SUM(lead_count) FILTER (WHERE sync_status = 'conflict'), 0) AS conflict_leads,
                    COALESCE(SUM(lead_count) FILTER (WHERE never_synced), 0) AS never_synced_leads
-            FROM lead_totals
+            FROM status_totals
         ),
         probes AS (
             -- Bounded by the write rate: leads synced in the last hour (one range per status on
