@@ -412,6 +412,10 @@ READYZ_ALERT_CHECK_MAX_AGE = env_int("READYZ_ALERT_CHECK_MAX_AGE", 900)
 # /readyz fails when a due alert message has waited longer than this to be sent (deliveries
 # workers down, stuck or far behind); 0 leaves the backlog out of readiness.
 READYZ_DELIVERY_BACKLOG_MAX_AGE = env_int("READYZ_DELIVERY_BACKLOG_MAX_AGE", 600)
+# /readyz fails when more deltas than this wait for the compactor (the `rollups` worker down or far
+# behind: every page then adds them up on each read); 0 leaves it out of readiness. The compactor
+# folds every 5 s, so a healthy portal has a few seconds' writes waiting.
+READYZ_ROLLUP_BACKLOG_MAX = env_int("READYZ_ROLLUP_BACKLOG_MAX", 200_000)
 # Probes speak plain HTTP to the pod; redirecting them to HTTPS would hide a 503.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 # Operator repairs (admin actions, issue 4): leads with more sync errors than this are quarantined

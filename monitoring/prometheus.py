@@ -23,6 +23,7 @@ from monitoring.choices import HistoryDirection, OverallHealth
 from monitoring.models import JobOutcome
 from monitoring.selectors import jobs as job_selectors
 from monitoring.selectors import metrics as metric_selectors
+from monitoring.selectors import rollups as rollup_selectors
 from monitoring.selectors.alerts import firing_alerts
 
 
@@ -115,6 +116,16 @@ class LeadSyncCollector(Collector):
             if last[direction.value] is not None:
                 last_sync.add_metric([direction.value], last[direction.value].timestamp())
         yield last_sync
+
+        backlog = GaugeMetricFamily(
+            "leadsync_rollup_pending_deltas",
+            "Deltas waiting for the compactor per delta table (counted up to 1,000,000): it folds "
+            "every 5 s, so a number that keeps growing means the rollups worker is down or behind.",
+            labels=["table"],
+        )
+        for table, waiting in rollup_selectors.pending_deltas().items():
+            backlog.add_metric([table], waiting)
+        yield backlog
 
         yield GaugeMetricFamily(
             "leadsync_alerts_firing", "Alert incidents firing now (acknowledged and snoozed ones included).",

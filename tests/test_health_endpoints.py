@@ -176,3 +176,36 @@ def test_not_ready_when_a_delivery_waits_longer_than_the_backlog_limit(client, d
         if status == 503:
             assert backlog["error"].startswith(f"a delivery has waited {waited}")
             assert backlog["error"].endswith("s to be sent (limit 600 s)")
+
+
+def test_not_ready_when_the_compactor_falls_behind(client, db, settings):
+    """The `rollups` worker gone: the sync's deltas pile up and every page adds them up on each
+    read. /readyz says how many wait once they pass READYZ_ROLLUP_BACKLOG_MAX; a fold clears it."""
+    from monitoring.services import rollups as rollup_services
+    from tests.maintenance_helpers import insert_history, make_lead
+
+    alert_check_finished(minutes_ago=1)
+    rollup_services.compact_rollups()
+    settings.READYZ_ROLLUP_BACKLOG_MAX = 5
+    lead = make_lead()  # one lead delta
+    insert_history(lead, timezone.now() - timedelta(minutes=1), count=4)  # four attempt deltas
+
+    at_limit = client.get(READYZ)
+    assert at_limit.status_code == 200
+    assert at_limit.json()["checks"]["rollup_backlog"] == {"ok": True, "pending_deltas": 5, "max_deltas": 5}
+
+    insert_history(lead, timezone.now(), count=1)
+    behind = client.get(READYZ)
+    assert behind.status_code == 503 and behind["Retry-After"] == "30"
+    assert behind.json()["checks"]["rollup_backlog"] == {
+        "ok": False, "pending_deltas": 6, "max_deltas": 5,
+        "error": "over 5 deltas wait for the compactor (limit 5): is the rollups worker running?",
+    }
+
+    assert rollup_services.compact_rollups().folded == 6
+    caught_up = client.get(READYZ)
+    assert caught_up.status_code == 200
+    assert caught_up.json()["checks"]["rollup_backlog"] == {"ok": True, "pending_deltas": 0, "max_deltas": 5}
+
+    settings.READYZ_ROLLUP_BACKLOG_MAX = 0
+    assert client.get(READYZ).json()["checks"]["rollup_backlog"] == {"ok": True, "skipped": "READYZ_ROLLUP_BACKLOG_MAX is 0"}

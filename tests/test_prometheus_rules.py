@@ -41,7 +41,7 @@ def test_metrics_pass_promtool_check_metrics(client, sync_dataset):
 def test_rules_and_config_pass_promtool_check():
     rules = promtool("check", "rules", "leadsync-rules.yml")
     assert rules.returncode == 0, rules.stdout + rules.stderr
-    assert "SUCCESS: 12 rules found" in rules.stdout
+    assert "SUCCESS: 13 rules found" in rules.stdout
     config = promtool("check", "config", "--syntax-only", "prometheus.yml")
     assert config.returncode == 0, config.stdout + config.stderr
 

@@ -914,12 +914,15 @@ def attempt_totals() -> list[Row]:
     ]
 
 
-def pending_deltas() -> Row:
-    """How many deltas wait for the compactor (the Jobs page and /readyz may show it)."""
-    return fetch_one(
-        "SELECT (SELECT COUNT(*) FROM rollup_lead_deltas) AS lead_deltas, "
-        "(SELECT COUNT(*) FROM rollup_history_deltas) AS history_deltas"
-    )  # type: ignore[return-value]
+def pending_deltas(*, cap: int = 1_000_000) -> dict[str, int]:
+    """How many deltas wait for the compactor, per delta table, counted up to `cap` each (a reader
+    of /readyz or /metrics never scans a backlog the compactor has let grow without bound)."""
+    row = fetch_one(
+        "SELECT (SELECT COUNT(*) FROM (SELECT 1 FROM rollup_lead_deltas LIMIT %(cap)s) l) AS leads, "
+        "(SELECT COUNT(*) FROM (SELECT 1 FROM rollup_history_deltas LIMIT %(cap)s) h) AS history",
+        {"cap": cap},
+    )
+    return {"leads": int(row["leads"]), "history": int(row["history"])}  # type: ignore[index]
 
 
 __all__ = [

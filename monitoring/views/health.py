@@ -15,6 +15,7 @@ from django.views.decorators.http import require_safe
 
 from monitoring.alerts.rules import ALERT_CHECK_TASK, DEADMAN_TASK
 from monitoring.selectors.alerts import last_completed_run, oldest_waiting_delivery_seconds
+from monitoring.selectors.rollups import pending_deltas
 
 
 @require_safe
@@ -84,10 +85,27 @@ def _check_delivery_backlog(database_ok: bool) -> dict[str, Any]:
     return result
 
 
+def _check_rollup_backlog(database_ok: bool) -> dict[str, Any]:
+    # The compactor folds every 5 s on the `rollups` worker; with that worker gone the deltas pile
+    # up and every page adds them up on each read: exact still, but slower by the minute.
+    limit = settings.READYZ_ROLLUP_BACKLOG_MAX
+    if limit <= 0:
+        return {"ok": True, "skipped": "READYZ_ROLLUP_BACKLOG_MAX is 0"}
+    if not database_ok:
+        return {"ok": False, "max_deltas": limit, "error": "database unavailable"}
+    waiting = sum(pending_deltas(cap=limit + 1).values())
+    result: dict[str, Any] = {"ok": waiting <= limit, "pending_deltas": waiting, "max_deltas": limit}
+    if not result["ok"]:
+        result["error"] = (f"over {limit} deltas wait for the compactor (limit {limit}): "
+                           "is the rollups worker running?")
+    return result
+
+
 @require_safe
 @never_cache
 def readyz(request: HttpRequest) -> JsonResponse:
-    """GET /readyz: database, Redis, recent alert and dead-man checks, no old delivery backlog; 503 when any is not ok."""
+    """GET /readyz: database, Redis, recent alert and dead-man checks, no old delivery backlog, the
+    compactor keeping up; 503 when any is not ok."""
     database = _check_database()
     checks = {
         "database": database,
@@ -95,6 +113,7 @@ def readyz(request: HttpRequest) -> JsonResponse:
         "alert_check": _check_scheduled(ALERT_CHECK_TASK, database["ok"]),
         "deadman_check": _check_scheduled(DEADMAN_TASK, database["ok"]),
         "delivery_backlog": _check_delivery_backlog(database["ok"]),
+        "rollup_backlog": _check_rollup_backlog(database["ok"]),
     }
     ready = all(check["ok"] for check in checks.values())
     response = JsonResponse({"status": "ready" if ready else "not ready", "checks": checks}, status=200 if ready else 503)
