@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import random
+import time
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -786,16 +787,23 @@ def test_rebuild_goes_day_by_day_and_the_compactor_folds_between_batches(small_d
     history_days = fetch_one("SELECT COUNT(DISTINCT (synced_at AT TIME ZONE 'UTC')::date) AS n FROM lead_sync_history")["n"]
     assert history_days >= 3 and leads_days >= 3  # small_data spreads them over the last 30 days
     seen: list[tuple[str, int]] = []
+    deltas_sql = "SELECT (SELECT COUNT(*) FROM rollup_lead_deltas) + (SELECT COUNT(*) FROM rollup_history_deltas)"
 
     def between(batch: rollup_services.RebuildBatch) -> None:
         with _conn() as db:
+            # Every other pause leaves its writes unfolded: the batch that follows folds them first.
+            assert db.execute(deltas_sql).fetchone()[0] == 0, batch
             insert_attempt(db, rnd)
             update_leads(db, rnd, segments)
-            folded = db.execute("SELECT compact_rollups()").fetchone()[0]
+            assert db.execute(deltas_sql).fetchone()[0] > 0
             holders = db.execute("SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND database = "
                                  "(SELECT oid FROM pg_database WHERE datname = current_database())").fetchone()[0]
-        assert folded > 0  # not -1: the rebuild holds no lock between batches, and it folded our writes
-        assert holders == 0
+            assert holders == 0  # the rebuild holds no lock between batches
+            if len(seen) % 2 == 0:
+                folded = db.execute("SELECT compact_rollups()").fetchone()[0]
+                assert folded > 0  # not -1: a compactor gets the lock, and folds our writes
+            else:
+                folded = 0
         assert rollup_services.verify_rollups().agree, batch
         seen.append((batch.name, folded))
 
@@ -820,6 +828,11 @@ def test_a_rebuild_batch_refuses_to_run_without_its_snapshot_or_the_lock(small_d
     with pytest.raises(Exception, match="REPEATABLE READ"), transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute("SELECT rollup_rebuild_totals()")
+    # Nobody holds the lock, but this batch did not take it before its snapshot either.
+    with pytest.raises(Exception, match="needs the compactor's lock"), transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            cursor.execute("SELECT rollup_rebuild_leads()")
     with _conn() as compactor:
         compactor.execute("BEGIN")
         assert compactor.execute("SELECT compact_rollups()").fetchone()[0] >= 0  # holds the lock until COMMIT
@@ -828,6 +841,44 @@ def test_a_rebuild_batch_refuses_to_run_without_its_snapshot_or_the_lock(small_d
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
                 cursor.execute("SELECT rollup_rebuild_history_day(current_date)")
         compactor.execute("COMMIT")
+
+
+def test_a_rebuild_batch_that_meets_a_reset_runs_again(small_data):
+    """A TRUNCATE (seed_demo --reset) empties rollups and deltas without the compactor's lock; a
+    batch whose snapshot predates its commit fails to serialize, and is run again on a new one."""
+    import threading
+
+    with _conn() as db:
+        insert_attempt(db, small_data)  # a delta for the batch's fold to delete
+    outcome: dict[str, Any] = {}
+
+    def run_batch() -> None:
+        try:
+            rollup_services._run_rebuild_batch(rollup_services.RebuildBatch("leads"))
+            outcome["done"] = True
+        except BaseException as error:  # noqa: BLE001 - handed to the test thread
+            outcome["error"] = error
+        finally:
+            connection.close()
+
+    with _conn() as reset:
+        reset.execute("BEGIN")
+        reset.execute("TRUNCATE lead_sync_history, leads CASCADE")  # its triggers delete every delta
+        batch = threading.Thread(target=run_batch)
+        batch.start()
+        waiting = 0
+        for _ in range(200):  # the batch's fold waits for the reset's deleted delta rows
+            waiting = reset.execute("SELECT COUNT(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                                    "AND datname = current_database()").fetchone()[0]
+            if waiting:
+                break
+            time.sleep(0.05)
+        assert waiting == 1
+        reset.execute("COMMIT")
+    batch.join(timeout=60)
+    assert outcome == {"done": True}, outcome
+    assert fetch_one("SELECT COUNT(*) AS n FROM rollup_leads")["n"] == 0
+    assert rollup_services.verify_rollups().agree
 
 
 def test_truncate_resets_the_rollups(small_data):

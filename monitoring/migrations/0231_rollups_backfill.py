@@ -11,8 +11,10 @@ per batch, then the all-time totals. Each batch:
   and nothing is counted twice or missed.
 - reads its day through an index range scan on synced_at / created_at and takes no lock on the
   sync's tables beyond ACCESS SHARE (what any SELECT takes) for its own short transaction.
-- Between batches the lock is free: the compactor folds, vacuum's horizon moves on, and the pages
-  read rollups that are exact for every slice (rewritten or not yet).
+- Between batches the lock is free (the compactor may take it) and vacuum's horizon moves on; the
+  batches themselves fold the deltas as they go, and the pages read rollups that are exact for
+  every slice (rewritten, or as right as before). The longest batches are the leads (every lead,
+  grouped by status) and the all-time totals (every hot and archived attempt, counted).
 - the all-time totals are never lowered: max(current, hot + archived rows).
 
 The batch functions are created with CREATE OR REPLACE: migration 0305 runs this same SQL on
@@ -31,10 +33,19 @@ BEGIN
     IF current_setting('transaction_isolation') <> 'repeatable read' THEN
         RAISE EXCEPTION 'a rollup rebuild batch must run in a REPEATABLE READ transaction (its fold and its reads share one snapshot)';
     END IF;
-    -- Fold every delta this snapshot sees: the deltas left are the writes it does not see.
-    IF compact_rollups() < 0 THEN
+    -- The caller holds the compactor's lock (session level, taken before this transaction's
+    -- snapshot), so no fold commits between the snapshot and the fold below: one taken here, after
+    -- the snapshot, would let a compaction slip in between.
+    IF NOT EXISTS (
+        SELECT 1 FROM pg_locks
+        WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND granted AND objsubid = 1
+          AND classid::bigint = ((hashtext('monitoring.compact_rollups')::bigint >> 32) & 4294967295)
+          AND objid::bigint = (hashtext('monitoring.compact_rollups')::bigint & 4294967295)
+    ) OR compact_rollups() < 0 THEN
         RAISE EXCEPTION 'a rollup rebuild batch needs the compactor''s lock, taken before its transaction';
     END IF;
+    -- compact_rollups() above folded every delta this snapshot sees: the deltas left are the
+    -- writes it does not see.
 END
 $f$;
 
@@ -154,8 +165,9 @@ END
 $f$;
 
 -- The UTC days a rebuild rewrites: every day the tables have a row on (an index skip scan: one
--- probe per day, not a read of the table) and every day a rollup still has a row on (so a day whose
--- rows are all gone is emptied too).
+-- probe per day, not a read of the table) and every day a rollup still counts something on (so a
+-- day whose rows are all gone is emptied too). Rollup rows whose sums are all zero stand for
+-- nothing and are left out, as are the closed-day marks (a mark without rows is harmless).
 CREATE OR REPLACE FUNCTION rollup_rebuild_days(OUT leads_days date[], OUT history_days date[])
 LANGUAGE sql STABLE AS $f$
 WITH RECURSIVE l(day) AS (
@@ -174,14 +186,15 @@ WITH RECURSIVE l(day) AS (
 SELECT
     ARRAY(SELECT day FROM l WHERE day IS NOT NULL
           UNION SELECT (bucket AT TIME ZONE 'UTC')::date FROM rollup_leads_created
+                WHERE lead_count <> 0 OR score_sum <> 0 OR score_n <> 0
           ORDER BY 1),
     ARRAY(SELECT day FROM h WHERE day IS NOT NULL
           UNION SELECT (bucket AT TIME ZONE 'UTC')::date FROM rollup_history
-          UNION SELECT (bucket AT TIME ZONE 'UTC')::date FROM rollup_durations
-          UNION SELECT (bucket AT TIME ZONE 'UTC')::date FROM rollup_error_groups
-          UNION SELECT day FROM rollup_daily
-          UNION SELECT day FROM rollup_daily_leads
-          UNION SELECT day FROM rollup_closed_days
+                WHERE attempts <> 0 OR duration_sum <> 0 OR duration_n <> 0
+          UNION SELECT (bucket AT TIME ZONE 'UTC')::date FROM rollup_durations WHERE n <> 0
+          UNION SELECT (bucket AT TIME ZONE 'UTC')::date FROM rollup_error_groups WHERE n <> 0
+          UNION SELECT day FROM rollup_daily WHERE sync_count <> 0 OR unique_leads <> 0
+          UNION SELECT day FROM rollup_daily_leads WHERE n <> 0
           ORDER BY 1)
 $f$;
 
