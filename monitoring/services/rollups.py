@@ -139,6 +139,9 @@ def _rebuild_batches() -> tuple[list[RebuildBatch], int]:
     return batches, len(history_days)
 
 
+SERIALIZATION_RETRIES = 3  # a batch run again after a concurrent reset: see _run_rebuild_batch()
+
+
 def _run_rebuild_batch(batch: RebuildBatch) -> None:
     """One batch in its own REPEATABLE READ transaction under the compactor's lock: the batch
     function (0231) folds every delta the snapshot sees, then rewrites its slice from the tables.
@@ -154,9 +157,6 @@ def _run_rebuild_batch(batch: RebuildBatch) -> None:
             if not isinstance(error.__cause__, psycopg_errors.SerializationFailure) or attempt == SERIALIZATION_RETRIES:
                 raise
             logger.info("rebuild_rollups: %s batch of %s met a concurrent reset; running it again", batch.name, batch.day)
-
-
-SERIALIZATION_RETRIES = 3
 
 
 def _run_rebuild_batch_once(batch: RebuildBatch) -> None:
