@@ -21,12 +21,14 @@ the rollups agree with the tables afterwards; minutes at 1M/10M).
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import random
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -65,40 +67,31 @@ class Run:
     agree: bool | None = None
 
 
-def first_rebuild_sql() -> str:
+def _at_first_rebuild(path: str) -> str:
+    return subprocess.run(["git", "show", f"{FIRST_REBUILD}:{path}"], cwd=ROOT, capture_output=True, text=True,
+                          check=True).stdout
+
+
+def first_rebuild_sql() -> tuple[str, str]:
     """The first rebuild_rollups() as a function named rebuild_rollups_first(), and the day rows'
-    recount the service ran after it in the same snapshot."""
-    source = subprocess.run(["git", "show", f"{FIRST_REBUILD}:monitoring/migrations/0231_rollups_backfill.py"],
-                            cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    recount the service ran after it in the same snapshot (its REBUILD_DAYS), both from git."""
     namespace: dict = {}
+    source = _at_first_rebuild("monitoring/migrations/0231_rollups_backfill.py")
     exec(compile(source, "0231_first", "exec"), namespace)  # noqa: S102 - our own file from git
     sql = namespace["REBUILD_FUNCTION"].replace("rebuild_rollups()", "rebuild_rollups_first()")
-    return sql.replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION")
+    service = _at_first_rebuild("monitoring/services/rollups.py")
+    days = service.split('REBUILD_DAYS = """', 1)[1].split('"""', 1)[0]
+    return sql.replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION"), days
 
 
-FIRST_DAYS = """
-DELETE FROM rollup_leads_created_days;
-INSERT INTO rollup_leads_created_days (day, lead_source, sync_direction, lead_count, score_sum, score_n)
-SELECT date_trunc('day', bucket, 'UTC'), lead_source, sync_direction, SUM(lead_count), SUM(score_sum), SUM(score_n)
-FROM rollup_leads_created WHERE grain = 'h' GROUP BY 1, 2, 3
-HAVING SUM(lead_count) <> 0 OR SUM(score_sum) <> 0 OR SUM(score_n) <> 0;
-DELETE FROM rollup_history_days;
-INSERT INTO rollup_history_days (day, sync_direction, sync_type, sync_status, attempts, duration_sum, duration_n)
-SELECT date_trunc('day', bucket, 'UTC'), sync_direction, sync_type, sync_status,
-       SUM(attempts), SUM(duration_sum), SUM(duration_n)
-FROM rollup_history WHERE grain = 'h' GROUP BY 1, 2, 3, 4
-HAVING SUM(attempts) <> 0 OR SUM(duration_sum) <> 0 OR SUM(duration_n) <> 0
-"""
-
-
-def rebuild_first(db: str, run: Run, pid_box: list[int]) -> None:
+def rebuild_first(db: str, run: Run, pid_box: list[int], *, days_sql: str) -> None:
     with psycopg.connect(DSN.format(db=db), autocommit=True) as conn:
         pid_box.append(conn.info.backend_pid)
         conn.execute(f"SELECT pg_advisory_lock({LOCK})")
         try:
             conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
             conn.execute("SELECT rebuild_rollups_first()")
-            conn.execute(FIRST_DAYS)
+            conn.execute(days_sql)
             conn.execute("COMMIT")
         finally:
             conn.execute(f"SELECT pg_advisory_unlock({LOCK})")
@@ -155,7 +148,7 @@ def sampler(db: str, stop: threading.Event, run: Run, pid_box: list[int]) -> Non
             run.longest_transaction = max(run.longest_transaction, age or 0.0)
 
 
-def timed_rebuild(db: str, name: str, rate: float, verify: bool) -> Run:
+def timed_rebuild(db: str, rebuild: Callable[[str, Run, list[int]], None], rate: float, verify: bool) -> Run:
     run, stop, pid_box = Run(), threading.Event(), []
     with psycopg.connect(DSN.format(db=db), autocommit=True) as conn:
         conn.execute("SELECT compact_rollups()")  # start from no deltas (the last run's writer left some)
@@ -166,7 +159,7 @@ def timed_rebuild(db: str, name: str, rate: float, verify: bool) -> Run:
         thread.start()
     time.sleep(1)
     started = time.perf_counter()
-    (rebuild_first if name == "one snapshot" else rebuild_batched)(db, run, pid_box)
+    rebuild(db, run, pid_box)
     run.seconds = time.perf_counter() - started
     time.sleep(1)
     stop.set()
@@ -190,7 +183,8 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=200, help="the writer's writes a second")
     parser.add_argument("--verify", action="store_true", help="verify the rollups after each rebuild (slow at 1M/10M)")
     args = parser.parse_args()
-    first_sql = first_rebuild_sql()
+    first_sql, first_days_sql = first_rebuild_sql()
+    rebuilds = {"one snapshot": functools.partial(rebuild_first, days_sql=first_days_sql), "batched": rebuild_batched}
     rows = []
     load_before = os.getloadavg()
     for source in args.databases:
@@ -204,8 +198,8 @@ def main() -> None:
                 conn.execute(first_sql)
                 history = conn.execute("SELECT reltuples::bigint FROM pg_class WHERE relname = 'lead_sync_history'").fetchone()[0]
             use_database(copy)
-            for name in ("one snapshot", "batched"):
-                run = timed_rebuild(copy, name, args.rate, args.verify)
+            for name, rebuild in rebuilds.items():
+                run = timed_rebuild(copy, rebuild, args.rate, args.verify)
                 rows.append((source, history, name, run))
                 print(f"{source} {name}: {run.seconds:.1f} s", flush=True)
         finally:
