@@ -97,10 +97,11 @@ TEMPLATES = [
     },
 ]
 
-# Widgets render through the project's template engine (the cached loader), so templates/ can
-# override one: templates/django/forms/widgets/select.html writes its options out instead of an
-# {% include %} per option (the filter forms' selects were a sixth of a list page's time).
-FORM_RENDERER = "django.forms.renderers.TemplatesSetting"
+# Widgets render through the project's template engine (TemplatesSetting, the cached loader), so
+# templates/ can override one: templates/django/forms/widgets/select.html writes its options out
+# instead of an {% include %} per option. The filter forms' inputs, selects and labels are written
+# out in Python while those templates are the ones it mirrors (monitoring/form_renderer.py).
+FORM_RENDERER = "monitoring.form_renderer.PortalFormRenderer"
 
 WSGI_APPLICATION = "leadsync_portal.wsgi.application"
 
