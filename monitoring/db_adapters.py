@@ -1,0 +1,53 @@
+"""Timestamps read through psycopg's C loader instead of Django's Python one.
+
+Django registers, on every connection, a timestamptz loader that subclasses psycopg's pure-Python
+TimestamptzLoader (a regular expression and a datetime per value) and then replaces the tzinfo with
+the connection's zone. With psycopg's binary package that is about 10 times the cost of the C loader:
+a seventh of the Lead flow page (2,500 bucket rows) on the slow host of docs/performance.md.
+
+When the session's zone is UTC and Django's zone for the connection is `datetime.timezone.utc`
+(USE_TZ on, no DATABASES TIME_ZONE: the portal's settings), the C loader gives the very same values
+(aware datetimes with tzinfo `datetime.timezone.utc`), so UtcTimestamptzLoader, whose `load` is the
+C loader's, is registered on each new connection instead. It carries the `timezone` attribute
+Django's cursor checks (the C class has none and cannot be subclassed). Any other configuration
+keeps Django's loader. tests/test_db_adapters.py compares the two.
+"""
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from psycopg import adapters, postgres, pq
+from psycopg.adapt import Loader
+
+TIMESTAMPTZ_OID = postgres.types["timestamptz"].oid
+# psycopg's default text loader for timestamptz: the C one when psycopg-binary (or -c) is installed.
+C_TIMESTAMPTZ_LOADER = adapters.get_loader(TIMESTAMPTZ_OID, pq.Format.TEXT)
+HAS_C_LOADER = C_TIMESTAMPTZ_LOADER is not None and C_TIMESTAMPTZ_LOADER.__module__.startswith("psycopg_")
+
+
+class UtcTimestamptzLoader(Loader):
+    """The C loader behind the attribute Django's cursor reads (postgresql/base.py create_cursor():
+    a loader whose timezone differs from the connection's is replaced on every cursor)."""
+
+    timezone = datetime.timezone.utc
+
+    def __init__(self, oid: int, context: Any = None) -> None:
+        super().__init__(oid, context)
+        # An instance attribute wins over the method below: psycopg calls the C loader directly.
+        self.load = C_TIMESTAMPTZ_LOADER(oid, context).load  # type: ignore[method-assign]
+
+    def load(self, data: Any) -> datetime.datetime:  # the abstract method; replaced per instance
+        raise NotImplementedError
+
+
+def uses_utc(connection: Any) -> bool:
+    """Django sets the session to connection.timezone_name and stamps loaded values with
+    connection.timezone; the C loader stamps them with the session's zone, the same only for UTC."""
+    return connection.timezone is datetime.timezone.utc and connection.timezone_name == "UTC"
+
+
+def use_c_timestamptz_loader(sender: Any, connection: Any, **kwargs: Any) -> None:
+    """connection_created receiver: swap the loader on PostgreSQL connections where it is safe."""
+    if connection.vendor == "postgresql" and HAS_C_LOADER and uses_utc(connection):
+        connection.connection.adapters.register_loader(TIMESTAMPTZ_OID, UtcTimestamptzLoader)
