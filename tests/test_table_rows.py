@@ -14,7 +14,10 @@ from pathlib import Path
 import django_tables2
 import pytest
 import time_machine
+from django.test import override_settings
 from django.urls import reverse
+from django.utils import translation
+from hypothesis import given, strategies as st
 
 from monitoring.models import Lead
 from monitoring.navigation import NAVIGATION
@@ -75,7 +78,21 @@ def test_every_page_renders_the_same_tables_as_django_tables2(superuser_client, 
         monkeypatch.setattr(portal, "_cell_renderers", by_items)
         monkeypatch.setattr(portal, "_render_table", by_render_table)
         monkeypatch.setattr(portal, "_table_head", by_library_thead)
+        monkeypatch.setattr(portal, "_whole_number_format", lambda: None)  # every number through localize()
         assert bodies() == fast
     assert fast[0].count("<td") >= 3  # the page has a table with rows to compare
     if page in SORTED:
         assert re.search(r'<th class="[^"]*\bdesc\b[^"]*"><a href="\?[^"]*per_page=50', fast[1].replace("\n", "").replace("  ", ""))
+
+
+@pytest.mark.parametrize("language", ["en-us", "de", "fr", "hi"])
+@pytest.mark.parametrize("thousands", [True, False])
+@given(numbers=st.lists(st.one_of(st.integers(), st.integers(-10**30, 10**30), st.booleans()), max_size=20))
+def test_whole_numbers_are_written_as_localize_writes_them(language, thousands, numbers):
+    """A table's int cells skip localize() with the separators looked up once per table: the same
+    text in every language (grouping 3, or localize() itself where a language groups otherwise) and
+    with the thousand separator on or off; booleans still go through localize()."""
+    with translation.override(language), override_settings(USE_THOUSAND_SEPARATOR=thousands):
+        whole_number = portal._whole_number_format()
+        for number in numbers:
+            assert portal._cell_html(number, whole_number) == portal._variable_html(number)

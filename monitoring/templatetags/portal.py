@@ -8,11 +8,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django import template
-from django.utils.formats import localize
+from django.conf import settings
+from django.utils.formats import get_format, localize
 from django.utils.html import conditional_escape, escape, format_html, format_html_join, json_script
 from django.utils.http import urlencode
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.timezone import template_localtime
+from django.utils.translation import get_language
 
 from monitoring.tables.cells import CellPlan
 from monitoring.tables.portal import KEY_COLUMNS, format_timestamp
@@ -139,9 +141,12 @@ def table_rows(table: Any) -> SafeString:
     opening = [f"<td{' ' + attrs if attrs else ''}>" for attrs in td_attrs]
     rows = []
     renderers = _cell_renderers(columns)
+    whole_number = _whole_number_format()
     for row in table.paginated_rows:
         # What row.items() yields; tests/test_table_rows.py holds the two to the same output.
-        cells = "".join(f"{td}{_cell_html(cell(row))}</td>" for td, cell in zip(opening, renderers, strict=True))
+        cells = "".join(
+            f"{td}{_cell_html(cell(row), whole_number)}</td>" for td, cell in zip(opening, renderers, strict=True)
+        )
         tr_attrs = format_html_join(
             "", ' {}="{}"', ((k, v(record=row.record) if callable(v) else v) for k, v in row_attrs.items())
         )
@@ -151,12 +156,29 @@ def table_rows(table: Any) -> SafeString:
     return mark_safe("".join(rows))  # every piece above is escaped or built by format_html
 
 
-def _cell_html(value: Any) -> str:
+def _cell_html(value: Any, whole_number: Callable[[int], str] | None = None) -> str:
     """{{ cell }} in django-tables2's template: localized, in the display zone, escaped unless safe.
-    Plain text skips the lookups that cannot change it."""
+    Plain text skips the lookups that cannot change it; so does a whole number, given the table's
+    whole-number format (_whole_number_format)."""
     if type(value) is str:
         return html.escape(value)  # what escape() returns, without its lazy-text wrapper
+    if type(value) is int and whole_number is not None:
+        return whole_number(value)
     return _variable_html(value)
+
+
+def _whole_number_format() -> Callable[[int], str] | None:
+    """localize(n) for an int, with the active language's separators looked up once per table
+    instead of once per cell: Django's numberformat with grouping 3 and USE_THOUSAND_SEPARATOR is
+    Python's "," grouping with the language's separator (its result is marked safe, not escaped).
+    None (every cell through localize) for any other grouping."""
+    if not settings.USE_THOUSAND_SEPARATOR:
+        return str  # numberformat returns the number as it is
+    language = get_language()
+    grouping, separator = get_format("NUMBER_GROUPING", language), get_format("THOUSAND_SEPARATOR", language)
+    if grouping != 3 or not isinstance(separator, str):
+        return None
+    return lambda number: f"{number:,}".replace(",", separator)
 
 
 def _cell_renderers(columns: list[Any]) -> list[Callable[[Any], Any]]:
