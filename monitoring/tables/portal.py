@@ -19,6 +19,7 @@ from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils import timezone
 from django.utils.dateformat import format as date_format
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from monitoring.choices import (
     HistoryDirection,
@@ -205,23 +206,18 @@ class SparklineColumn(tables.Column):
         # A gap between bars while there is room for one; dense trends (60 minutes) touch.
         gap = 2.0 if slots <= 15 else (0.5 if slots <= 40 else 0.0)
         bar = (self.WIDTH - gap * (slots - 1)) / slots
-        rects = format_html_join(
-            "",
-            '<rect x="{}" y="{}" width="{}" height="{}"><title>{}</title></rect>',
-            (
-                (
-                    f"{i * (bar + gap):.2f}",
-                    f"{self.HEIGHT - max(1.0, self.HEIGHT * c / peak):.1f}",
-                    f"{bar:.2f}",
-                    f"{max(1.0, self.HEIGHT * c / peak):.1f}",
-                    c,
-                )
-                for i, c in enumerate(counts)
-            ),
+        # Written out, not format_html per bar: every value is a number formatted here (an int, or a
+        # float to fixed decimals), so there is nothing to escape, and escaping five arguments of each
+        # of up to 168 bars was a third of the Error groups page.
+        rects = "".join(
+            f'<rect x="{i * (bar + gap):.2f}" y="{self.HEIGHT - max(1.0, self.HEIGHT * c / peak):.1f}" '
+            f'width="{bar:.2f}" height="{max(1.0, self.HEIGHT * c / peak):.1f}"><title>{c}</title></rect>'
+            for i, c in enumerate(counts)
         )
-        return format_html(
-            '<svg class="sparkline" width="{}" height="{}" viewBox="0 0 {} {}" role="img" aria-label="{}">{}</svg>',
-            self.WIDTH, self.HEIGHT, self.WIDTH, self.HEIGHT, "per bucket, oldest first: " + ", ".join(map(str, counts)), rects,
+        return mark_safe(  # numbers only (counts are int() above)
+            f'<svg class="sparkline" width="{self.WIDTH}" height="{self.HEIGHT}" viewBox="0 0 {self.WIDTH} '
+            f'{self.HEIGHT}" role="img" aria-label="per bucket, oldest first: {", ".join(map(str, counts))}">'
+            f"{rects}</svg>"
         )
 
     def value(self, value: list[int] | None) -> str:
