@@ -47,6 +47,19 @@ def test_each_task_has_its_beat_schedule(db):
     assert not any(task == "monitoring.refresh_snapshots" for task, _when in schedules)
 
 
+def test_the_jobs_page_schedule_labels_follow_a_changed_crontab(db):
+    """The crontab labels are kept per schedule (cron_descriptor rereads its catalogue per call);
+    a crontab changed in the admin gets its new label, not the one kept for the old fields."""
+    task = PeriodicTask.objects.select_related("crontab").get(task="monitoring.verify_rollups")
+    assert job_selectors._schedule_label(task) == task.crontab.human_readable == "At 05:00 AM, only on Sunday UTC"
+    task.crontab.hour = "6"
+    task.crontab.save()
+    task = PeriodicTask.objects.select_related("crontab").get(pk=task.pk)
+    assert job_selectors._schedule_label(task) == "At 06:00 AM, only on Sunday UTC"
+    labels = {row.task_name: row.schedule for row in job_selectors.job_overview()}
+    assert labels["monitoring.verify_rollups"] == "At 06:00 AM, only on Sunday UTC"
+
+
 @pytest.mark.parametrize("task_name", sorted(TASKS))
 def test_a_second_start_of_a_running_task_is_skipped_with_a_log_line(db, task_name, caplog, tmp_path, settings):
     settings.ARCHIVE_DIR = tmp_path

@@ -129,3 +129,40 @@ def test_sparklines_are_the_markup_format_html_made(counts):
     rendered = SparklineColumn().render(counts)
     assert rendered == sparkline_with_format_html(counts)
     assert hasattr(rendered, "__html__")  # marked safe: the table does not escape it again
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Europe/Berlin", "Asia/Kolkata"])
+@given(
+    moments=st.lists(st.one_of(
+        st.datetimes(min_value=datetime(1900, 1, 2), max_value=datetime(9998, 12, 30), timezones=st.timezones()),
+        st.dates(min_value=datetime(1900, 1, 2).date()),
+        st.none(),
+    ), max_size=8),
+    fmt=st.sampled_from([None, "Y-m-d H:i:s T", "Y-m-d H:i T", "Y-m", "N j, Y <&>", "DATETIME_FORMAT"]),
+)
+def test_date_columns_render_as_django_tables2s_template_columns(zone, moments, fmt):
+    """The portal's DateTimeColumn and DateColumn write out django-tables2's template per cell: the
+    same text (display zone, format names, the default for an empty value, escaping)."""
+    from django.utils import timezone as django_timezone
+    from monitoring.tables import portal as portal_tables
+
+    class Ours(django_tables2.Table):
+        at = portal_tables.DateTimeColumn(format=fmt)
+        day = portal_tables.DateColumn(format=fmt, accessor="at")
+
+    class Library(django_tables2.Table):
+        at = django_tables2.DateTimeColumn(format=fmt)
+        day = django_tables2.DateColumn(format=fmt, accessor="at")
+
+    def cells(table_class):
+        out = []
+        for moment in moments:
+            for name in ("at", "day"):
+                try:  # a date under a format with a time raises TypeError in both
+                    out.append(next(iter(table_class([{"at": moment}]).rows)).get_cell(name))
+                except TypeError as error:
+                    out.append(f"TypeError: {error}")
+        return out
+
+    with django_timezone.override(zone):
+        assert cells(Ours) == cells(Library)

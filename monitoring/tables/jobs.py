@@ -5,17 +5,19 @@ from typing import Any
 
 import django_tables2 as tables
 
+from monitoring.tables.portal import DateColumn, DateTimeColumn
+
 
 class JobStatusTable(tables.Table):
     """One row per scheduled task (rows are selectors.jobs.JobStatus)."""
 
     task_name = tables.Column("Task")
     schedule = tables.Column()
-    last_started_at = tables.DateTimeColumn(verbose_name="Last run", format="Y-m-d H:i:s T")
+    last_started_at = DateTimeColumn(verbose_name="Last run", format="Y-m-d H:i:s T")
     last_outcome = tables.Column("Outcome")
     last_duration_seconds = tables.Column("Last duration (s)")
     last_rows = tables.Column("Rows")
-    next_run_at = tables.DateTimeColumn(verbose_name="Next run", format="Y-m-d H:i:s T")
+    next_run_at = DateTimeColumn(verbose_name="Next run", format="Y-m-d H:i:s T")
     last_error = tables.Column("Error")
 
     class Meta:
@@ -31,13 +33,13 @@ class JobStatusTable(tables.Table):
 class ArchivedMonthTable(tables.Table):
     """One row per month in the archive table or the export manifest (rows are selectors.jobs.ArchivedMonth)."""
 
-    month = tables.DateColumn(format="Y-m")
+    month = DateColumn(format="Y-m")
     in_archive_table = tables.BooleanColumn(verbose_name="Rows in archive table")
     file_name = tables.Column("File", accessor="export__file_name")
     row_count = tables.Column("Rows in file", accessor="export__row_count")
     sha256 = tables.Column("SHA-256", accessor="export__sha256")
     status = tables.Column("File check", accessor="export__status")
-    verified_at = tables.DateTimeColumn(verbose_name="Verified", accessor="export__verified_at", format="Y-m-d H:i T")
+    verified_at = DateTimeColumn(verbose_name="Verified", accessor="export__verified_at", format="Y-m-d H:i T")
     rows_deleted = tables.Column("Rows deleted from table", accessor="export__rows_deleted")
 
     class Meta:
