@@ -100,28 +100,28 @@ def wall_clock(local: datetime, *, seconds: bool = False, time: bool = True) -> 
     return f"{text} {zone.tzname(local)}"
 
 
-class DateTimeColumn(tables.DateTimeColumn):
-    """django-tables2's DateTimeColumn without a Template compiled per cell: its template
-    `{{ value|date:format|default:default }}` written out (the date filter in the display zone, the
-    column's default when it gives nothing, escaped). tests/test_table_rows.py compares the two."""
+class _WrittenOutDate:
+    """django-tables2's DateTimeColumn and DateColumn without a Template compiled per cell: their
+    template `{{ value|date:format|default:default }}` written out (the date filter in the display
+    zone, the column's default when it gives nothing, escaped). tests/test_table_rows.py compares
+    them with the library's."""
+
+    format_names: tuple[str, str]  # (short, long): the library's default formats
 
     def __init__(self, format: str | None = None, short: bool = True, *args: Any, **kwargs: Any) -> None:
-        super().__init__(format, short, *args, **kwargs)
-        self.date_format = format or ("SHORT_DATETIME_FORMAT" if short else "DATETIME_FORMAT")
+        super().__init__(format, short, *args, **kwargs)  # type: ignore[call-arg]
+        self.date_format = format or self.format_names[0 if short else 1]
 
     def render(self, value: Any, bound_column: Any) -> str:
         return conditional_escape(date_filter(template_localtime(value), self.date_format) or bound_column.default)
 
 
-class DateColumn(tables.DateColumn):
-    """django-tables2's DateColumn, written out like DateTimeColumn above."""
+class DateTimeColumn(_WrittenOutDate, tables.DateTimeColumn):
+    format_names = ("SHORT_DATETIME_FORMAT", "DATETIME_FORMAT")
 
-    def __init__(self, format: str | None = None, short: bool = True, *args: Any, **kwargs: Any) -> None:
-        super().__init__(format, short, *args, **kwargs)
-        self.date_format = format or ("SHORT_DATE_FORMAT" if short else "DATE_FORMAT")
 
-    def render(self, value: Any, bound_column: Any) -> str:
-        return conditional_escape(date_filter(template_localtime(value), self.date_format) or bound_column.default)
+class DateColumn(_WrittenOutDate, tables.DateColumn):
+    format_names = ("SHORT_DATE_FORMAT", "DATE_FORMAT")
 
 
 class TimestampColumn(tables.Column):
