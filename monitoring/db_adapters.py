@@ -7,8 +7,8 @@ a seventh of the Lead flow page (2,500 bucket rows) on the slow host of docs/per
 
 When the session's zone is UTC and Django's zone for the connection is `datetime.timezone.utc`
 (USE_TZ on, no DATABASES TIME_ZONE: the portal's settings), the C loader gives the very same values
-(aware datetimes with tzinfo `datetime.timezone.utc`), so UtcTimestamptzLoader, whose `load` is the
-C loader's, is registered on each new connection instead. It carries the `timezone` attribute
+(aware datetimes with tzinfo `datetime.timezone.utc`), so UtcTimestamptzLoader, which parses with
+the C loader, is registered on each new connection instead. It carries the `timezone` attribute
 Django's cursor checks (the C class has none and cannot be subclassed). Any other configuration
 keeps Django's loader. tests/test_db_adapters.py compares the two.
 """
@@ -28,17 +28,24 @@ HAS_C_LOADER = C_TIMESTAMPTZ_LOADER is not None and C_TIMESTAMPTZ_LOADER.__modul
 
 class UtcTimestamptzLoader(Loader):
     """The C loader behind the attribute Django's cursor reads (postgresql/base.py create_cursor():
-    a loader whose timezone differs from the connection's is replaced on every cursor)."""
+    a loader whose timezone differs from the connection's is replaced on every cursor).
+
+    Both loaders give the time in the session's zone. Django's then stamps it UTC with
+    replace(tzinfo=...), so does this one: a session whose TimeZone was changed by SQL (SET TIME
+    ZONE) reads exactly what it read with Django's loader."""
 
     timezone = datetime.timezone.utc
 
     def __init__(self, oid: int, context: Any = None) -> None:
         super().__init__(oid, context)
-        # An instance attribute wins over the method below: psycopg calls the C loader directly.
-        self.load = C_TIMESTAMPTZ_LOADER(oid, context).load  # type: ignore[method-assign]
+        self._load = C_TIMESTAMPTZ_LOADER(oid, context).load
 
-    def load(self, data: Any) -> datetime.datetime:  # the abstract method; replaced per instance
-        raise NotImplementedError
+    def load(self, data: Any) -> datetime.datetime:
+        value = self._load(data)
+        return value if value.tzinfo is _UTC else value.replace(tzinfo=_UTC)
+
+
+_UTC = datetime.timezone.utc
 
 
 def uses_utc(connection: Any) -> bool:

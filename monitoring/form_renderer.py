@@ -128,8 +128,8 @@ class PortalFormRenderer(TemplatesSetting):
                         f'<option value="{formatted(option["value"])}"{attributes(option["attrs"])}>'
                         f'{text(option["label"])}</option>\n'
                     )
-                else:  # {% include option.template_name with widget=option %}
-                    parts.append(super().render(option["template_name"], {**context, "widget": option}))
+                else:  # {% include option.template_name with widget=option %}: not stripped
+                    parts.append(self.get_template(option["template_name"]).render({**context, "widget": option}))
             if group_name:
                 parts.append("\n  </optgroup>")
         parts.append("\n</select>")

@@ -67,6 +67,24 @@ def test_edge_timestamps_load_as_with_djangos_loader():
     assert fast[4] == datetime.datetime(2000, 2, 29, 6, 30, tzinfo=datetime.UTC)
 
 
+@pytest.mark.parametrize("session_zone", ["Pacific/Kiritimati", "America/St_Johns", "Europe/Berlin"])
+def test_a_session_time_zone_set_by_sql_reads_as_with_djangos_loader(session_zone):
+    """SQL can change the session's TimeZone (the spec's tests do, with SET LOCAL). Django's loader
+    then gives the session's wall time stamped UTC; the C loader must give exactly that too."""
+    connection.ensure_connection()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('TimeZone', %s, true)", [session_zone])  # SET LOCAL TIME ZONE
+    middle = EDGES[1:-1]  # the first and last would leave datetime's range in a zone east or west
+    fast, django = load_with(UtcTimestamptzLoader, middle), load_with(DjangoUtcLoader, middle)
+    assert fast == django
+    assert [value.tzinfo for value in fast] == [datetime.timezone.utc] * len(middle)
+    # Through Django's own cursor too: the session's wall time, stamped UTC.
+    wall = datetime.datetime(2026, 11, 30, 12, tzinfo=datetime.UTC).astimezone(zoneinfo.ZoneInfo(session_zone))
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT '2026-11-30 12:00:00+00'::timestamptz")
+        assert cursor.fetchone()[0] == wall.replace(tzinfo=datetime.timezone.utc)
+
+
 @hsettings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(st.datetimes(min_value=datetime.datetime(1, 1, 2), max_value=datetime.datetime(9999, 12, 30),
                              timezones=st.sampled_from([datetime.UTC, zoneinfo.ZoneInfo("Europe/Berlin"),

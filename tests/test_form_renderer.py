@@ -167,6 +167,28 @@ def test_an_overridden_widget_template_turns_its_fast_path_off(tmp_path):
     assert html == '<input class="overridden" name="text">'
 
 
+class OwnOption(forms.Select):
+    option_template_name = "portal_test/option.html"
+
+
+def test_an_option_with_a_template_of_its_own_renders_as_djangos_include(tmp_path):
+    """An option that is not select_option.html is included as the select template includes it:
+    not stripped, with the select's context."""
+    option = tmp_path / "portal_test" / "option.html"
+    option.parent.mkdir(parents=True)
+    option.write_text('<option data-own value="{{ widget.value }}">{{ widget.label }}</option>\n')
+    engine = {**settings.TEMPLATES[0], "DIRS": [tmp_path, *settings.TEMPLATES[0]["DIRS"]]}
+
+    class OwnOptions(forms.Form):
+        pick = forms.ChoiceField(choices=[("a", "A <b>"), ("G", [("g", "G")])], widget=OwnOption)
+
+    with override_settings(TEMPLATES=[engine]):
+        # TemplatesSetting: the templates themselves (DjangoTemplates cannot see templates/ dirs).
+        portal, django = (str(OwnOptions(renderer=r)["pick"]) for r in (PortalFormRenderer(), TemplatesSetting()))
+    assert portal == django
+    assert '<option data-own value="a">A &lt;b&gt;</option>\n\n' in portal
+
+
 def test_a_list_page_renders_no_widget_template(superuser_client):
     """The leads list's filters (text, number and select inputs, labels) are written out in Python:
     no widget or label template is rendered for them any more."""

@@ -138,21 +138,22 @@ def test_sparklines_are_the_markup_format_html_made(counts):
         st.dates(min_value=datetime(1900, 1, 2).date()),
         st.none(),
     ), max_size=8),
-    fmt=st.sampled_from([None, "Y-m-d H:i:s T", "Y-m-d H:i T", "Y-m", "N j, Y <&>", "DATETIME_FORMAT"]),
+    fmt=st.sampled_from([None, "", "Y-m-d H:i:s T", "Y-m-d H:i T", "Y-m", "N j, Y <&>", "DATETIME_FORMAT"]),
+    default=st.sampled_from(["—", "<none>", 1234567, datetime(2026, 11, 30).date()]),
 )
-def test_date_columns_render_as_django_tables2s_template_columns(zone, moments, fmt):
+def test_date_columns_render_as_django_tables2s_template_columns(zone, moments, fmt, default):
     """The portal's DateTimeColumn and DateColumn write out django-tables2's template per cell: the
     same text (display zone, format names, the default for an empty value, escaping)."""
     from django.utils import timezone as django_timezone
     from monitoring.tables import portal as portal_tables
 
     class Ours(django_tables2.Table):
-        at = portal_tables.DateTimeColumn(format=fmt)
-        day = portal_tables.DateColumn(format=fmt, accessor="at")
+        at = portal_tables.DateTimeColumn(format=fmt, default=default)
+        day = portal_tables.DateColumn(format=fmt, accessor="at", default=default)
 
     class Library(django_tables2.Table):
-        at = django_tables2.DateTimeColumn(format=fmt)
-        day = django_tables2.DateColumn(format=fmt, accessor="at")
+        at = django_tables2.DateTimeColumn(format=fmt, default=default)
+        day = django_tables2.DateColumn(format=fmt, accessor="at", default=default)
 
     def cells(table_class):
         out = []
@@ -166,3 +167,14 @@ def test_date_columns_render_as_django_tables2s_template_columns(zone, moments, 
 
     with django_timezone.override(zone):
         assert cells(Ours) == cells(Library)
+
+
+@pytest.mark.parametrize("separator", ["'", "&", " "])
+def test_a_separator_from_the_settings_is_escaped_like_localize_output(separator):
+    """A language without its own separator takes THOUSAND_SEPARATOR from the settings, which may
+    be a character HTML escapes (the Swiss apostrophe)."""
+    with translation.override("kn"), override_settings(THOUSAND_SEPARATOR=separator, NUMBER_GROUPING=3):
+        whole_number = portal._whole_number_format()
+        for number in (0, 999, 1234, -1234567, 10**20):
+            assert portal._cell_html(number, whole_number) == portal._variable_html(number)
+        assert portal._cell_html(1234, whole_number) == f"1{portal.html.escape(separator)}234"

@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.utils.timezone import template_localtime
 from django.utils.dateformat import format as date_format
 from django.template.defaultfilters import date as date_filter
-from django.utils.html import conditional_escape, format_html, format_html_join
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from monitoring.choices import (
@@ -31,6 +31,7 @@ from monitoring.choices import (
     RepairAction,
     SyncType,
 )
+from monitoring.form_renderer import text as template_text
 
 TIMESTAMP_FORMAT = "Y-m-d H:i:s T"
 
@@ -110,10 +111,11 @@ class _WrittenOutDate:
 
     def __init__(self, format: str | None = None, short: bool = True, *args: Any, **kwargs: Any) -> None:
         super().__init__(format, short, *args, **kwargs)  # type: ignore[call-arg]
-        self.date_format = format or self.format_names[0 if short else 1]
+        self.date_format = format if format is not None else self.format_names[0 if short else 1]
 
     def render(self, value: Any, bound_column: Any) -> str:
-        return conditional_escape(date_filter(template_localtime(value), self.date_format) or bound_column.default)
+        # The template's variable: localized and escaped, the default too (it may be a number or a date).
+        return template_text(date_filter(template_localtime(value), self.date_format) or bound_column.default)
 
 
 class DateTimeColumn(_WrittenOutDate, tables.DateTimeColumn):

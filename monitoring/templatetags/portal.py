@@ -170,7 +170,7 @@ def _cell_html(value: Any, whole_number: Callable[[int], str] | None = None) -> 
 def _whole_number_format() -> Callable[[int], str] | None:
     """localize(n) for an int, with the active language's separators looked up once per table
     instead of once per cell: Django's numberformat with grouping 3 and USE_THOUSAND_SEPARATOR is
-    Python's "," grouping with the language's separator (its result is marked safe, not escaped).
+    Python's "," grouping with the language's separator (escaped, as the whole text would be).
     None (every cell through localize) for any other grouping."""
     if not settings.USE_THOUSAND_SEPARATOR:
         return str  # numberformat returns the number as it is
@@ -178,6 +178,7 @@ def _whole_number_format() -> Callable[[int], str] | None:
     grouping, separator = get_format("NUMBER_GROUPING", language), get_format("THOUSAND_SEPARATOR", language)
     if grouping != 3 or not isinstance(separator, str):
         return None
+    separator = html.escape(separator)  # numberformat's result is plain text, escaped as a whole
     return lambda number: f"{number:,}".replace(",", separator)
 
 
