@@ -258,6 +258,23 @@ def test_overall_health_critical_on_the_shared_dataset(sync_dataset):
     assert result.summary == "Overall health critical: 2 leads in error, success rate 28.57 %."
 
 
+def test_overall_health_reads_no_duration_histogram_and_agrees_with_the_health_row(sync_dataset):
+    """The rule judges lead counts and rates, never a sync time: it skips the histograms (a fifth of
+    the alert check at 1M/10M) and its figures are the health row's, which still has the times."""
+    with CaptureQueriesContext(connection) as queries:
+        result = evaluate_rule(rule(RuleKind.OVERALL_HEALTH))
+    assert not [q["sql"] for q in queries.captured_queries if "rollup_durations" in q["sql"]]
+    full = selectors.health_summary()
+    assert full["median_sync_time_seconds"] is not None  # the page's row does read them
+    assert {key: result.values[key] for key in ("overall_health", "error_leads", "stuck_leads", "stale_pending_leads")} \
+        == {key: full[key] for key in ("overall_health", "error_leads", "stuck_leads", "stale_pending_leads")}
+    assert result.values["error_rate"] == float(full["error_rate"])
+    assert result.values["sync_success_rate"] == float(full["sync_success_rate"])
+    bare = selectors.health_summary(durations=False)
+    assert bare["median_sync_time_seconds"] is bare["p95_sync_time_seconds"] is bare["p99_sync_time_seconds"] is None
+    assert {k: v for k, v in bare.items() if "sync_time" not in k} == {k: v for k, v in full.items() if "sync_time" not in k}
+
+
 def test_overall_health_carries_critical_severity_to_the_incident(sync_dataset):
     # The default rule says warning (its floor); the view says critical, so the page and the message say critical.
     only_rule(RuleKind.OVERALL_HEALTH)

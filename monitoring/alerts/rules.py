@@ -155,7 +155,7 @@ def stuck_leads(rule: AlertRule) -> Evaluation:
 def overall_health(rule: AlertRule) -> Evaluation:
     # The rollup-backed health row the dashboard shows (live, a few ms at 1M/10M): the alert and the
     # page agree. as_of stays for the message format; None means "live".
-    row = selectors.health_summary()
+    row = selectors.health_summary(durations=False)  # the rule reads no sync time
     taken_at = selectors.health_summary.taken_at()  # type: ignore[attr-defined]
     health = row["overall_health"]
     values = {

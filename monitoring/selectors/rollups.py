@@ -774,11 +774,17 @@ def stale_leads() -> Row:
 
 
 @rollup_backed
-def health_summary() -> Row:
+def health_summary(*, durations: bool = True) -> Row:
     """The lead_sync_health_dashboard row from the rollups, same columns and rules; the median sync
-    time comes from the duration histograms (±2 %), with p95 and p99 added."""
+    time comes from the duration histograms (±2 %), with p95 and p99 added.
+
+    durations=False leaves the three sync times None and skips reading the histograms (a fifth of
+    the alert check): overall_health and the other columns do not depend on them."""
     now = database_now()
-    quantiles = _quantiles(duration_bins(window=timedelta(hours=24), now=now))
+    quantiles = (
+        _quantiles(duration_bins(window=timedelta(hours=24), now=now)) if durations
+        else DurationQuantiles(count=0, p50=None, p95=None, p99=None)
+    )
     since = now - timedelta(hours=24)
     plan = plan_window(now=now, since=since)
     # Every part reads the same instant (%(now)s, the database clock read once), like the view's %(now)s.
