@@ -5,10 +5,10 @@ TimestamptzLoader (a regular expression and a datetime per value) and then repla
 the connection's zone. With psycopg's binary package that is about 10 times the cost of the C loader:
 a seventh of the Lead flow page (2,500 bucket rows) on the slow host of docs/performance.md.
 
-When the session's zone is UTC and Django's zone for the connection is `datetime.timezone.utc`
-(USE_TZ on, no DATABASES TIME_ZONE: the portal's settings), the C loader gives the very same values
-(aware datetimes with tzinfo `datetime.timezone.utc`), so UtcTimestamptzLoader, which parses with
-the C loader, is registered on each new connection instead. It carries the `timezone` attribute
+When Django's zone for the connection is `datetime.timezone.utc` (USE_TZ on, no DATABASES
+TIME_ZONE: the portal's settings), UtcTimestamptzLoader, which parses with the C loader and stamps
+the result UTC as Django's loader does, gives the very same values, so it is registered on each
+new connection instead. It carries the `timezone` attribute
 Django's cursor checks (the C class has none and cannot be subclassed). Any other configuration
 keeps Django's loader. tests/test_db_adapters.py compares the two.
 """
@@ -26,6 +26,9 @@ C_TIMESTAMPTZ_LOADER = adapters.get_loader(TIMESTAMPTZ_OID, pq.Format.TEXT)
 HAS_C_LOADER = C_TIMESTAMPTZ_LOADER is not None and C_TIMESTAMPTZ_LOADER.__module__.startswith("psycopg_")
 
 
+_UTC = datetime.timezone.utc
+
+
 class UtcTimestamptzLoader(Loader):
     """The C loader behind the attribute Django's cursor reads (postgresql/base.py create_cursor():
     a loader whose timezone differs from the connection's is replaced on every cursor).
@@ -34,7 +37,7 @@ class UtcTimestamptzLoader(Loader):
     replace(tzinfo=...), so does this one: a session whose TimeZone was changed by SQL (SET TIME
     ZONE) reads exactly what it read with Django's loader."""
 
-    timezone = datetime.timezone.utc
+    timezone = _UTC
 
     def __init__(self, oid: int, context: Any = None) -> None:
         super().__init__(oid, context)
@@ -45,13 +48,10 @@ class UtcTimestamptzLoader(Loader):
         return value if value.tzinfo is _UTC else value.replace(tzinfo=_UTC)
 
 
-_UTC = datetime.timezone.utc
-
-
 def uses_utc(connection: Any) -> bool:
-    """Django sets the session to connection.timezone_name and stamps loaded values with
-    connection.timezone; the C loader stamps them with the session's zone, the same only for UTC."""
-    return connection.timezone is datetime.timezone.utc and connection.timezone_name == "UTC"
+    """Django stamps loaded values with connection.timezone (and sets the session to
+    connection.timezone_name); UtcTimestamptzLoader stamps them UTC, the same only when that is UTC."""
+    return connection.timezone is _UTC and connection.timezone_name == "UTC"
 
 
 def use_c_timestamptz_loader(sender: Any, connection: Any, **kwargs: Any) -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from django.conf import settings
 from django.forms.renderers import TemplatesSetting
 from django.template.defaultfilters import stringformat
 from django.utils.formats import localize
@@ -108,8 +109,6 @@ class PortalFormRenderer(TemplatesSetting):
         return "/django/forms/templates/" in self._origin(template_name)
 
     def _resolves_to_portal(self, template_name: str) -> bool:
-        from django.conf import settings
-
         return self._origin(template_name) == str(settings.BASE_DIR / "templates" / template_name)
 
     def _render_input(self, context: dict[str, Any]) -> str:

@@ -33,17 +33,18 @@ def _schedule_label(task: PeriodicTask) -> str:
     if task.interval_id:
         return str(task.interval)
     if task.crontab_id:
-        return _crontab_label(str(task.crontab), task.crontab)
+        return _crontab_label(task.crontab)
     return str(task.schedule)
 
 
 _CRONTAB_LABELS: dict[str, str] = {}
 
 
-def _crontab_label(key: str, crontab: Any) -> str:
+def _crontab_label(crontab: Any) -> str:
     """crontab.human_readable, once per process for each schedule: cron_descriptor reads its
     translation catalogue afresh on every call (a tenth of the Jobs page). The key is the crontab's
     str(), which holds every field the label is made of (the five fields and the zone)."""
+    key = str(crontab)
     label = _CRONTAB_LABELS.get(key)
     if label is None:
         label = _CRONTAB_LABELS[key] = crontab.human_readable
